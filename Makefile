@@ -1,0 +1,38 @@
+# The two commands of the README, and the rest. Every target sets up what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export MUJOCO_GL ?= egl
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster
+
+# Offscreen rendering on the CPU (Mesa's EGL).
+RUNTIME_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri
+TEST_PACKAGES := $(RUNTIME_PACKAGES)
+
+.PHONY: setup dataset test dev lint schema
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	scripts/apt-ensure $(RUNTIME_PACKAGES)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing pinned Python packages into $(VENV) (about two minutes the first time)"
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+dataset: $(STAMP)
+	$(BIN)/benchgen build
+
+test: $(STAMP)
+	scripts/apt-ensure $(TEST_PACKAGES)
+	$(BIN)/pytest
+
+dev: $(STAMP)
+	$(BIN)/benchgen dagster-home >/dev/null
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .

@@ -1,0 +1,155 @@
+"""Running family scripts in the sandbox and proving each variant through the funnel."""
+
+import math
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    MetadataValue,
+    Output,
+    asset,
+)
+
+from benchgen_dagster import pipeline
+from benchgen_dagster.assets.metadata import funnel_metadata
+from benchgen_dagster.assets.partitions import requests_partitions
+from benchgen_dagster.resources.sandbox import SandboxResource
+from benchgen_dagster.resources.settings import PipelineSettings
+from benchgen_dagster.schema import (
+    FamilyScript,
+    GenerationRequest,
+    Reason,
+    ValidationBatch,
+)
+from benchgen_dagster.storage import Bundle
+from benchgen_dagster.validation.funnel import validator_version
+
+GROUP = "validation"
+
+
+def _progress(context: AssetExecutionContext, what: str):  # type: ignore[no-untyped-def]
+    step = 0
+
+    def report(done: int, total: int) -> None:
+        nonlocal step
+        if done == total or done * 10 // total > step:
+            step = done * 10 // total
+            context.log.info(f"{what}: {done}/{total}")
+
+    return report
+
+
+@asset(
+    partitions_def=requests_partitions,
+    group_name=GROUP,
+    kinds={"python", "docker"},
+    description="Each seed of the request run through the family script in a sandboxed "
+    "worker: the raw build description and the part meshes (STL, millimetres).",
+)
+def scenario_variants(
+    context: AssetExecutionContext,
+    generation_requests: GenerationRequest,
+    family_scripts: FamilyScript,
+    sandbox: SandboxResource,
+) -> Bundle:
+    bundle = pipeline.run_variants(
+        generation_requests,
+        family_scripts,
+        sandbox.launcher(),
+        sandbox.limits(),
+        _progress(context, "variants run"),
+    )
+    batch = bundle.record
+    failures = [v for v in batch.variants if not v.produced]
+    context.add_output_metadata(
+        {
+            "sandbox": batch.sandbox,
+            "variants": len(batch.variants),
+            "produced": len(batch.variants) - len(failures),
+            "worker_starts": batch.worker_starts,
+            "failures": MetadataValue.md(
+                "\n".join(f"- `{v.scenario_id}` `{v.reason}`: {v.message[:200]}" for v in failures)
+                or "None."
+            ),
+        }
+    )
+    return bundle
+
+
+@asset(
+    partitions_def=requests_partitions,
+    group_name=GROUP,
+    kinds={"mujoco"},
+    code_version=validator_version(),
+    check_specs=[
+        AssetCheckSpec(
+            "pass_rate_floor",
+            asset="validated_simulations",
+            blocking=True,
+            description="Enough variants pass the funnel for the family to be worth packaging.",
+        ),
+        AssetCheckSpec(
+            "no_nan",
+            asset="validated_simulations",
+            blocking=True,
+            description="No accepted scenario carries a non-finite number.",
+        ),
+    ],
+    description="Every variant through geometry, static rules, MjSpec model assembly and the "
+    "stable / not-trivial / solvable / robust simulations. Accepted ones carry "
+    "their MJCF with and without the reference solution.",
+)
+def validated_simulations(
+    context: AssetExecutionContext,
+    settings: PipelineSettings,
+    generation_requests: GenerationRequest,
+    family_scripts: FamilyScript,
+    scenario_variants: Bundle,
+):  # type: ignore[no-untyped-def]
+    bundle = pipeline.validate_variants(
+        generation_requests,
+        family_scripts,
+        scenario_variants,
+        settings.funnel,
+        _progress(context, "variants validated"),
+    )
+    yield Output(bundle, metadata=funnel_metadata(bundle.record.reports))
+    yield from validation_checks(bundle.record, settings.min_pass_rate)
+
+
+def all_finite(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(all_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(all_finite(v) for v in value)
+    return True
+
+
+def validation_checks(batch: ValidationBatch, min_pass_rate: float):  # type: ignore[no-untyped-def]
+    generated = len(batch.reports)
+    accepted = sum(r.accepted for r in batch.reports)
+    rate = accepted / generated if generated else 0.0
+    yield AssetCheckResult(
+        check_name="pass_rate_floor",
+        passed=accepted > 0 and rate >= min_pass_rate,
+        metadata={"pass_rate": rate, "floor": min_pass_rate, "accepted": accepted},
+    )
+    diverged = sum(
+        1 for r in batch.reports if r.rejection and r.rejection.reason is Reason.unstable_nan
+    )
+    reports = {r.scenario_id: r for r in batch.reports}
+    non_finite = [
+        s.scenario_id
+        for s in batch.scenarios
+        if not all_finite(s.model_dump()) or not all_finite(reports[s.scenario_id].measurements())
+    ]
+    yield AssetCheckResult(
+        check_name="no_nan",
+        passed=not non_finite,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"accepted_with_nan": len(non_finite), "variants_diverged": diverged},
+    )

@@ -1,0 +1,136 @@
+"""The `benchgen` command: what is not an asset in the Dagster UI."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from benchgen_dagster import __version__
+
+DATA_DIR = Path(os.environ.get("BENCHGEN_DATA_DIR", "data"))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="benchgen")
+def main() -> None:
+    """benchgen: datasets of physics benchmark scenarios for engineering agents.
+
+    \b
+    Examples:
+      benchgen build                      # the default dataset, offline
+      benchgen validate-script my_family.py --seed 3
+      benchgen inspect data/datasets/default
+    """
+
+
+@main.command()
+@click.option(
+    "--variants",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    help="Seeds per family (default: $BENCHGEN_VARIANTS or 16).",
+)
+@click.option("--family", "families", multiple=True, help="Only these families (repeatable).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=os.cpu_count() or 1,
+    show_default=True,
+    help="Partitions materialized at once.",
+)
+@click.option("--force", is_flag=True, help="Rebuild partitions that are up to date.")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=DATA_DIR, show_default=True)
+def build(
+    variants: int | None, families: tuple[str, ...], workers: int, force: bool, data_dir: Path
+) -> None:
+    """Build the default dataset through Dagster: every built-in family, validated, rendered
+    and packaged into DATA_DIR/datasets/default.
+
+    \b
+    Example:
+      benchgen build --variants 8 --family ball_bin
+    """
+    from benchgen_dagster.build import build_dataset
+    from benchgen_dagster.catalogue import DEFAULT_VARIANTS
+
+    count = variants or int(os.environ.get("BENCHGEN_VARIANTS", DEFAULT_VARIANTS))
+    sys.exit(
+        build_dataset(data_dir.resolve(), count, workers, force, list(families) or None, click.echo)
+    )
+
+
+@main.command("validate-script")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--sandbox",
+    type=click.Choice(["auto", "subprocess"]),
+    default="auto",
+    show_default=True,
+    help="Which sandbox runs the script.",
+)
+def validate_script(path: Path, seed: int, sandbox: str) -> None:
+    """Run one family script for one seed through the whole funnel and print a JSON report.
+
+    Exit status: 0 accepted, 1 rejected, 2 usage error.
+
+    \b
+    Example:
+      benchgen validate-script benchgen_dagster/families/ball_bin.py --seed 4
+    """
+    from benchgen_dagster.checking import check_script
+
+    report = check_script(path.read_text(), path.stem, seed, sandbox)
+    click.echo(json.dumps(report, indent=2))
+    sys.exit(0 if report["accepted"] else 1)
+
+
+@main.command()
+@click.argument(
+    "dataset", type=click.Path(path_type=Path), default=DATA_DIR / "datasets" / "default"
+)
+def inspect(dataset: Path) -> None:
+    """Summarise a released dataset: counts per split, family and funnel stage."""
+    from benchgen_dagster.dataset import DatasetError, read_manifest
+
+    try:
+        manifest = read_manifest(dataset)
+    except DatasetError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{manifest.name} {manifest.version} (created {manifest.created_at})")
+    for section, counts in manifest.counts.items():
+        click.echo(f"  {section}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    click.echo(
+        f"  shards: {len(manifest.shards)}, {sum(s.bytes for s in manifest.shards) / 1e6:.1f} MB"
+    )
+
+
+@main.command()
+@click.argument(
+    "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/schema")
+)
+def schema(folder: Path) -> None:
+    """Write the JSON Schemas of the dataset's records (scenario, request, plan, report)."""
+    from benchgen_dagster.schema import json_schemas
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, document in json_schemas().items():
+        (folder / f"{name}.schema.json").write_text(json.dumps(document, indent=2) + "\n")
+        click.echo(folder / f"{name}.schema.json")
+
+
+@main.command("dagster-home")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=DATA_DIR, show_default=True)
+def dagster_home_command(data_dir: Path) -> None:
+    """Create the Dagster instance folder (DAGSTER_HOME) if needed and print its path."""
+    from benchgen_dagster.build import dagster_home
+
+    click.echo(dagster_home(data_dir))
+
+
+if __name__ == "__main__":
+    main()

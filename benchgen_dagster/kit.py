@@ -1,0 +1,109 @@
+"""What a family script imports: the shape of what `build` returns, and seeded parameter draws.
+
+A family script is a module with a `PARAMS` dict of declared ranges and a function
+`build(seed: int, params: dict) -> ScenarioBuild`. Everything in a script is in millimetres:
+parts are build123d solids, zones are axis-aligned boxes. The script runs in a sandbox; what it
+returns is turned into plain data there and checked by trusted code outside.
+
+This module uses only the standard library, so that it loads anywhere a script can run.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Vec3 = tuple[float, float, float]
+# A declared range: (low, high) draws uniformly (integers when both ends are ints),
+# a list draws one of its items.
+Range = tuple[float, float] | list[Any]
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in millimetres."""
+
+    min: Vec3
+    max: Vec3
+
+    @classmethod
+    def around(cls, center: Vec3, size: Vec3) -> Box:
+        half = [s / 2 for s in size]
+        return cls(
+            min=(center[0] - half[0], center[1] - half[1], center[2] - half[2]),
+            max=(center[0] + half[0], center[1] + half[1], center[2] + half[2]),
+        )
+
+    def overlaps(self, other: Box) -> bool:
+        return all(
+            a < d and c < b
+            for a, b, c, d in zip(self.min, self.max, other.min, other.max, strict=True)
+        )
+
+
+@dataclass(frozen=True)
+class Payload:
+    """The object to move. `size` follows MuJoCo: sphere (radius,), box (half-x, half-y,
+    half-z), cylinder (radius, half-length); millimetres."""
+
+    shape: str
+    size: tuple[float, ...]
+    material: str
+    start: Vec3
+    jitter: float = 3.0
+
+
+@dataclass
+class ScenarioBuild:
+    """What `build` returns. `parts` and `solution` map labels to build123d shapes; a shape
+    with several solids becomes several convex-or-decomposed pieces of one part."""
+
+    parts: dict[str, Any]
+    payload: Payload
+    goal_zone: Box
+    build_zone: Box
+    bounds: Box
+    solution: dict[str, Any]
+    max_unit_cost: float
+    max_weight_g: float
+    params: dict[str, Any]
+    forbid_zones: dict[str, Box] = field(default_factory=dict)
+    materials: dict[str, str] = field(default_factory=dict)
+    solution_material: str = "wood"
+    duration_s: float = 4.0
+
+
+def draw(
+    ranges: Mapping[str, Range], seed: int, fixed: Mapping[str, Any] | None = None, attempt: int = 0
+) -> dict[str, Any]:
+    """Draw one value per declared range from a generator seeded by (seed, attempt).
+
+    Values in `fixed` win over draws. The same arguments always give the same values.
+    """
+    rng = random.Random(f"{seed}:{attempt}")
+    fixed = fixed or {}
+    values: dict[str, Any] = {}
+    for name, spec in ranges.items():
+        value = _draw_one(rng, spec)  # drawn even when fixed, so other draws do not shift
+        values[name] = fixed.get(name, value)
+    return values
+
+
+def attempts(
+    seed: int, ranges: Mapping[str, Range], fixed: Mapping[str, Any] | None = None, limit: int = 20
+) -> Iterator[dict[str, Any]]:
+    """Successive draws for a script that redraws when an offset makes parts overlap."""
+    for attempt in range(limit):
+        yield draw(ranges, seed, fixed, attempt)
+    raise RuntimeError(f"no valid draw for seed {seed} in {limit} attempts")
+
+
+def _draw_one(rng: random.Random, spec: Range) -> Any:
+    if isinstance(spec, list):
+        return rng.choice(spec)
+    low, high = spec
+    if isinstance(low, int) and isinstance(high, int):
+        return rng.randint(low, high)
+    return round(rng.uniform(low, high), 6)

@@ -1,0 +1,235 @@
+"""Dataset shards, the index and the manifest: the contract consumers rely on.
+
+Shards are WebDataset-style tars whose members are grouped by scenario id. Everything hashed is
+deterministic (fixed member order, zero timestamps and owners), so the same scenarios always
+give byte-identical shards; only the manifest's `created_at` changes between builds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from benchgen_dagster.schema import (
+    DatasetManifest,
+    FamilyScript,
+    FileEntry,
+    GenerationRequest,
+    IndexRow,
+    PartitionLineage,
+    RenderBatch,
+    ShardBatch,
+    ShardEntry,
+    ShardInfo,
+    ValidationBatch,
+    params_json,
+    stage_counts,
+)
+from benchgen_dagster.storage import Bundle, Store
+
+SCENARIOS_PER_SHARD = 256
+INDEX_COLUMNS = [
+    "scenario_id",
+    "family",
+    "seed",
+    "split",
+    "shard",
+    "request_id",
+    "params_json",
+    "script_sha256",
+    "prompt_sha256",
+    "validator_version",
+    "family_code_version",
+    "sandbox",
+]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def pack_shards(
+    request: GenerationRequest,
+    script: FamilyScript,
+    validated: Bundle[ValidationBatch],
+    renders: Bundle[RenderBatch],
+    scenarios_per_shard: int = SCENARIOS_PER_SHARD,
+) -> Bundle[ShardBatch]:
+    """Tar every rendered, accepted scenario of one request into shards of bounded size."""
+    rendered = {r.scenario_id: r for r in renders.record.results}
+    reports = {
+        r.scenario_id: r.model_copy(update={"stages": [*r.stages, rendered[r.scenario_id].stage]})
+        if r.scenario_id in rendered
+        else r
+        for r in validated.record.reports
+    }
+    packaged = [
+        s
+        for s in validated.record.scenarios
+        if s.scenario_id in rendered and rendered[s.scenario_id].stage.passed
+    ]
+    shards, rows, files = [], [], {}
+    for number, start in enumerate(range(0, len(packaged), scenarios_per_shard)):
+        name = f"{request.request_id}-{number:05d}.tar"
+        members: list[tuple[str, bytes]] = []
+        for scenario in packaged[start : start + scenarios_per_shard]:
+            sid = scenario.scenario_id
+            report = reports[sid]
+            members += [
+                (f"{sid}.scenario.json", _json(scenario.model_dump(mode="json"))),
+                (f"{sid}.mjcf.xml", validated.files[f"{sid}.mjcf.xml"]),
+                (f"{sid}.solution.mjcf.xml", validated.files[f"{sid}.solution.mjcf.xml"]),
+                (f"{sid}.script.py", script.source.encode()),
+                (f"{sid}.validation.json", _json(report.model_dump(mode="json"))),
+            ]
+            members += [(f, renders.files[f]) for f in rendered[sid].files]
+            rows.append(
+                IndexRow(
+                    scenario_id=sid,
+                    family=scenario.family,
+                    seed=scenario.seed,
+                    split=scenario.split,
+                    shard=name,
+                    request_id=request.request_id,
+                    params_json=params_json(scenario.params),
+                    script_sha256=script.sha256,
+                    prompt_sha256=request.prompt_sha256,
+                    validator_version=report.validator_version,
+                    family_code_version=script.code_version,
+                    sandbox=scenario.lineage.sandbox,
+                    measurements=report.measurements(),
+                )
+            )
+        data = tar_bytes(members)
+        files[name] = data
+        shards.append(
+            ShardInfo(
+                name=name,
+                sha256=sha256(data),
+                bytes=len(data),
+                scenarios=len(packaged[start : start + scenarios_per_shard]),
+            )
+        )
+    funnel = stage_counts(list(reports.values()))
+    funnel["packaged"] = len(rows)
+    split = packaged[0].split if packaged else None
+    batch = ShardBatch(
+        request_id=request.request_id,
+        family=script.family,
+        split=split or request.split or "train",
+        shards=shards,
+        rows=rows,
+        funnel=funnel,
+    )
+    return Bundle(batch, files)
+
+
+def tar_bytes(members: Iterable[tuple[str, bytes]]) -> bytes:
+    """A deterministic tar: members in the given order, no timestamps, no owners."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _json(value: object) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
+
+
+# --- the release --------------------------------------------------------------------------
+
+
+def write_release(
+    store: Store,
+    name: str,
+    batches: Mapping[str, Bundle[ShardBatch]],
+    lineage: list[PartitionLineage],
+    code_versions: dict[str, str],
+) -> DatasetManifest:
+    """Publish `datasets/<name>/`: shards renamed `<split>-<nnnnn>.tar`, then the index, then the
+    manifest last, so a reader never sees a manifest pointing at something missing."""
+    root = f"datasets/{name}"
+    ordered = sorted(batches.items(), key=lambda item: (item[1].record.split, item[0]))
+    numbers: Counter[str] = Counter()
+    shard_entries, rows = [], []
+    for _, bundle in ordered:
+        batch = bundle.record
+        for shard in batch.shards:
+            path = f"shards/{batch.split}-{numbers[batch.split]:05d}.tar"
+            numbers[batch.split] += 1
+            store.put(f"{root}/{path}", bundle.files[shard.name])
+            shard_entries.append(
+                ShardEntry(
+                    path=path,
+                    sha256=shard.sha256,
+                    bytes=shard.bytes,
+                    split=batch.split,
+                    scenarios=shard.scenarios,
+                )
+            )
+            rows += [
+                r.model_copy(update={"shard": path}) for r in batch.rows if r.shard == shard.name
+            ]
+    index = index_bytes(rows)
+    store.put(f"{root}/index.parquet", index)
+    manifest = DatasetManifest(
+        name=name,
+        version=sha256((sha256(index) + "".join(s.sha256 for s in shard_entries)).encode())[:16],
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        code_versions=code_versions,
+        counts=release_counts(batches.values(), rows),
+        shards=shard_entries,
+        index=FileEntry(path="index.parquet", sha256=sha256(index), bytes=len(index)),
+        partitions=sorted(lineage, key=lambda p: p.request_id),
+    )
+    store.put(f"{root}/manifest.json", _json(manifest.model_dump(mode="json")))
+    keep = {f"{root}/{s.path}" for s in shard_entries}
+    for key in store.list(f"{root}/shards"):
+        if key not in keep:
+            store.delete(key)
+    return manifest
+
+
+def release_counts(
+    batches: Iterable[Bundle[ShardBatch]], rows: list[IndexRow]
+) -> dict[str, dict[str, int]]:
+    stages: Counter[str] = Counter()
+    for bundle in batches:
+        stages.update(bundle.record.funnel)
+    return {
+        "splits": dict(sorted(Counter(r.split.value for r in rows).items())),
+        "families": dict(sorted(Counter(r.family for r in rows).items())),
+        "stages": dict(stages),
+    }
+
+
+def index_bytes(rows: list[IndexRow]) -> bytes:
+    """index.parquet: identity columns, then one float column per measurement."""
+    rows = sorted(rows, key=lambda r: (r.split, r.family, r.scenario_id))
+    measures = sorted({k for r in rows for k in r.measurements})
+    columns: dict[str, list[object]] = {
+        c: [getattr(r, c).value if c == "split" else getattr(r, c) for r in rows]
+        for c in INDEX_COLUMNS
+    }
+    for measure in measures:
+        columns[measure] = [r.measurements.get(measure) for r in rows]
+    schema = pa.schema(
+        [(c, pa.int64() if c == "seed" else pa.string()) for c in INDEX_COLUMNS]
+        + [(m, pa.float64()) for m in measures]
+    )
+    buffer = pa.BufferOutputStream()
+    pq.write_table(pa.table(columns, schema=schema), buffer, compression="zstd")
+    return buffer.getvalue().to_pybytes()

@@ -1,0 +1,196 @@
+"""The pipeline's steps as plain functions: run a family's variants, validate, render.
+
+Each step takes and returns `Bundle`s (a record plus media files), so the Dagster assets that
+wrap them only move bundles in and out of storage and attach metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from benchgen_dagster import __version__
+from benchgen_dagster.render import SceneRenderer
+from benchgen_dagster.sandbox.protocol import Job, JobOutcome, RawBuild, RawVariant, ScriptFailure
+from benchgen_dagster.sandbox.runner import Launcher, Limits, run_batch
+from benchgen_dagster.schema import (
+    FamilyScript,
+    GenerationRequest,
+    Reason,
+    RenderBatch,
+    RenderResult,
+    Split,
+    Stage,
+    StageResult,
+    ValidationBatch,
+    VariantBatch,
+    VariantRecord,
+    scenario_id_for,
+    split_for_family,
+)
+from benchgen_dagster.storage import Bundle
+from benchgen_dagster.validation.funnel import FunnelSettings, validate_variant, validator_version
+from benchgen_dagster.validation.scene import VariantContext
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+def code_versions(script: FamilyScript) -> dict[str, str]:
+    return {
+        "benchgen": __version__,
+        "validator": validator_version(),
+        "family": script.code_version,
+    }
+
+
+def split_of(request: GenerationRequest, script: FamilyScript) -> Split:
+    return request.split or split_for_family(script.family)
+
+
+def run_variants(
+    request: GenerationRequest,
+    script: FamilyScript,
+    launcher: Launcher,
+    limits: Limits,
+    progress: Progress | None = None,
+) -> Bundle[VariantBatch]:
+    """Run the family script for every seed of the request in one sandboxed batch."""
+    jobs = [Job(index, seed, dict(request.params)) for index, seed in enumerate(request.seeds)]
+    done = 0
+
+    def count(_: JobOutcome) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, len(jobs))
+
+    result = run_batch(script.source, jobs, launcher, limits, on_outcome=count)
+    records, files = [], {}
+    for outcome in result.outcomes:
+        scenario_id = scenario_id_for(request.request_id, outcome.job.seed)
+        if isinstance(outcome, ScriptFailure):
+            records.append(
+                VariantRecord(
+                    scenario_id=scenario_id,
+                    seed=outcome.job.seed,
+                    index=outcome.job.index,
+                    produced=False,
+                    reason=outcome.reason,
+                    message=outcome.message[:2000],
+                    seconds=outcome.seconds,
+                )
+            )
+            continue
+        for worker_name, data in outcome.meshes.items():
+            files[stored_mesh_name(scenario_id, worker_name)] = data
+        records.append(
+            VariantRecord(
+                scenario_id=scenario_id,
+                seed=outcome.job.seed,
+                index=outcome.job.index,
+                produced=True,
+                seconds=outcome.seconds,
+                build=outcome.build.model_dump(mode="json"),
+            )
+        )
+    batch = VariantBatch(
+        request_id=request.request_id,
+        family=script.family,
+        sandbox=result.sandbox,
+        script_sha256=script.sha256,
+        worker_starts=result.worker_starts,
+        variants=records,
+    )
+    return Bundle(batch, files)
+
+
+def stored_mesh_name(scenario_id: str, worker_name: str) -> str:
+    """`3.parts.0.0.stl` from job 3 is stored as `<scenario_id>.parts.0.0.stl`."""
+    return scenario_id + worker_name[worker_name.index(".") :]
+
+
+def outcomes_of(variants: Bundle[VariantBatch]) -> list[JobOutcome]:
+    """The sandbox outcomes back from a stored variant bundle."""
+    outcomes: list[JobOutcome] = []
+    for record in variants.record.variants:
+        job = Job(record.index, record.seed)
+        if not record.produced or record.build is None:
+            outcomes.append(
+                ScriptFailure(
+                    job, record.reason or Reason.script_error, record.message, record.seconds
+                )
+            )
+            continue
+        build = RawBuild.model_validate(record.build)
+        names = [n for group in (build.parts, build.solution) for ns in group.values() for n in ns]
+        meshes = {n: variants.files[stored_mesh_name(record.scenario_id, n)] for n in names}
+        outcomes.append(RawVariant(job, build, meshes, record.seconds or 0.0))
+    return outcomes
+
+
+def validate_variants(
+    request: GenerationRequest,
+    script: FamilyScript,
+    variants: Bundle[VariantBatch],
+    settings: FunnelSettings = FunnelSettings(),
+    progress: Progress | None = None,
+) -> Bundle[ValidationBatch]:
+    """Every variant through the funnel; accepted ones bring their MJCF files."""
+    context = VariantContext(
+        request_id=request.request_id,
+        family=script.family,
+        split=split_of(request, script),
+        prompt_sha256=request.prompt_sha256,
+        script_sha256=script.sha256,
+        code_versions=code_versions(script),
+        sandbox=variants.record.sandbox,
+        family_source=script.origin,
+        trace_id=script.trace_id,
+    )
+    reports, scenarios, files = [], [], {}
+    outcomes = outcomes_of(variants)
+    for done, outcome in enumerate(outcomes, 1):
+        validated = validate_variant(outcome, context, settings)
+        reports.append(validated.report)
+        if validated.scenario and validated.xml and validated.solution_xml:
+            scenarios.append(validated.scenario)
+            files[f"{validated.scenario.scenario_id}.mjcf.xml"] = validated.xml.encode()
+            files[f"{validated.scenario.scenario_id}.solution.mjcf.xml"] = (
+                validated.solution_xml.encode()
+            )
+        if progress:
+            progress(done, len(outcomes))
+    batch = ValidationBatch(
+        request_id=request.request_id, family=script.family, reports=reports, scenarios=scenarios
+    )
+    return Bundle(batch, files)
+
+
+def render_scenarios(
+    validated: Bundle[ValidationBatch], cameras: tuple[str, ...], width: int, height: int
+) -> Bundle[RenderBatch]:
+    """Render every accepted scenario from its fixed cameras."""
+    results, files = [], {}
+    with SceneRenderer(width, height) as renderer:
+        for scenario in validated.record.scenarios:
+            sid = scenario.scenario_id
+            try:
+                images = renderer.render(validated.files[f"{sid}.mjcf.xml"].decode(), cameras)
+            except Exception as error:
+                stage = StageResult(
+                    stage=Stage.render,
+                    passed=False,
+                    reason=Reason.render_failed,
+                    message=str(error)[:500],
+                )
+                results.append(RenderResult(scenario_id=sid, stage=stage, files=[]))
+                continue
+            names = [f"{sid}.render_{k}.png" for k in range(len(images))]
+            files.update(zip(names, images, strict=True))
+            stage = StageResult(
+                stage=Stage.render, passed=True, measurements={"images": len(images)}
+            )
+            results.append(RenderResult(scenario_id=sid, stage=stage, files=names))
+    return Bundle(RenderBatch(request_id=validated.record.request_id, results=results), files)

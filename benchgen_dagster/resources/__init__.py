@@ -1,0 +1,25 @@
+"""Dagster resources: settings, storage, the sandbox."""
+
+from benchgen_dagster.resources.sandbox import SandboxResource
+from benchgen_dagster.resources.settings import PipelineSettings, settings_from_environment
+from benchgen_dagster.resources.storage import BundleIOManager, StorageResource
+
+
+def resources_from_environment() -> dict[str, object]:
+    settings = settings_from_environment()
+    storage = StorageResource(settings=settings)
+    return {
+        "settings": settings,
+        "storage": storage,
+        "io_manager": BundleIOManager(storage=storage),
+        "sandbox": SandboxResource(),
+    }
+
+
+__all__ = [
+    "BundleIOManager",
+    "PipelineSettings",
+    "SandboxResource",
+    "StorageResource",
+    "resources_from_environment",
+]

@@ -1,0 +1,73 @@
+"""Settings every step shares, from the environment with working offline defaults."""
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from dagster import ConfigurableResource, EnvVar
+from pydantic import Field
+
+from benchgen_dagster import __version__
+from benchgen_dagster.catalogue import DEFAULT_VARIANTS
+from benchgen_dagster.requests import RequestBook
+from benchgen_dagster.schema import FamilyScript, GenerationRequest
+from benchgen_dagster.validation.funnel import FunnelSettings, validator_version
+
+
+def env_or(name: str, default: Any) -> Any:
+    """An EnvVar when the variable is set (the UI shows where a value came from), else the
+    default."""
+    return EnvVar(name) if name in os.environ else default
+
+
+class PipelineSettings(ConfigurableResource):
+    """Where data lives and how the pipeline behaves."""
+
+    data_dir: str = Field(default="data", description="Root of everything benchgen writes")
+    dataset: str = Field(default="default", description="Name of the released dataset")
+    builtin_variants: int = Field(
+        default=DEFAULT_VARIANTS, description="Seeds per built-in family request"
+    )
+    render_width: int = 320
+    render_height: int = 240
+    render_cameras: str = Field(default="iso,side", description="Comma-separated camera names")
+    robust_trials: int = 5
+    robust_min_successes: int = 4
+    min_pass_rate: float = Field(default=0.5, description="Blocking floor on accepted/generated")
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+    @property
+    def requests(self) -> RequestBook:
+        return RequestBook(self.root / "requests", self.builtin_variants)
+
+    @property
+    def cameras(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in self.render_cameras.split(",") if c.strip())
+
+    @property
+    def funnel(self) -> FunnelSettings:
+        return FunnelSettings(self.robust_trials, self.robust_min_successes)
+
+    def fingerprint(self, request: GenerationRequest, script: FamilyScript) -> str:
+        """What a partition's shards depend on: equal fingerprints mean nothing to redo."""
+        parts = [
+            request.model_dump_json(),
+            script.code_version,
+            validator_version(),
+            __version__,
+            f"{self.render_width}x{self.render_height}:{self.render_cameras}",
+            f"{self.robust_trials}/{self.robust_min_successes}",
+        ]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def settings_from_environment() -> PipelineSettings:
+    return PipelineSettings(
+        data_dir=env_or("BENCHGEN_DATA_DIR", "data"),
+        dataset=env_or("BENCHGEN_DATASET", "default"),
+        builtin_variants=int(os.environ.get("BENCHGEN_VARIANTS", DEFAULT_VARIANTS)),
+    )

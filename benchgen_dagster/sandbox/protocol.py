@@ -1,0 +1,186 @@
+"""What crosses the sandbox boundary: the jobs going in and the untrusted records coming out.
+
+Worker output is parsed here with a schema and hard bounds, never unpickled and never followed
+through links. Lengths are still millimetres, as the script wrote them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from benchgen_dagster.schema import ParamValue, Reason
+
+MESH_FILE = re.compile(r"^\d+\.(parts|solution)\.\d+\.\d+\.stl$")
+MAX_RECORD_BYTES = 1 << 20
+STL_HEADER_BYTES = 84
+STL_TRIANGLE_BYTES = 50
+
+Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+MeshFile = Annotated[str, Field(pattern=MESH_FILE.pattern)]
+Vec3 = tuple[float, float, float]
+
+
+class _Raw(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class RawBox(_Raw):
+    min: Vec3
+    max: Vec3
+
+
+class RawPayload(_Raw):
+    shape: str
+    size: list[float] = Field(max_length=3)
+    material: str
+    start: Vec3
+    jitter: float
+
+
+class RawBuild(_Raw):
+    """A `kit.ScenarioBuild` as plain data, in millimetres."""
+
+    parts: dict[Label, list[MeshFile]] = Field(max_length=64)
+    solution: dict[Label, list[MeshFile]] = Field(max_length=64)
+    payload: RawPayload
+    goal_zone: RawBox
+    build_zone: RawBox
+    bounds: RawBox
+    forbid_zones: dict[Label, RawBox] = Field(max_length=32)
+    materials: dict[str, str]
+    solution_material: str
+    max_unit_cost: float
+    max_weight_g: float
+    params: dict[str, ParamValue]
+    duration_s: float
+
+
+class WorkerRecord(_Raw):
+    index: int
+    seed: int
+    params: dict[str, ParamValue]
+    ok: bool
+    build: RawBuild | None = None
+    error: str | None = None
+    traceback: str | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    index: int
+    seed: int
+    params: dict[str, ParamValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScriptFailure:
+    """A variant the script could not produce: the reason and what the script said."""
+
+    job: Job
+    reason: Reason
+    message: str
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class RawVariant:
+    """A variant the script produced: its build description and its mesh files' bytes."""
+
+    job: Job
+    build: RawBuild
+    meshes: dict[str, bytes]
+    seconds: float
+
+
+JobOutcome = RawVariant | ScriptFailure
+
+
+class OutputError(Exception):
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def read_outcome(output_dir: Path, job: Job, max_triangles: int) -> JobOutcome:
+    """Parse one finished job's record and meshes; any breach of the protocol rejects it."""
+    try:
+        record = WorkerRecord.model_validate_json(
+            _read_bounded(output_dir / f"{job.index}.json", MAX_RECORD_BYTES)
+        )
+    except ValidationError as error:
+        return ScriptFailure(job, Reason.script_output_invalid, _first_error(error))
+    except OutputError as error:
+        return ScriptFailure(job, error.reason, str(error))
+    if record.index != job.index or record.seed != job.seed:
+        return ScriptFailure(job, Reason.script_output_invalid, "record is for another job")
+    if not record.ok or record.build is None:
+        error = record.error or "the script failed without a message"
+        reason = Reason.script_memory if error.startswith("MemoryError") else Reason.script_error
+        return ScriptFailure(job, reason, error, record.seconds)
+    meshes: dict[str, bytes] = {}
+    try:
+        for names in (*record.build.parts.values(), *record.build.solution.values()):
+            for name in names:
+                if not name.startswith(f"{job.index}."):
+                    raise OutputError(Reason.script_output_invalid, f"{name} is another job's")
+                meshes[name] = _read_stl(output_dir / name, max_triangles)
+    except OutputError as error:
+        return ScriptFailure(job, error.reason, str(error), record.seconds)
+    return RawVariant(job, record.build, meshes, record.seconds or 0.0)
+
+
+def _read_stl(path: Path, max_triangles: int) -> bytes:
+    data = _read_bounded(path, STL_HEADER_BYTES + STL_TRIANGLE_BYTES * max_triangles)
+    if len(data) < STL_HEADER_BYTES:
+        raise OutputError(Reason.mesh_invalid, f"{path.name} is not a binary STL")
+    count = int.from_bytes(data[80:84], "little")
+    if len(data) != STL_HEADER_BYTES + STL_TRIANGLE_BYTES * count:
+        raise OutputError(
+            Reason.mesh_invalid, f"{path.name} has {count} triangles but {len(data)} bytes"
+        )
+    return data
+
+
+def _read_bounded(path: Path, limit: int) -> bytes:
+    """Read a regular file the worker wrote, refusing links, devices and oversized files."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise OutputError(Reason.script_output_invalid, f"{path.name} is missing") from None
+    except OSError as error:
+        raise OutputError(Reason.script_output_invalid, f"{path.name}: {error}") from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OutputError(Reason.script_output_invalid, f"{path.name} is not a regular file")
+        if info.st_size > limit:
+            raise OutputError(
+                Reason.script_output_too_large,
+                f"{path.name} has {info.st_size} bytes, more than {limit}",
+            )
+        return file.read(limit + 1)
+
+
+def _first_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"invalid script output at {where or 'top level'}: {first['msg']}"
+
+
+def jobs_json(jobs: list[Job], tolerance_mm: float, angular_tolerance: float) -> str:
+    return json.dumps(
+        {
+            "jobs": [{"index": j.index, "seed": j.seed, "params": j.params} for j in jobs],
+            "tolerance_mm": tolerance_mm,
+            "angular_tolerance": angular_tolerance,
+        }
+    )

@@ -1,0 +1,132 @@
+"""Runs one family script for a batch of seeds inside a sandbox and writes plain data.
+
+Usage: python -m benchgen_dagster.sandbox.worker INPUT_DIR OUTPUT_DIR
+
+INPUT_DIR holds `script.py` and `jobs.json`. For each job the worker writes `<i>.started`, then
+the part meshes as binary STL (millimetres) and `<i>.json` (renamed into place when whole), so
+the host can tell which variant a hang or a crash belongs to. The worker imports only the
+standard library, numpy, build123d and the kit: nothing here is trusted by the host.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+STL_HEADER = b"benchgen binary stl".ljust(80, b" ")
+
+
+def main(argv: list[str]) -> int:
+    input_dir, output_dir = Path(argv[0]), Path(argv[1])
+    spec = json.loads((input_dir / "jobs.json").read_text())
+    import build123d  # noqa: F401  (imported before the clock starts on the first variant)
+
+    from benchgen_dagster import kit
+
+    _write_atomic(output_dir / "ready", b"")
+    try:
+        module = _load_script(input_dir / "script.py")
+    except BaseException as error:
+        failure = _failure(error)
+        for job in spec["jobs"]:
+            _write_json(output_dir / f"{job['index']}.json", {**job, **failure})
+        return 0
+    for job in spec["jobs"]:
+        index = job["index"]
+        (output_dir / f"{index}.started").touch()
+        started = time.perf_counter()
+        try:
+            build = module.build(job["seed"], dict(job["params"]))
+            if not isinstance(build, kit.ScenarioBuild):
+                raise TypeError(f"build() returned {type(build).__name__}, not ScenarioBuild")
+            record = {**job, "ok": True, "build": _export(build, index, output_dir, spec)}
+        except BaseException as error:
+            record = {**job, **_failure(error)}
+        record["seconds"] = round(time.perf_counter() - started, 6)
+        _write_json(output_dir / f"{index}.json", record)
+    return 0
+
+
+def _load_script(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location("family_script", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not callable(getattr(module, "build", None)):
+        raise AttributeError("the script defines no build(seed, params) function")
+    return module
+
+
+def _failure(error: BaseException) -> dict[str, Any]:
+    lines = traceback.format_exception(error)
+    return {
+        "ok": False,
+        "error": f"{type(error).__name__}: {error}"[:2000],
+        "traceback": "".join(lines)[-4000:],
+    }
+
+
+def _export(build: Any, index: int, output_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    plain = {
+        f.name: getattr(build, f.name)
+        for f in dataclasses.fields(build)
+        if f.name not in ("parts", "solution")
+    }
+    plain = json.loads(json.dumps(plain, default=_plain))
+    for group in ("parts", "solution"):
+        plain[group] = {
+            label: _export_solids(shape, output_dir, f"{index}.{group}.{k}", spec)
+            for k, (label, shape) in enumerate(getattr(build, group).items())
+        }
+    return plain
+
+
+def _export_solids(shape: Any, output_dir: Path, stem: str, spec: dict[str, Any]) -> list[str]:
+    names = []
+    for piece, solid in enumerate(shape.solids()):
+        vertices, triangles = solid.tessellate(spec["tolerance_mm"], spec["angular_tolerance"])
+        points = np.array([(v.X, v.Y, v.Z) for v in vertices], dtype=np.float32)
+        name = f"{stem}.{piece}.stl"
+        _write_atomic(output_dir / name, _stl_bytes(points[np.array(triangles, dtype=np.int64)]))
+        names.append(name)
+    return names
+
+
+def _stl_bytes(triangles: np.ndarray) -> bytes:
+    """Binary STL of an (n, 3, 3) float32 array; normals are left zero (readers recompute)."""
+    records = np.zeros(
+        len(triangles), dtype=[("normal", "<f4", 3), ("v", "<f4", (3, 3)), ("attr", "<u2")]
+    )
+    records["v"] = triangles
+    return STL_HEADER + np.uint32(len(triangles)).tobytes() + records.tobytes()
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)  # type: ignore[arg-type]
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot export {type(value).__name__}")
+
+
+def _write_json(path: Path, record: dict[str, Any]) -> None:
+    _write_atomic(path, json.dumps(record).encode())
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,493 @@
+"""The one description of benchgen's data: requests, plans, scenarios and validation results.
+
+JSON files, Parquet columns, the agent's structured output and the UI metadata all derive from
+these models. Every length is in metres unless a field says otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = "1.0"
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+Vec3 = tuple[float, float, float]
+ParamValue = float | int | str | bool
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Split(StrEnum):
+    train = "train"
+    validation = "validation"
+    test = "test"
+
+
+def split_for_family(family: str) -> Split:
+    """A stable split for a family without one: 70/15/15 by a hash of its name."""
+    bucket = int(hashlib.sha256(family.encode()).hexdigest(), 16) % 100
+    if bucket < 70:
+        return Split.train
+    return Split.validation if bucket < 85 else Split.test
+
+
+class Box3(Model):
+    """An axis-aligned box."""
+
+    min: Vec3
+    max: Vec3
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Box3:
+        if any(lo >= hi for lo, hi in zip(self.min, self.max, strict=True)):
+            raise ValueError(f"box min {self.min} must be below max {self.max} on every axis")
+        return self
+
+    @classmethod
+    def spanning(cls, a: Vec3, b: Vec3, margin: float) -> Box3:
+        """The box around points a and b, grown by a positive margin."""
+        return cls(
+            min=tuple(min(x, y) - margin for x, y in zip(a, b, strict=True)),  # type: ignore[arg-type]
+            max=tuple(max(x, y) + margin for x, y in zip(a, b, strict=True)),
+        )  # type: ignore[arg-type]
+
+    @property
+    def size(self) -> Vec3:
+        return tuple(hi - lo for lo, hi in zip(self.min, self.max, strict=True))  # type: ignore[return-value]
+
+    @property
+    def center(self) -> Vec3:
+        return tuple((lo + hi) / 2 for lo, hi in zip(self.min, self.max, strict=True))  # type: ignore[return-value]
+
+    def contains_point(self, p: Vec3) -> bool:
+        return all(lo <= x <= hi for lo, x, hi in zip(self.min, p, self.max, strict=True))
+
+    def contains_box(self, other: Box3) -> bool:
+        return self.contains_point(other.min) and self.contains_point(other.max)
+
+    def overlaps(self, other: Box3) -> bool:
+        return all(
+            a_lo < b_hi and b_lo < a_hi
+            for a_lo, a_hi, b_lo, b_hi in zip(self.min, self.max, other.min, other.max, strict=True)
+        )
+
+    def grown(self, margin: float) -> Box3:
+        return Box3(
+            min=tuple(x - margin for x in self.min),  # type: ignore[arg-type]
+            max=tuple(x + margin for x in self.max),  # type: ignore[arg-type]
+        )
+
+
+class Zone(Box3):
+    name: Slug
+
+
+class Material(Model):
+    friction: float = Field(gt=0, description="Sliding friction coefficient")
+    density: float = Field(gt=0, description="kg/m³")
+    cost_per_kg: float = Field(ge=0)
+
+
+MATERIALS: dict[str, Material] = {
+    "wood": Material(friction=0.5, density=600, cost_per_kg=4.0),
+    "steel": Material(friction=0.4, density=7850, cost_per_kg=2.0),
+    "aluminium": Material(friction=0.45, density=2700, cost_per_kg=6.0),
+    "rubber": Material(friction=0.9, density=1100, cost_per_kg=5.0),
+    "plastic": Material(friction=0.35, density=950, cost_per_kg=3.0),
+    "ice": Material(friction=0.05, density=920, cost_per_kg=0.5),
+}
+
+
+class PayloadShape(StrEnum):
+    sphere = "sphere"
+    box = "box"
+    cylinder = "cylinder"
+
+
+PAYLOAD_SIZE_ARITY = {PayloadShape.sphere: 1, PayloadShape.box: 3, PayloadShape.cylinder: 2}
+
+
+class Payload(Model):
+    body_name: str = "payload"
+    shape: PayloadShape
+    size: list[float] = Field(
+        description="MuJoCo geom size: sphere [radius], box [half-x, half-y, half-z], "
+        "cylinder [radius, half-length]"
+    )
+    material: str
+    mass: float = Field(gt=0, description="kg, from the material's density")
+    start_position: Vec3
+    start_jitter: float = Field(ge=0, description="Half-width of the start perturbation")
+
+    @model_validator(mode="after")
+    def _size_fits_shape(self) -> Payload:
+        if len(self.size) != PAYLOAD_SIZE_ARITY[self.shape] or min(self.size) <= 0:
+            raise ValueError(
+                f"a {self.shape} payload takes {PAYLOAD_SIZE_ARITY[self.shape]} "
+                f"positive sizes, got {self.size}"
+            )
+        return self
+
+    @property
+    def bounding_radius(self) -> float:
+        if self.shape is PayloadShape.sphere:
+            return self.size[0]
+        if self.shape is PayloadShape.box:
+            return sum(s * s for s in self.size) ** 0.5
+        return (self.size[0] ** 2 + self.size[1] ** 2) ** 0.5
+
+
+class Constraints(Model):
+    max_unit_cost: float = Field(gt=0)
+    max_weight_g: float = Field(gt=0)
+
+
+class Simulation(Model):
+    timestep: float = Field(gt=0, le=0.01)
+    duration_s: float = Field(gt=0, le=30)
+    bounds: Box3
+
+
+class Lineage(Model):
+    """Where a scenario came from. Run ids and timestamps live in the manifest, so that the
+    same inputs give byte-identical scenario files."""
+
+    request_id: str
+    prompt_sha256: str
+    script_sha256: str
+    code_versions: dict[str, str]
+    sandbox: str
+    family_source: Literal["builtin", "agent"]
+    trace_id: str | None = None
+
+
+class Scenario(Model):
+    schema_version: str = SCHEMA_VERSION
+    scenario_id: Slug
+    family: Slug
+    seed: int
+    params: dict[str, ParamValue]
+    units: Literal["m"] = "m"
+    simulation: Simulation
+    build_zone: Box3
+    goal_zone: Box3
+    forbid_zones: list[Zone]
+    payload: Payload
+    constraints: Constraints
+    split: Split
+    lineage: Lineage
+
+
+# --- requests and plans -------------------------------------------------------------------
+
+
+class ParamRange(Model):
+    """A declared randomisation range: numbers drawn uniformly in [low, high], or a choice."""
+
+    low: float | None = None
+    high: float | None = None
+    choices: list[ParamValue] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ParamRange:
+        numeric = self.low is not None and self.high is not None
+        if numeric == (self.choices is not None):
+            raise ValueError("a range is either low/high or choices")
+        if numeric and self.low > self.high:  # type: ignore[operator]
+            raise ValueError(f"range low {self.low} is above high {self.high}")
+        if self.choices is not None and not self.choices:
+            raise ValueError("choices must not be empty")
+        return self
+
+
+class GenerationRequest(Model):
+    """What an operator asks for: one partition of the asset graph."""
+
+    schema_version: str = SCHEMA_VERSION
+    request_id: Slug
+    prompt: str = Field(min_length=1, max_length=4000)
+    family: Slug | None = Field(
+        default=None, description="A built-in family; leave empty to have the agent write one"
+    )
+    variants: int = Field(default=16, ge=1, le=100_000)
+    seed_start: int = Field(default=0, ge=0)
+    params: dict[str, ParamValue] = Field(
+        default_factory=dict, description="Fixed values for some of the family's parameters"
+    )
+    difficulty: Literal["easy", "medium", "hard"] | None = None
+    payload_hint: str | None = None
+    split: Split | None = None
+    dataset: Slug = "default"
+
+    @property
+    def prompt_sha256(self) -> str:
+        return hashlib.sha256(self.prompt.encode()).hexdigest()
+
+    @property
+    def seeds(self) -> range:
+        return range(self.seed_start, self.seed_start + self.variants)
+
+
+class FamilyPlan(Model):
+    """How a family is meant to work: the Planner's output, or a built-in family's header."""
+
+    family: Slug
+    description: str
+    payload: str = Field(description="Payload shape, size and material in words")
+    zones: str = Field(description="Where the goal, forbid and build zones are, in words")
+    parameters: dict[str, ParamRange]
+    reference_solution: str
+    constraints: Constraints | None = None
+    source: Literal["builtin", "agent"] = "builtin"
+
+
+class FamilyScript(Model):
+    family: Slug
+    source: str
+    sha256: str
+    code_version: str = Field(description="Hash of the script and the kit it imports")
+    origin: Literal["builtin", "agent"]
+    trace_id: str | None = None
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+class Stage(StrEnum):
+    run = "run"
+    geometry = "geometry"
+    rules = "rules"
+    model = "model"
+    stable = "stable"
+    trivial = "trivial"
+    solvable = "solvable"
+    robust = "robust"
+    render = "render"
+
+
+FUNNEL: list[Stage] = list(Stage)
+
+
+class Reason(StrEnum):
+    """Machine-readable reasons a variant is rejected."""
+
+    script_error = "script_error"
+    script_timeout = "script_timeout"
+    script_crashed = "script_crashed"
+    script_memory = "script_memory"
+    script_output_invalid = "script_output_invalid"
+    script_output_too_large = "script_output_too_large"
+    mesh_invalid = "mesh_invalid"
+    mesh_not_closed = "mesh_not_closed"
+    mesh_too_small = "mesh_too_small"
+    mesh_too_large = "mesh_too_large"
+    units_implausible = "units_implausible"
+    parts_interpenetrate = "parts_interpenetrate"
+    duplicate_label = "duplicate_label"
+    unknown_material = "unknown_material"
+    goal_out_of_bounds = "goal_out_of_bounds"
+    build_zone_out_of_bounds = "build_zone_out_of_bounds"
+    goal_smaller_than_payload = "goal_smaller_than_payload"
+    zones_overlap = "zones_overlap"
+    payload_out_of_bounds = "payload_out_of_bounds"
+    payload_in_forbid_zone = "payload_in_forbid_zone"
+    payload_intersects_solid = "payload_intersects_solid"
+    solution_outside_build_zone = "solution_outside_build_zone"
+    solution_over_budget = "solution_over_budget"
+    model_compile_failed = "model_compile_failed"
+    unstable_nan = "unstable_nan"
+    unstable_speed = "unstable_speed"
+    unstable_energy = "unstable_energy"
+    payload_left_bounds = "payload_left_bounds"
+    trivial = "trivial"
+    unsolvable = "unsolvable"
+    solution_touches_forbid = "solution_touches_forbid"
+    not_robust = "not_robust"
+    render_failed = "render_failed"
+
+
+class StageResult(Model):
+    stage: Stage
+    passed: bool
+    reason: Reason | None = None
+    message: str = ""
+    measurements: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _failure_has_reason(self) -> StageResult:
+        if not self.passed and self.reason is None:
+            raise ValueError(f"failed stage {self.stage} needs a reason")
+        return self
+
+
+class ValidationReport(Model):
+    """Every stage a variant went through; it is accepted when the last one passed and the
+    funnel reached the end."""
+
+    scenario_id: Slug
+    family: Slug
+    seed: int
+    stages: list[StageResult]
+    validator_version: str
+
+    @property
+    def accepted(self) -> bool:
+        return bool(self.stages) and all(s.passed for s in self.stages)
+
+    @property
+    def rejection(self) -> StageResult | None:
+        return next((s for s in self.stages if not s.passed), None)
+
+    def measurements(self) -> dict[str, float]:
+        return {f"{s.stage}.{k}": v for s in self.stages for k, v in s.measurements.items()}
+
+
+def scenario_id_for(request_id: str, seed: int) -> str:
+    return f"{request_id}-s{seed:05d}"
+
+
+def params_json(params: dict[str, Any]) -> str:
+    """Canonical JSON of a parameter dict, for hashing and Parquet columns."""
+    return json.dumps(params, sort_keys=True, separators=(",", ":"))
+
+
+def stage_counts(reports: list[ValidationReport]) -> dict[str, int]:
+    """How many variants passed each stage of the funnel (a variant stops at its first failure)."""
+    counts = {"generated": len(reports)}
+    for stage in FUNNEL:
+        counts[stage.value] = sum(
+            any(s.stage == stage and s.passed for s in r.stages) for r in reports
+        )
+    return counts
+
+
+# --- what the assets store ----------------------------------------------------------------
+
+
+class VariantRecord(Model):
+    """One run of a family script for one seed: a build description or a failure."""
+
+    scenario_id: Slug
+    seed: int
+    index: int
+    produced: bool
+    reason: Reason | None = None
+    message: str = ""
+    seconds: float | None = None
+    build: dict[str, Any] | None = Field(default=None, description="The raw build, millimetres")
+
+
+class VariantBatch(Model):
+    request_id: Slug
+    family: Slug
+    sandbox: str
+    script_sha256: str
+    worker_starts: int
+    variants: list[VariantRecord]
+
+
+class ValidationBatch(Model):
+    request_id: Slug
+    family: Slug
+    reports: list[ValidationReport]
+    scenarios: list[Scenario]
+
+
+class RenderResult(Model):
+    scenario_id: Slug
+    stage: StageResult
+    files: list[str]
+
+
+class RenderBatch(Model):
+    request_id: Slug
+    results: list[RenderResult]
+
+
+class IndexRow(Model):
+    """One row of index.parquet: a packaged scenario's identity, place and measurements."""
+
+    scenario_id: Slug
+    family: Slug
+    seed: int
+    split: Split
+    shard: str
+    request_id: Slug
+    params_json: str
+    script_sha256: str
+    prompt_sha256: str
+    validator_version: str
+    family_code_version: str
+    sandbox: str
+    measurements: dict[str, float]
+
+
+class ShardInfo(Model):
+    name: str
+    sha256: str
+    bytes: int
+    scenarios: int
+
+
+class ShardBatch(Model):
+    request_id: Slug
+    family: Slug
+    split: Split
+    shards: list[ShardInfo]
+    rows: list[IndexRow]
+    funnel: dict[str, int]
+
+
+class PartitionLineage(Model):
+    request_id: Slug
+    family: Slug
+    run_id: str | None
+    materialized_at: float | None
+    family_code_version: str
+
+
+class FileEntry(Model):
+    path: str
+    sha256: str
+    bytes: int
+
+
+class ShardEntry(FileEntry):
+    split: Split
+    scenarios: int
+
+
+class DatasetManifest(Model):
+    """manifest.json: written last, it lists and hashes everything a release holds."""
+
+    schema_version: str = SCHEMA_VERSION
+    name: Slug
+    version: str = Field(description="A hash of the release's content: same content, same version")
+    created_at: str
+    code_versions: dict[str, str]
+    counts: dict[str, dict[str, int]]
+    shards: list[ShardEntry]
+    index: FileEntry
+    partitions: list[PartitionLineage]
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schemas of the records consumers and operators see, versioned with them."""
+    models = {
+        "scenario": Scenario,
+        "generation_request": GenerationRequest,
+        "family_plan": FamilyPlan,
+        "validation_report": ValidationReport,
+        "manifest": DatasetManifest,
+    }
+    return {
+        name: {"$id": f"benchgen/{name}/{SCHEMA_VERSION}", **model.model_json_schema()}
+        for name, model in models.items()
+    }

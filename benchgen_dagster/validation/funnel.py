@@ -1,0 +1,292 @@
+"""The validation funnel: every variant, whatever its source, goes through the same stages.
+
+`validate_variant` is a pure function of the sandbox's output and the variant's context: the
+same inputs give the same report and byte-identical files. A rejection is a result with a
+reason code; exceptions out of here are bugs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import mujoco
+
+from benchgen_dagster.sandbox.protocol import JobOutcome, ScriptFailure
+from benchgen_dagster.schema import Reason, Scenario, Stage, StageResult, ValidationReport
+from benchgen_dagster.validation.model import CompiledScene, compile_scene
+from benchgen_dagster.validation.rules import RuleViolation, check_rules
+from benchgen_dagster.validation.scene import (
+    Scene,
+    SceneError,
+    VariantContext,
+    assemble_scenario,
+    load_parts,
+)
+from benchgen_dagster.validation.simulate import (
+    deepest_overlap,
+    energy_tolerance,
+    payload_clearance,
+    perturbations,
+    simulate,
+    speed_limit,
+)
+
+OVERLAP_TOLERANCE_M = 0.001  # parts may touch, not sink into each other by more than this
+
+
+@dataclass(frozen=True)
+class FunnelSettings:
+    robust_trials: int = 5
+    robust_min_successes: int = 4
+
+
+@dataclass(frozen=True)
+class ValidatedVariant:
+    report: ValidationReport
+    scenario: Scenario | None = None
+    xml: str | None = None
+    solution_xml: str | None = None
+
+
+@cache
+def validator_version() -> str:
+    """A hash of the validation code and the schema: a change to any rule changes it."""
+    package = Path(__file__).resolve().parents[1]
+    files = [*sorted((package / "validation").glob("*.py")), package / "schema.py"]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+class _Rejected(Exception):
+    def __init__(
+        self,
+        stage: Stage,
+        reason: Reason,
+        message: str,
+        measurements: dict[str, float] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.result = StageResult(
+            stage=stage,
+            passed=False,
+            reason=reason,
+            message=message,
+            measurements=measurements or {},
+        )
+
+
+@dataclass
+class _Funnel:
+    context: VariantContext
+    settings: FunnelSettings
+    timings: dict[str, float] | None
+    stages: list[StageResult] = field(default_factory=list)
+
+    def passed(self, stage: Stage, **measurements: float) -> None:
+        self.stages.append(StageResult(stage=stage, passed=True, measurements=measurements))
+
+    @contextmanager
+    def timed(self, stage: Stage) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.timings is not None:
+                self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - started
+
+
+def validate_variant(
+    outcome: JobOutcome,
+    context: VariantContext,
+    settings: FunnelSettings = FunnelSettings(),
+    timings: dict[str, float] | None = None,
+) -> ValidatedVariant:
+    """Run one sandbox outcome through geometry, rules, model and the simulations."""
+    funnel = _Funnel(context, settings, timings)
+    seed = outcome.job.seed
+    scenario: Scenario | None = None
+    compiled: CompiledScene | None = None
+    try:
+        if isinstance(outcome, ScriptFailure):
+            raise _Rejected(Stage.run, outcome.reason, outcome.message)
+        funnel.passed(Stage.run)
+        with funnel.timed(Stage.geometry):
+            scene = _geometry(funnel, outcome)
+        scenario = scene.scenario
+        with funnel.timed(Stage.rules):
+            _rules(funnel, scene)
+        with funnel.timed(Stage.model):
+            compiled = _model(funnel, scene)
+        with funnel.timed(Stage.stable):
+            _stable_and_not_trivial(funnel, scenario, compiled.model)
+        with funnel.timed(Stage.solvable):
+            _solvable_and_robust(funnel, scenario, compiled.solution_model)
+    except _Rejected as rejection:
+        funnel.stages.append(rejection.result)
+    report = ValidationReport(
+        scenario_id=context.scenario_id(seed),
+        family=context.family,
+        seed=seed,
+        stages=funnel.stages,
+        validator_version=validator_version(),
+    )
+    if not report.accepted or compiled is None:
+        return ValidatedVariant(report)
+    return ValidatedVariant(report, scenario, compiled.xml, compiled.solution_xml)
+
+
+def _geometry(funnel: _Funnel, outcome: JobOutcome) -> Scene:
+    assert not isinstance(outcome, ScriptFailure)
+    try:
+        parts, solution = load_parts(outcome)
+        scenario = assemble_scenario(outcome, funnel.context)
+    except SceneError as error:
+        raise _Rejected(Stage.geometry, error.reason, str(error)) from None
+    pieces = sum(len(p.pieces) for p in parts)
+    hulls = sum(len(piece.hulls) for p in parts for piece in p.pieces)
+    funnel.passed(
+        Stage.geometry,
+        parts=len(parts),
+        pieces=pieces,
+        convex_hulls=hulls,
+        solution_parts=len(solution),
+    )
+    return Scene(scenario, parts, solution)
+
+
+def _rules(funnel: _Funnel, scene: Scene) -> None:
+    try:
+        measurements = check_rules(scene.scenario, scene.solution)
+    except RuleViolation as error:
+        raise _Rejected(Stage.rules, error.reason, str(error)) from None
+    funnel.passed(Stage.rules, **measurements)
+
+
+def _model(funnel: _Funnel, scene: Scene) -> CompiledScene:
+    try:
+        compiled = compile_scene(scene)
+    except ValueError as error:  # MuJoCo's compiler reports through ValueError
+        raise _Rejected(Stage.model, Reason.model_compile_failed, str(error)[:500]) from None
+    model = compiled.solution_model
+    payload_geom = model.geom(f"{scene.scenario.payload.body_name}_geom").id
+    owners = {g: _owner(model.geom(g).name) for g in range(model.ngeom) if g != payload_geom}
+    depth, part_a, part_b = deepest_overlap(model, owners)
+    if depth < -OVERLAP_TOLERANCE_M:
+        raise _Rejected(
+            Stage.model,
+            Reason.parts_interpenetrate,
+            f"{part_a} and {part_b} overlap by {-depth * 1000:.1f} mm",
+        )
+    clearance, nearest = payload_clearance(model, payload_geom)
+    needed = scene.scenario.payload.start_jitter * 3**0.5
+    if clearance < needed:
+        raise _Rejected(
+            Stage.model,
+            Reason.payload_intersects_solid,
+            f"the payload starts {clearance * 1000:.1f} mm from {nearest}; "
+            f"its jitter needs {needed * 1000:.1f} mm",
+        )
+    funnel.passed(
+        Stage.model,
+        bodies=model.nbody,
+        geoms=model.ngeom,
+        meshes=model.nmesh,
+        start_clearance_m=round(clearance, 6),
+    )
+    return compiled
+
+
+def _owner(geom_name: str) -> str:
+    """The part a geom belongs to: its name without the hull index."""
+    return geom_name.rsplit("_", 1)[0]
+
+
+def _stable_and_not_trivial(funnel: _Funnel, scenario: Scenario, model: mujoco.MjModel) -> None:
+    run = simulate(model, scenario)
+    measured = {
+        "max_speed_mps": round(run.max_speed, 4),
+        "energy_gain_j": round(run.energy_gain, 6),
+        "sim_time_s": run.sim_time,
+    }
+    if run.diverged:
+        raise _Rejected(
+            Stage.stable, Reason.unstable_nan, "the simulation diverged (NaN)", measured
+        )
+    if run.max_speed > speed_limit(scenario):
+        raise _Rejected(
+            Stage.stable,
+            Reason.unstable_speed,
+            f"the payload reached {run.max_speed:.1f} m/s, above the physical bound "
+            f"{speed_limit(scenario):.1f} m/s",
+            measured,
+        )
+    if run.energy_gain > energy_tolerance(scenario):
+        raise _Rejected(
+            Stage.stable,
+            Reason.unstable_energy,
+            f"the system gained {run.energy_gain:.4f} J",
+            measured,
+        )
+    if run.left_bounds:
+        raise _Rejected(
+            Stage.stable,
+            Reason.payload_left_bounds,
+            "with nothing added the payload leaves the simulation bounds",
+            measured,
+        )
+    funnel.passed(Stage.stable, **measured)
+    trivial = {"final_goal_distance_m": round(run.min_goal_distance, 4)}
+    if run.reached_goal:
+        raise _Rejected(
+            Stage.trivial,
+            Reason.trivial,
+            "with nothing added the payload reaches the goal",
+            trivial,
+        )
+    funnel.passed(Stage.trivial, **trivial)
+
+
+def _solvable_and_robust(funnel: _Funnel, scenario: Scenario, model: mujoco.MjModel) -> None:
+    run = simulate(model, scenario)
+    if run.touched_forbid:
+        raise _Rejected(
+            Stage.solvable,
+            Reason.solution_touches_forbid,
+            f"with the reference solution the payload touches {run.touched_forbid}",
+        )
+    if not run.success:
+        raise _Rejected(
+            Stage.solvable,
+            Reason.unsolvable,
+            "the reference solution does not bring the payload to the goal "
+            f"(it ends {run.min_goal_distance * 1000:.0f} mm away at best)",
+            {"goal_distance_m": round(run.min_goal_distance, 4)},
+        )
+    funnel.passed(
+        Stage.solvable,
+        time_to_goal_s=run.time_to_goal or 0.0,
+        max_speed_mps=round(run.max_speed, 4),
+    )
+    settings = funnel.settings
+    successes = sum(
+        simulate(model, scenario, offset).success
+        for offset in perturbations(scenario, settings.robust_trials)
+    )
+    measured = {"successes": successes, "trials": settings.robust_trials}
+    if successes < settings.robust_min_successes:
+        raise _Rejected(
+            Stage.robust,
+            Reason.not_robust,
+            f"the solution works for {successes} of {settings.robust_trials} "
+            f"perturbed starts, below {settings.robust_min_successes}",
+            measured,
+        )
+    funnel.passed(Stage.robust, **measured)

@@ -1,0 +1,182 @@
+"""MuJoCo models of a scene, assembled with MjSpec and written as self-contained MJCF.
+
+The MJCF carries its meshes inline and marks the zones as sites, so it is the whole world:
+`mujoco.MjModel.from_xml_string(xml)` needs nothing else. Simulations run on the model
+compiled from that very string, so what was checked is what consumers load.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from benchgen_dagster.schema import MATERIALS, Box3, PayloadShape, Scenario
+from benchgen_dagster.validation.scene import Part, Scene
+
+PAYLOAD_JOINT = "payload_joint"
+SOLUTION_PREFIX = "solution_"
+ROLLING_FRICTION = (0.005, 0.0002)  # torsional, rolling: a ball on a flat floor slows down
+COLORS = {
+    "part": (0.62, 0.6, 0.55, 1.0),
+    "solution": (0.95, 0.6, 0.15, 1.0),
+    "payload": (0.15, 0.35, 0.9, 1.0),
+    "goal": (0.1, 0.85, 0.2, 0.35),
+    "forbid": (0.9, 0.1, 0.1, 0.3),
+    "build": (0.2, 0.4, 1.0, 0.08),
+}
+CAMERAS = ("iso", "side", "top")
+
+
+@dataclass(frozen=True)
+class CompiledScene:
+    xml: str
+    solution_xml: str
+    model: mujoco.MjModel
+    solution_model: mujoco.MjModel
+
+
+def compile_scene(scene: Scene) -> CompiledScene:
+    xml = scene_xml(scene, with_solution=False)
+    solution_xml = scene_xml(scene, with_solution=True)
+    return CompiledScene(
+        xml,
+        solution_xml,
+        mujoco.MjModel.from_xml_string(xml),
+        mujoco.MjModel.from_xml_string(solution_xml),
+    )
+
+
+def scene_xml(scene: Scene, *, with_solution: bool) -> str:
+    spec = scene_spec(scene, with_solution=with_solution)
+    spec.compile()
+    return spec.to_xml()
+
+
+def scene_spec(scene: Scene, *, with_solution: bool) -> mujoco.MjSpec:
+    scenario = scene.scenario
+    spec = mujoco.MjSpec()
+    spec.modelname = scenario.scenario_id
+    spec.option.timestep = scenario.simulation.timestep
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    spec.option.enableflags |= mujoco.mjtEnableBit.mjENBL_ENERGY
+    spec.visual.global_.offwidth = 640
+    spec.visual.global_.offheight = 480
+    spec.stat.center = scenario.simulation.bounds.center
+    spec.stat.extent = math.dist(scenario.simulation.bounds.min, scenario.simulation.bounds.max) / 2
+
+    meshes: set[str] = set()
+    _add_parts(spec, scene.parts, "", COLORS["part"], meshes)
+    if with_solution:
+        _add_parts(spec, scene.solution, SOLUTION_PREFIX, COLORS["solution"], meshes)
+    _add_payload(spec, scenario)
+    _add_zones(spec, scenario)
+    _add_lights_and_cameras(spec, scenario.simulation.bounds)
+    return spec
+
+
+def _add_parts(
+    spec: mujoco.MjSpec,
+    parts: tuple[Part, ...],
+    prefix: str,
+    rgba: tuple[float, ...],
+    meshes: set[str],
+) -> None:
+    for part in parts:
+        friction = [MATERIALS[part.material].friction, *ROLLING_FRICTION]
+        hulls = [h for piece in part.pieces for h in piece.hulls]
+        for index, hull in enumerate(hulls):
+            mesh_name = f"mesh_{hull.key}"
+            if mesh_name not in meshes:  # identical meshes are stored once
+                mesh = spec.add_mesh(name=mesh_name)
+                mesh.uservert = hull.vertices.ravel().tolist()
+                mesh.userface = hull.faces.ravel().tolist()
+                meshes.add(mesh_name)
+            spec.worldbody.add_geom(
+                name=f"{prefix}{part.label}_{index}",
+                type=mujoco.mjtGeom.mjGEOM_MESH,
+                meshname=mesh_name,
+                pos=list(hull.offset),
+                friction=friction,
+                condim=6,
+                rgba=list(rgba),
+            )
+
+
+def _add_payload(spec: mujoco.MjSpec, scenario: Scenario) -> None:
+    payload = scenario.payload
+    body = spec.worldbody.add_body(name=payload.body_name, pos=list(payload.start_position))
+    body.add_freejoint(name=PAYLOAD_JOINT)
+    geom_type = {
+        PayloadShape.sphere: mujoco.mjtGeom.mjGEOM_SPHERE,
+        PayloadShape.box: mujoco.mjtGeom.mjGEOM_BOX,
+        PayloadShape.cylinder: mujoco.mjtGeom.mjGEOM_CYLINDER,
+    }[payload.shape]
+    body.add_geom(
+        name=f"{payload.body_name}_geom",
+        type=geom_type,
+        size=[*payload.size, 0, 0][:3],
+        mass=payload.mass,
+        friction=[MATERIALS[payload.material].friction, *ROLLING_FRICTION],
+        condim=6,
+        rgba=list(COLORS["payload"]),
+    )
+
+
+def _add_zones(spec: mujoco.MjSpec, scenario: Scenario) -> None:
+    zones = [
+        ("goal_zone", scenario.goal_zone, COLORS["goal"]),
+        ("build_zone", scenario.build_zone, COLORS["build"]),
+    ]
+    zones += [(f"forbid_{z.name}", z, COLORS["forbid"]) for z in scenario.forbid_zones]
+    for name, box, rgba in zones:
+        spec.worldbody.add_site(
+            name=name,
+            type=mujoco.mjtGeom.mjGEOM_BOX,
+            pos=list(box.center),
+            size=[s / 2 for s in box.size],
+            rgba=list(rgba),
+        )
+
+
+def _add_lights_and_cameras(spec: mujoco.MjSpec, bounds: Box3) -> None:
+    center = np.array(bounds.center)
+    extent = np.array(bounds.size)
+    reach = float(np.linalg.norm(extent))
+    spec.add_texture(
+        name="sky",
+        type=mujoco.mjtTexture.mjTEXTURE_SKYBOX,
+        builtin=mujoco.mjtBuiltin.mjBUILTIN_GRADIENT,
+        rgb1=[0.85, 0.9, 0.95],
+        rgb2=[0.35, 0.4, 0.5],
+        width=64,
+        height=64,
+    )
+    spec.worldbody.add_light(
+        name="sun",
+        pos=[*center[:2].tolist(), bounds.max[2] + reach],
+        dir=[0.2, 0.3, -1.0],
+        type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL,
+        castshadow=False,
+    )
+    eyes = {
+        "iso": center + np.array([0.45, -0.7, 0.5]) * reach,
+        "side": center + np.array([0.0, -0.95, 0.12]) * reach,
+        "top": center + np.array([0.0, -0.01, 1.0]) * reach,
+    }
+    for name in CAMERAS:
+        spec.worldbody.add_camera(
+            name=name, pos=eyes[name].tolist(), xyaxes=_look_at(eyes[name], center), fovy=45
+        )
+
+
+def _look_at(eye: np.ndarray, target: np.ndarray) -> list[float]:
+    """Camera x and y axes for a camera at `eye` looking at `target` with z up."""
+    forward = target - eye
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    return [*right.tolist(), *up.tolist()]

@@ -1,0 +1,34 @@
+"""Helpers for tests: run scripts in the real sandbox worker and validate them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchgen_dagster.sandbox.protocol import Job, JobOutcome
+from benchgen_dagster.sandbox.runner import Limits, SubprocessLauncher, run_batch
+from benchgen_dagster.schema import Split
+from benchgen_dagster.validation.funnel import ValidatedVariant, validate_variant
+from benchgen_dagster.validation.scene import VariantContext
+
+SCRIPTS = Path(__file__).parent / "scripts"
+
+
+def context_for(family: str, sandbox: str = "subprocess") -> VariantContext:
+    return VariantContext(
+        request_id=family,
+        family=family,
+        split=Split.train,
+        prompt_sha256="0" * 64,
+        script_sha256="0" * 64,
+        code_versions={"family": "test"},
+        sandbox=sandbox,
+    )
+
+
+def run_script(source: str, jobs: list[Job], limits: Limits = Limits()) -> list[JobOutcome]:
+    return run_batch(source, jobs, SubprocessLauncher(), limits).outcomes
+
+
+def validate_all(family: str, outcomes: list[JobOutcome]) -> list[ValidatedVariant]:
+    context = context_for(family)
+    return [validate_variant(o, context) for o in outcomes]

@@ -1,0 +1,73 @@
+"""Every registered family, through the whole funnel with the real build123d and MuJoCo.
+
+A family is covered the moment it is registered: the tests iterate over the registry.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchgen_dagster.families import registry
+from benchgen_dagster.kit import draw
+from benchgen_dagster.sandbox.protocol import Job
+from benchgen_dagster.validation.funnel import ValidatedVariant
+from tests.helpers import run_script, validate_all
+
+SEEDS = [0, 1, 2]
+FAMILIES = sorted(registry())
+
+
+@pytest.fixture(scope="module")
+def validated() -> dict[str, list[ValidatedVariant]]:
+    """Each family's seeds, plus the first seed once more to check determinism."""
+    results = {}
+    for name in FAMILIES:
+        jobs = [Job(i, seed) for i, seed in enumerate([*SEEDS, SEEDS[0]])]
+        results[name] = validate_all(name, run_script(registry()[name].source, jobs))
+    return results
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_seed_passes_the_whole_funnel(validated, family: str) -> None:
+    for variant in validated[family][: len(SEEDS)]:
+        assert variant.report.accepted, variant.report.rejection
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_same_seed_gives_byte_identical_files(validated, family: str) -> None:
+    first, again = validated[family][0], validated[family][-1]
+    assert first.scenario is not None and again.scenario is not None
+    assert first.scenario.model_dump_json() == again.scenario.model_dump_json()
+    assert first.xml == again.xml
+    assert first.solution_xml == again.solution_xml
+    assert first.report == again.report
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_different_seeds_give_different_scenarios(validated, family: str) -> None:
+    xmls = {v.xml for v in validated[family][: len(SEEDS)]}
+    assert len(xmls) == len(SEEDS)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_draws_cover_each_declared_range(family: str) -> None:
+    ranges = registry()[family].params
+    draws = [draw({k: _as_kit_range(v) for k, v in ranges.items()}, seed) for seed in range(300)]
+    for name, declared in ranges.items():
+        values = [d[name] for d in draws]
+        if declared.choices is not None:
+            assert set(values) == set(declared.choices), name
+        else:
+            assert min(values) >= declared.low and max(values) <= declared.high, name
+            spread = (max(values) - min(values)) / (declared.high - declared.low)
+            assert spread > 0.9, f"{name} covers only {spread:.0%} of its range"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_family_declares_a_plan_with_a_reference_solution(family: str) -> None:
+    plan = registry()[family].plan()
+    assert plan.parameters and plan.reference_solution and plan.description
+
+
+def _as_kit_range(declared):  # type: ignore[no-untyped-def]
+    return declared.choices if declared.choices is not None else (declared.low, declared.high)
