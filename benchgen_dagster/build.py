@@ -131,7 +131,7 @@ def build_dataset(
 
 
 def expected_fingerprint(request) -> str:  # type: ignore[no-untyped-def]
-    from benchgen_dagster.families import get_family
+    from benchgen_dagster.registry import get_family
     from benchgen_dagster.resources.settings import settings_from_environment
 
     return settings_from_environment().fingerprint(request, get_family(request.family).script())

@@ -6,7 +6,7 @@ partition of a family is easy to find in the UI.
 
 from __future__ import annotations
 
-from benchgen_dagster.families import registry
+from benchgen_dagster.registry import registry
 from benchgen_dagster.schema import GenerationRequest
 
 DEFAULT_VARIANTS = 16

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchgen_dagster.families import script_for
 from benchgen_dagster.pipeline import run_variants, validate_variants
-from benchgen_dagster.sandbox.runner import Limits, SubprocessLauncher
+from benchgen_dagster.registry import script_for
+from benchgen_dagster.sandbox.runner import Limits
+from benchgen_dagster.sandbox.select import choose_launcher
 from benchgen_dagster.schema import GenerationRequest
 
 OUTPUT_LIMIT = 4000
@@ -31,7 +32,7 @@ def check_script(
         params=params or {},
     )
     script = script_for(family_slug, source, "agent")
-    variants = run_variants(request, script, SubprocessLauncher(), limits)
+    variants = run_variants(request, script, choose_launcher(sandbox), limits)
     validated = validate_variants(request, script, variants)
     report = validated.record.reports[0]
     record = variants.record.variants[0]
@@ -42,6 +43,7 @@ def check_script(
         "sandbox": variants.record.sandbox,
         "rejection": report.rejection.model_dump(mode="json") if report.rejection else None,
         "stages": [s.model_dump(mode="json") for s in report.stages],
-        "script_output": (record.message or "")[:OUTPUT_LIMIT],
+        "script_message": record.message[:OUTPUT_LIMIT],
+        "script_output": variants.record.console[-OUTPUT_LIMIT:],
         "validator_version": report.validator_version,
     }

@@ -68,25 +68,46 @@ def build(
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--sandbox",
-    type=click.Choice(["auto", "subprocess"]),
+    type=click.Choice(["auto", "docker", "bubblewrap", "subprocess"]),
     default="auto",
     show_default=True,
-    help="Which sandbox runs the script.",
+    help="Which sandbox runs the script; auto picks the strongest available.",
 )
 def validate_script(path: Path, seed: int, sandbox: str) -> None:
     """Run one family script for one seed through the whole funnel and print a JSON report.
 
-    Exit status: 0 accepted, 1 rejected, 2 usage error.
+    Exit status: 0 accepted, 1 rejected, 2 usage error (bad arguments, sandbox unavailable).
 
     \b
     Example:
-      benchgen validate-script benchgen_dagster/families/ball_bin.py --seed 4
+      benchgen validate-script benchgen_dagster/families/ball_bin.py --seed 4 --sandbox docker
     """
     from benchgen_dagster.checking import check_script
+    from benchgen_dagster.sandbox.select import SandboxUnavailable
 
-    report = check_script(path.read_text(), path.stem, seed, sandbox)
+    try:
+        report = check_script(path.read_text(), path.stem, seed, sandbox)
+    except SandboxUnavailable as error:
+        raise click.UsageError(str(error)) from None
     click.echo(json.dumps(report, indent=2))
     sys.exit(0 if report["accepted"] else 1)
+
+
+@main.command("worker-image")
+def worker_image() -> None:
+    """Build the Docker image of the sandboxed worker (only when its inputs changed).
+
+    It is made from Debian's packages and PyPI only: debootstrap, docker import, pip.
+    """
+    from benchgen_dagster.sandbox.docker import docker_available
+    from benchgen_dagster.sandbox.image import ImageBuildError, ensure_image
+
+    if not docker_available():
+        raise click.ClickException("no Docker daemon answers; start it with scripts/ensure-docker")
+    try:
+        click.echo(ensure_image(click.echo))
+    except ImageBuildError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @main.command()

@@ -35,6 +35,7 @@ from benchgen_dagster.validation.scene import VariantContext
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+CONSOLE_LIMIT = 4000
 
 
 def code_versions(script: FamilyScript) -> dict[str, str]:
@@ -101,6 +102,7 @@ def run_variants(
         sandbox=result.sandbox,
         script_sha256=script.sha256,
         worker_starts=result.worker_starts,
+        console=result.console[-CONSOLE_LIMIT:],
         variants=records,
     )
     return Bundle(batch, files)

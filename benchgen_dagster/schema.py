@@ -282,6 +282,8 @@ class Reason(StrEnum):
     script_timeout = "script_timeout"
     script_crashed = "script_crashed"
     script_memory = "script_memory"
+    script_denied = "script_denied"
+    script_process_limit = "script_process_limit"
     script_output_invalid = "script_output_invalid"
     script_output_too_large = "script_output_too_large"
     mesh_invalid = "mesh_invalid"
@@ -390,6 +392,7 @@ class VariantBatch(Model):
     sandbox: str
     script_sha256: str
     worker_starts: int
+    console: str = Field(default="", description="The tail of what the last worker printed")
     variants: list[VariantRecord]
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from benchgen_dagster.sandbox.local import SubprocessLauncher
 from benchgen_dagster.sandbox.protocol import Job, JobOutcome
-from benchgen_dagster.sandbox.runner import Limits, SubprocessLauncher, run_batch
+from benchgen_dagster.sandbox.runner import Limits, run_batch
 from benchgen_dagster.schema import Split
 from benchgen_dagster.validation.funnel import ValidatedVariant, validate_variant
 from benchgen_dagster.validation.scene import VariantContext

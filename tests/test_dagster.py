@@ -11,7 +11,7 @@ from dagster import DagsterInstance, materialize
 from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
 from benchgen_dagster.dataset import load, read_manifest
 from benchgen_dagster.definitions import defs
-from benchgen_dagster.families import registry
+from benchgen_dagster.registry import registry
 from benchgen_dagster.resources import (
     BundleIOManager,
     PipelineSettings,

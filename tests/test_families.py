@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchgen_dagster.families import registry
 from benchgen_dagster.kit import draw
+from benchgen_dagster.registry import registry
 from benchgen_dagster.sandbox.protocol import Job
 from benchgen_dagster.validation.funnel import ValidatedVariant
 from tests.helpers import run_script, validate_all

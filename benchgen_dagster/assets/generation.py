@@ -3,7 +3,7 @@
 from dagster import AssetExecutionContext, DataVersion, MetadataValue, Output, asset
 
 from benchgen_dagster.assets.partitions import requests_partitions
-from benchgen_dagster.families import get_family
+from benchgen_dagster.registry import get_family
 from benchgen_dagster.requests import RequestError
 from benchgen_dagster.resources.settings import PipelineSettings
 from benchgen_dagster.schema import FamilyPlan, FamilyScript, GenerationRequest

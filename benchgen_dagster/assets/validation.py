@@ -53,18 +53,20 @@ def scenario_variants(
     generation_requests: GenerationRequest,
     family_scripts: FamilyScript,
     sandbox: SandboxResource,
-) -> Bundle:
+) -> Output[Bundle]:
     bundle = pipeline.run_variants(
         generation_requests,
         family_scripts,
-        sandbox.launcher(),
+        sandbox.launcher(context),
         sandbox.limits(),
         _progress(context, "variants run"),
     )
     batch = bundle.record
     failures = [v for v in batch.variants if not v.produced]
-    context.add_output_metadata(
-        {
+    # An Output, not a bare value: a Pipes session (the Docker sandbox) requires typed events.
+    return Output(
+        bundle,
+        metadata={
             "sandbox": batch.sandbox,
             "variants": len(batch.variants),
             "produced": len(batch.variants) - len(failures),
@@ -73,9 +75,8 @@ def scenario_variants(
                 "\n".join(f"- `{v.scenario_id}` `{v.reason}`: {v.message[:200]}" for v in failures)
                 or "None."
             ),
-        }
+        },
     )
-    return bundle
 
 
 @asset(

@@ -1,23 +1,24 @@
 """The sandbox that runs family scripts."""
 
-from typing import Literal
+from typing import Any
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from benchgen_dagster.sandbox.runner import Launcher, Limits, SubprocessLauncher
+from benchgen_dagster.sandbox.runner import Launcher, Limits
+from benchgen_dagster.sandbox.select import SandboxKind, choose_launcher
 
 
 class SandboxResource(ConfigurableResource):
-    """Runs batches of family-script variants in a sandbox."""
+    """Runs batches of family-script variants in a sandbox: Docker, bubblewrap or a plain
+    subprocess; `auto` picks the strongest available and warns when it steps down."""
 
-    kind: Literal["auto", "subprocess"] = Field(
-        default="auto", description="Which sandbox runs scripts; auto picks the strongest available"
-    )
+    kind: SandboxKind = Field(default="auto", description="auto, docker, bubblewrap or subprocess")
     variant_timeout_s: float = Field(default=30.0, description="Wall-clock limit per variant")
-    memory_mb: int = Field(default=1024, description="Memory limit of a worker")
-    max_processes: int = 64
-    max_output_mb: int = 64
+    memory_mb: int = Field(default=1024, description="Memory limit of a worker (whole tree)")
+    max_processes: int = Field(default=64, description="Process limit of a worker (whole tree)")
+    max_output_mb: int = Field(default=64, description="Bound on what a worker may write")
+    cpus: float = Field(default=1.0, description="CPUs a Docker worker may use")
 
     def limits(self) -> Limits:
         return Limits(
@@ -25,7 +26,10 @@ class SandboxResource(ConfigurableResource):
             memory_mb=self.memory_mb,
             max_processes=self.max_processes,
             max_output_mb=self.max_output_mb,
+            cpus=self.cpus,
         )
 
-    def launcher(self) -> Launcher:
-        return SubprocessLauncher()
+    def launcher(self, context: Any = None) -> Launcher:
+        """The sandbox for a batch; pass the asset's context for Pipes and run-log warnings."""
+        warn = context.log.warning if context is not None else None
+        return choose_launcher(self.kind, context, warn) if warn else choose_launcher(self.kind)

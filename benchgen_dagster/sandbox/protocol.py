@@ -124,8 +124,7 @@ def read_outcome(output_dir: Path, job: Job, max_triangles: int) -> JobOutcome:
         return ScriptFailure(job, Reason.script_output_invalid, "record is for another job")
     if not record.ok or record.build is None:
         error = record.error or "the script failed without a message"
-        reason = Reason.script_memory if error.startswith("MemoryError") else Reason.script_error
-        return ScriptFailure(job, reason, error, record.seconds)
+        return ScriptFailure(job, classify_error(error), error, record.seconds)
     meshes: dict[str, bytes] = {}
     try:
         for names in (*record.build.parts.values(), *record.build.solution.values()):
@@ -136,6 +135,31 @@ def read_outcome(output_dir: Path, job: Job, max_triangles: int) -> JobOutcome:
     except OutputError as error:
         return ScriptFailure(job, error.reason, str(error), record.seconds)
     return RawVariant(job, record.build, meshes, record.seconds or 0.0)
+
+
+DENIED = (
+    "PermissionError",
+    "ConnectionRefusedError",
+    "gaierror",
+    "[Errno 1] ",
+    "[Errno 13] ",
+    "[Errno 30] ",
+    "[Errno 101] ",
+    "[Errno 99] ",
+)
+
+
+def classify_error(error: str) -> Reason:
+    """The reason code of a script's exception, from its `Type: message` text."""
+    if error.startswith("MemoryError"):
+        return Reason.script_memory
+    if error.startswith("BlockingIOError") or "Resource temporarily unavailable" in error:
+        return Reason.script_process_limit
+    if "[Errno 27] " in error or "[Errno 28] " in error:  # file too large, no space left
+        return Reason.script_output_too_large
+    if any(marker in error for marker in DENIED):
+        return Reason.script_denied  # the sandbox refused: network, permissions, read-only files
+    return Reason.script_error
 
 
 def _read_stl(path: Path, max_triangles: int) -> bytes:

@@ -11,8 +11,6 @@ import contextlib
 import logging
 import os
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -34,7 +32,10 @@ log = logging.getLogger(__name__)
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 WORKER_MODULE = "benchgen_dagster.sandbox.worker"
 POLL_SECONDS = 0.02
-CONSOLE_TAIL_BYTES = 8192
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself failed (not the script): a broken installation or image."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class Limits:
 
 
 class WorkerProcess(Protocol):
+    """A running worker. Leaving its context stops it and removes every trace of it."""
+
     def poll(self) -> int | None: ...
 
     def kill(self) -> None:
@@ -56,6 +59,13 @@ class WorkerProcess(Protocol):
 
     def console(self) -> str:
         """The tail of what the worker printed."""
+
+    def verdict(self) -> tuple[Reason, str] | None:
+        """What the sandbox itself saw go wrong (e.g. its memory limit killed a process)."""
+
+    def __enter__(self) -> WorkerProcess: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
 
 class Launcher(Protocol):
@@ -103,9 +113,10 @@ def run_batch(
         with tempfile.TemporaryDirectory(prefix="benchgen-batch-") as tmp:
             workdir = Path(tmp)
             _prepare(workdir, source, pending, tolerance_mm, angular_tolerance)
-            worker = launcher.start(workdir, limits)
-            ended, culprit_reason = _supervise(worker, workdir, pending, limits)
-            console = ended.console()
+            with launcher.start(workdir, limits) as worker:
+                culprit_reason = _supervise(worker, workdir, pending, limits) or worker.verdict()
+                console = worker.console()
+                exit_code = worker.poll()
             out = workdir / "out"
             started = [j for j in pending if (out / f"{j.index}.started").exists()]
             for job in pending:
@@ -113,11 +124,14 @@ def run_batch(
                     settle(read_outcome(out, job, limits.max_triangles))
             unfinished = [j for j in pending if j.index not in outcomes]
             in_flight = [j for j in started if j.index not in outcomes]
+            if not (out / "ready").exists():
+                raise SandboxError(f"the {launcher.name} worker did not start: {console[-2000:]}")
             if in_flight or not started:
                 # The variant that was running when the worker ended is to blame; with none
                 # started, the script's import is, and it takes every variant down.
                 blamed = in_flight or unfinished
-                reason, message = culprit_reason or (Reason.script_crashed, _crash_message(console))
+                crash = (Reason.script_crashed, _crash_message(exit_code, console))
+                reason, message = culprit_reason or crash
                 for job in blamed:
                     settle(ScriptFailure(job, reason, message))
             pending = [j for j in pending if j.index not in outcomes]
@@ -139,16 +153,16 @@ def _prepare(
 
 def _supervise(
     worker: WorkerProcess, workdir: Path, jobs: list[Job], limits: Limits
-) -> tuple[WorkerProcess, tuple[Reason, str] | None]:
-    """Wait for the worker; stop it when a variant overruns its time or its output bound.
+) -> tuple[Reason, str] | None:
+    """Wait for the worker; stop it when it overruns its time or its output bound.
 
-    Time is the host's own clock between progress markers of known jobs, so a script cannot
-    buy itself time by touching files.
+    Until the first variant starts (the worker and the script's imports are loading) the
+    start-up limit applies; then each variant has the variant limit. Time is the host's own
+    clock between progress markers of known jobs, so a script cannot buy itself time by
+    touching files.
     """
     out = workdir / "out"
-    markers = [out / "ready"] + [
-        out / f"{j.index}.{kind}" for j in jobs for kind in ("started", "json")
-    ]
+    markers = [out / f"{j.index}.{kind}" for j in jobs for kind in ("started", "json")]
     progress, last_progress = 0, time.monotonic()
     max_output = limits.max_output_mb << 20
     try:
@@ -157,30 +171,30 @@ def _supervise(
             seen = sum(1 for m in markers if m.exists())
             if seen != progress:
                 progress, last_progress = seen, time.monotonic()
-            idle = time.monotonic() - last_progress
-            verdict = None
-            if progress == 0 and idle > limits.startup_timeout_s:
-                verdict = (
-                    Reason.script_timeout,
-                    f"the worker did not start in {limits.startup_timeout_s:.0f} s",
-                )
-            elif progress and idle > limits.variant_timeout_s:
-                verdict = (
-                    Reason.script_timeout,
-                    f"a variant ran longer than {limits.variant_timeout_s:.0f} s",
-                )
-            elif _folder_bytes(out) > max_output:
+            verdict = _overrun(time.monotonic() - last_progress, progress, limits)
+            if verdict is None and _folder_bytes(out) > max_output:
                 verdict = (
                     Reason.script_output_too_large,
                     f"the script wrote more than {limits.max_output_mb} MB",
                 )
             if verdict:
                 worker.kill()
-                return worker, verdict
-        return worker, None
+                return verdict
+        return None
     except BaseException:
         worker.kill()
         raise
+
+
+def _overrun(idle: float, progress: int, limits: Limits) -> tuple[Reason, str] | None:
+    if progress == 0 and idle > limits.startup_timeout_s:
+        return (
+            Reason.script_timeout,
+            f"the worker and the script did not load in {limits.startup_timeout_s:.0f} s",
+        )
+    if progress and idle > limits.variant_timeout_s:
+        return Reason.script_timeout, f"a variant ran longer than {limits.variant_timeout_s:.0f} s"
+    return None
 
 
 def _folder_bytes(folder: Path) -> int:
@@ -192,84 +206,12 @@ def _folder_bytes(folder: Path) -> int:
     return total
 
 
-def _crash_message(console: str) -> str:
+def _crash_message(exit_code: int | None, console: str) -> str:
+    """How the worker ended, e.g. "was killed by SIGSEGV", and the last lines it printed."""
+    signal_number = -exit_code if exit_code and exit_code < 0 else (exit_code or 0) - 128
+    if signal_number in signal.valid_signals():
+        how = f"was killed by {signal.Signals(signal_number).name}"
+    else:
+        how = f"exited with status {exit_code} before reporting"
     tail = console.strip().splitlines()[-3:]
-    return "the worker ended abnormally" + (f": {' | '.join(tail)}" if tail else "")
-
-
-# --- the plain local sandbox --------------------------------------------------------------
-
-
-def scrubbed_environment(home: Path) -> dict[str, str]:
-    """The only environment a script sees: nothing of the caller's, so no secret."""
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),
-        "PYTHONPATH": str(PACKAGE_ROOT),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONHASHSEED": "0",
-        "OMP_NUM_THREADS": "1",
-        "LANG": "C.UTF-8",
-    }
-
-
-class SubprocessWorker:
-    def __init__(self, process: subprocess.Popen[bytes], console_path: Path) -> None:
-        self._process = process
-        self._console_path = console_path
-
-    def poll(self) -> int | None:
-        return self._process.poll()
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._process.pid, signal.SIGKILL)
-        self._process.wait()
-
-    def console(self) -> str:
-        return _tail(self._console_path)
-
-
-def _tail(path: Path) -> str:
-    try:
-        with path.open("rb") as file:
-            file.seek(max(0, path.stat().st_size - CONSOLE_TAIL_BYTES))
-            return file.read().decode(errors="replace")
-    except FileNotFoundError:
-        return ""
-
-
-class SubprocessLauncher:
-    """A plain subprocess with resource limits: the weakest sandbox, for machines with neither
-    Docker nor bubblewrap. Limits apply per process; the whole session is killed at the end."""
-
-    name = "subprocess"
-
-    def __init__(self, python: str = sys.executable) -> None:
-        self.python = python
-
-    def start(self, workdir: Path, limits: Limits) -> WorkerProcess:
-        console_path = workdir / "out" / "console.log"
-        console = console_path.open("wb")
-        process = subprocess.Popen(
-            [self.python, "-m", WORKER_MODULE, str(workdir / "in"), str(workdir / "out")],
-            cwd=workdir / "out",
-            env=scrubbed_environment(workdir / "home"),
-            stdin=subprocess.DEVNULL,
-            stdout=console,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=lambda: _apply_rlimits(limits),
-        )
-        console.close()
-        return SubprocessWorker(process, console_path)
-
-
-def _apply_rlimits(limits: Limits) -> None:
-    import resource
-
-    memory = limits.memory_mb << 20
-    resource.setrlimit(resource.RLIMIT_AS, (memory * 4, memory * 4))  # address space, not RSS
-    resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_output_mb << 20,) * 2)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return f"the worker {how}" + (f": {' | '.join(tail)}" if tail else "")

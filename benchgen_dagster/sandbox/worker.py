@@ -4,12 +4,15 @@ Usage: python -m benchgen_dagster.sandbox.worker INPUT_DIR OUTPUT_DIR
 
 INPUT_DIR holds `script.py` and `jobs.json`. For each job the worker writes `<i>.started`, then
 the part meshes as binary STL (millimetres) and `<i>.json` (renamed into place when whole), so
-the host can tell which variant a hang or a crash belongs to. The worker imports only the
-standard library, numpy, build123d and the kit: nothing here is trusted by the host.
+the host can tell which variant a hang or a crash belongs to. Everything printed goes to
+`console.log` in OUTPUT_DIR. When a Dagster run launched it through Pipes, the worker also
+reports progress there. It imports only the standard library, numpy, build123d, the kit and
+dagster-pipes: nothing here is trusted by the host.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import json
@@ -27,19 +30,24 @@ STL_HEADER = b"benchgen binary stl".ljust(80, b" ")
 
 def main(argv: list[str]) -> int:
     input_dir, output_dir = Path(argv[0]), Path(argv[1])
+    _capture_console(output_dir / "console.log")
     spec = json.loads((input_dir / "jobs.json").read_text())
-    import build123d  # noqa: F401  (imported before the clock starts on the first variant)
+    with _pipes() as pipes:
+        _run_jobs(spec, input_dir, output_dir, pipes)
+    return 0
 
+
+def _run_jobs(spec: dict[str, Any], input_dir: Path, output_dir: Path, pipes: Any) -> None:
     from benchgen_dagster import kit
 
     _write_atomic(output_dir / "ready", b"")
     try:
         module = _load_script(input_dir / "script.py")
-    except BaseException as error:
+    except BaseException as error:  # a broken script fails each of its variants
         failure = _failure(error)
         for job in spec["jobs"]:
             _write_json(output_dir / f"{job['index']}.json", {**job, **failure})
-        return 0
+        return
     for job in spec["jobs"]:
         index = job["index"]
         (output_dir / f"{index}.started").touch()
@@ -49,11 +57,36 @@ def main(argv: list[str]) -> int:
             if not isinstance(build, kit.ScenarioBuild):
                 raise TypeError(f"build() returned {type(build).__name__}, not ScenarioBuild")
             record = {**job, "ok": True, "build": _export(build, index, output_dir, spec)}
-        except BaseException as error:
+        except BaseException as error:  # the variant fails, the batch goes on
             record = {**job, **_failure(error)}
         record["seconds"] = round(time.perf_counter() - started, 6)
         _write_json(output_dir / f"{index}.json", record)
-    return 0
+        if pipes is not None:
+            verdict = "built" if record["ok"] else record["error"][:200]
+            pipes.log.info(f"seed {job['seed']}: {verdict} in {record['seconds']:.2f} s")
+            pipes.report_custom_message({"index": index, "seed": job["seed"], "ok": record["ok"]})
+
+
+def _capture_console(path: Path) -> None:
+    """Send everything printed, by Python or by native code, to a file in the output folder,
+    where the host bounds its size; the process's own stdout stays clean."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def _pipes() -> Any:
+    """Dagster Pipes when a Dagster run launched this worker, else nothing."""
+    try:
+        from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
+    except ImportError:
+        return contextlib.nullcontext(None)
+    if not PipesEnvVarParamsLoader().is_dagster_pipes_process():
+        return contextlib.nullcontext(None)
+    return open_dagster_pipes()
 
 
 def _load_script(path: Path) -> Any:

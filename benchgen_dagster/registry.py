@@ -1,0 +1,120 @@
+"""The registry of built-in scenario families: every module in `families/` is one.
+
+A family module has a docstring (title line, then how the scenario works, with a sentence
+starting "Reference solution:"), a `PARAMS` dict of declared ranges, an optional `SPLIT`, and
+`build(seed, params)`. The registry reads modules without importing them: family scripts run
+only in the sandbox, and build123d stays out of the orchestrating process.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from benchgen_dagster.schema import FamilyPlan, FamilyScript, ParamRange, Split, split_for_family
+
+FAMILIES_DIR = Path(__file__).parent / "families"
+KIT_PATH = Path(__file__).parent / "kit.py"
+
+
+class UnknownFamily(KeyError):
+    def __str__(self) -> str:
+        return f"unknown family {self.args[0]!r}; built-in families: {', '.join(registry())}"
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    source: str
+    docstring: str
+    params: dict[str, ParamRange]
+    split: Split
+
+    @property
+    def title(self) -> str:
+        return self.docstring.strip().splitlines()[0].rstrip(".")
+
+    def script(self) -> FamilyScript:
+        return script_for(self.name, self.source, "builtin")
+
+    def plan(self) -> FamilyPlan:
+        solution = re.search(r"Reference\s+solution:\s*(.+?)(?:\n\n|$)", self.docstring, re.S)
+        return FamilyPlan(
+            family=self.name,
+            description=" ".join(self.docstring.split()),
+            payload=_sentence_about(
+                self.docstring, ("ball", "cube", "puck", "payload", "rod", "ring")
+            ),
+            zones=_sentence_about(self.docstring, ("goal",)),
+            parameters=self.params,
+            reference_solution=" ".join(solution.group(1).split()) if solution else "",
+            source="builtin",
+        )
+
+
+def script_for(family: str, source: str, origin: str, trace_id: str | None = None) -> FamilyScript:
+    """A family script with its hashes; its code version covers the kit it imports too."""
+    sha = hashlib.sha256(source.encode()).hexdigest()
+    code_version = hashlib.sha256(source.encode() + KIT_PATH.read_bytes()).hexdigest()[:12]
+    return FamilyScript(
+        family=family,
+        source=source,
+        sha256=sha,
+        code_version=code_version,
+        origin=origin,
+        trace_id=trace_id,
+    )  # type: ignore[arg-type]
+
+
+@cache
+def registry() -> dict[str, Family]:
+    families = {}
+    for path in sorted(FAMILIES_DIR.glob("*.py")):
+        if not path.name.startswith("_"):
+            families[path.stem] = read_family(path.stem, path.read_text())
+    return families
+
+
+def get_family(name: str) -> Family:
+    try:
+        return registry()[name]
+    except KeyError:
+        raise UnknownFamily(name) from None
+
+
+def read_family(name: str, source: str) -> Family:
+    """A family's declarations, read from its source without running it."""
+    tree = ast.parse(source)
+    constants = {
+        node.targets[0].id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+    }
+    params = ast.literal_eval(constants["PARAMS"]) if "PARAMS" in constants else {}
+    split = ast.literal_eval(constants["SPLIT"]) if "SPLIT" in constants else None
+    return Family(
+        name=name,
+        source=source,
+        docstring=ast.get_docstring(tree) or name,
+        params={key: param_range(value) for key, value in params.items()},
+        split=Split(split) if split else split_for_family(name),
+    )
+
+
+def param_range(spec: Any) -> ParamRange:
+    if isinstance(spec, list):
+        return ParamRange(choices=spec)
+    low, high = spec
+    return ParamRange(low=low, high=high)
+
+
+def _sentence_about(text: str, words: tuple[str, ...]) -> str:
+    sentences = re.split(r"(?<=\.)\s+", " ".join(text.split()[1:]))
+    return next((s for s in sentences if any(w in s.lower() for w in words)), "")

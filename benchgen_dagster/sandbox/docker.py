@@ -1,0 +1,179 @@
+"""The Docker sandbox: one locked-down container per batch of variants.
+
+No network, a read-only root with a small private /tmp, nobody as the user, no capabilities,
+no privilege gain, limits on memory, CPUs and processes; only the batch's output folder is
+writable. Inside a Dagster run the container is started through dagster-docker's
+`PipesDockerClient`, so the worker's progress reaches the run's logs; its messages travel
+through a file in the output folder, never through the container's stdout. The runner's
+supervisor keeps the clock and kills the container; leaving the worker's context removes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from dagster import PipesFileMessageReader
+from docker.types import LogConfig
+
+from benchgen_dagster.sandbox.image import VENV
+from benchgen_dagster.sandbox.local import NOBODY, console_tail, scrubbed_environment
+from benchgen_dagster.sandbox.runner import PACKAGE_ROOT, WORKER_MODULE, Limits, SandboxError
+from benchgen_dagster.schema import Reason
+
+PIPES_MESSAGES = "pipes.jsonl"
+
+
+def docker_available() -> bool:
+    try:
+        return bool(docker.from_env(timeout=5).ping())
+    except Exception:
+        return False
+
+
+def container_settings(workdir: Path, limits: Limits, name: str) -> dict[str, Any]:
+    """Everything that locks the container down. Host folders keep their paths inside, so
+    paths in the job and in the Pipes bootstrap mean the same on both sides."""
+    memory = f"{limits.memory_mb}m"
+    package = str(PACKAGE_ROOT / "benchgen_dagster")
+    return {
+        "name": name,
+        "user": f"{NOBODY}:{NOBODY}",
+        "network_mode": "none",
+        "read_only": True,
+        "tmpfs": {"/tmp": "rw,nosuid,nodev,size=256m"},
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "mem_limit": memory,
+        "memswap_limit": memory,
+        "nano_cpus": int(limits.cpus * 1e9),
+        "pids_limit": limits.max_processes,
+        "volumes": {
+            str(workdir / "in"): {"bind": str(workdir / "in"), "mode": "ro"},
+            str(workdir / "out"): {"bind": str(workdir / "out"), "mode": "rw"},
+            package: {"bind": package, "mode": "ro"},
+        },
+        "working_dir": str(workdir / "out"),
+        "environment": {**scrubbed_environment("/tmp"), "PATH": f"{VENV}/bin:/usr/bin:/bin"},
+        "log_config": LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
+        "labels": {"benchgen.worker": "1"},
+    }
+
+
+def worker_command(workdir: Path) -> list[str]:
+    return ["python", "-m", WORKER_MODULE, str(workdir / "in"), str(workdir / "out")]
+
+
+class DockerWorker:
+    def __init__(self, client: docker.DockerClient, name: str, workdir: Path) -> None:
+        self._client, self._name, self._workdir = client, name, workdir
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def run_in_background(self, target: Any) -> None:
+        def guarded() -> None:
+            try:
+                target()
+            except BaseException as error:
+                self._error = error
+
+        self._thread = threading.Thread(target=guarded, name=self._name, daemon=True)
+        self._thread.start()
+
+    def _state(self) -> dict[str, Any] | None:
+        try:
+            return self._client.api.inspect_container(self._name)["State"]
+        except docker.errors.NotFound:
+            return None
+
+    def poll(self) -> int | None:
+        if self._thread is not None and self._thread.is_alive():
+            return None
+        state = self._state()
+        if state is None:
+            raise SandboxError(f"the worker container did not start: {self._error}")
+        return None if state["Running"] else int(state["ExitCode"])
+
+    def kill(self) -> None:
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            self._client.api.kill(self._name)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def console(self) -> str:
+        console = console_tail(self._workdir / "out" / "console.log")
+        if console:
+            return console
+        state = self._state() or {}
+        with contextlib.suppress(docker.errors.NotFound):
+            logs = self._client.api.logs(self._name, tail=50).decode(errors="replace")
+            return f"{state.get('Error', '')}\n{logs}".strip()
+        return str(self._error or "")
+
+    def verdict(self) -> tuple[Reason, str] | None:
+        state = self._state()
+        if state and state.get("OOMKilled"):
+            return Reason.script_memory, "the container's memory limit was exceeded"
+        return None
+
+    def __enter__(self) -> DockerWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+        with contextlib.suppress(docker.errors.NotFound):
+            self._client.api.remove_container(self._name, force=True)
+
+
+class WorkerMessageReader(PipesFileMessageReader):
+    """Pipes messages through a file the worker, running as nobody, may append to."""
+
+    @contextlib.contextmanager
+    def read_messages(self, handler: Any) -> Iterator[Any]:
+        with super().read_messages(handler) as params:
+            os.chmod(self._path, 0o666)
+            yield params
+
+
+class DockerLauncher:
+    """Runs batches in containers of the worker image; through Pipes when given the Dagster
+    context of the asset that runs it."""
+
+    def __init__(self, image: str, context: Any = None) -> None:
+        self.image = image
+        self.context = context
+        self.name = f"docker:{image}"
+
+    def start(self, workdir: Path, limits: Limits) -> DockerWorker:
+        client = docker.from_env()
+        name = f"benchgen-worker-{uuid.uuid4().hex[:12]}"
+        settings = container_settings(workdir, limits, name)
+        worker = DockerWorker(client, name, workdir)
+        if self.context is None:
+            container = client.containers.create(self.image, worker_command(workdir), **settings)
+            worker.run_in_background(lambda: (container.start(), container.wait()))
+        else:
+            worker.run_in_background(lambda: self._run_with_pipes(workdir, settings))
+        return worker
+
+    def _run_with_pipes(self, workdir: Path, settings: dict[str, Any]) -> None:
+        from dagster_docker import PipesDockerClient
+        from dagster_pipes import DagsterPipesError
+
+        reader = WorkerMessageReader(str(workdir / "out" / PIPES_MESSAGES))
+        client = PipesDockerClient(message_reader=reader)
+        # A non-zero exit is the runner's to interpret (a crash, a kill on timeout).
+        with contextlib.suppress(DagsterPipesError):
+            client.run(
+                context=self.context,
+                image=self.image,
+                command=worker_command(workdir),
+                container_kwargs=settings,
+            )

@@ -1,0 +1,193 @@
+"""Sandboxes on this machine: bubblewrap, and a plain subprocess as the last resort.
+
+Both run the worker in its own session and, where cgroup v1 is writable, in its own memory and
+pids groups, so limits hold for the whole process tree and a kill reaches every process of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from benchgen_dagster.sandbox.cgroups import WorkerGroups
+from benchgen_dagster.sandbox.runner import PACKAGE_ROOT, WORKER_MODULE, Limits
+from benchgen_dagster.schema import Reason
+
+CONSOLE_TAIL_BYTES = 8192
+NOBODY = 65534
+# What a worker needs of the host inside bubblewrap: the system's libraries and nothing else.
+SYSTEM_PATHS = (
+    "/usr",
+    "/lib",
+    "/lib64",
+    "/bin",
+    "/sbin",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+    "/etc/localtime",
+)
+
+
+def scrubbed_environment(home: str) -> dict[str, str]:
+    """The only environment a script sees: nothing of the caller's, so no secret."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "PYTHONPATH": str(PACKAGE_ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "OMP_NUM_THREADS": "1",
+        "LANG": "C.UTF-8",
+    }
+
+
+def console_tail(path: Path) -> str:
+    try:
+        with path.open("rb") as file:
+            file.seek(max(0, path.stat().st_size - CONSOLE_TAIL_BYTES))
+            return file.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+class LocalWorker:
+    def __init__(
+        self, process: subprocess.Popen[bytes], groups: WorkerGroups, console: Path
+    ) -> None:
+        self._process, self._groups, self._console = process, groups, console
+
+    def poll(self) -> int | None:
+        return self._process.poll()
+
+    def kill(self) -> None:
+        self._groups.kill_all()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGKILL)
+        self._process.wait()
+
+    def console(self) -> str:
+        return console_tail(self._console)
+
+    def verdict(self) -> tuple[Reason, str] | None:
+        if self._groups.out_of_memory():
+            return Reason.script_memory, "the worker's memory limit was exceeded"
+        return None
+
+    def __enter__(self) -> LocalWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()  # also ends whatever the worker left behind after a normal exit
+        self._groups.remove()
+
+
+class SubprocessLauncher:
+    """A plain subprocess with resource limits: the weakest sandbox, for machines with neither
+    Docker nor bubblewrap. The script can read what the user running benchgen can read."""
+
+    name = "subprocess"
+
+    def __init__(self, python: str = sys.executable) -> None:
+        self.python = python
+
+    def command(self, workdir: Path) -> list[str]:
+        return [self.python, "-m", WORKER_MODULE, str(workdir / "in"), str(workdir / "out")]
+
+    def home(self, workdir: Path) -> str:
+        return str(workdir / "home")
+
+    def start(self, workdir: Path, limits: Limits) -> LocalWorker:
+        groups = WorkerGroups.create(limits.memory_mb, limits.max_processes)
+        console = workdir / "out" / "console.log"
+
+        def enter_sandbox() -> None:  # runs in the child, before exec
+            groups.join()
+            _apply_rlimits(limits, with_groups=groups.active)
+
+        with console.open("wb") as stream:
+            process = subprocess.Popen(
+                self.command(workdir),
+                cwd=workdir / "out",
+                env=scrubbed_environment(self.home(workdir)),
+                stdin=subprocess.DEVNULL,
+                stdout=stream,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=enter_sandbox,
+            )
+        return LocalWorker(process, groups, console)
+
+
+class BubblewrapLauncher(SubprocessLauncher):
+    """bubblewrap: no network, a private pid namespace and /tmp, only the system's libraries,
+    the Python installation and the worker's folders visible, all read-only but the output
+    folder; the script runs as nobody with no capabilities."""
+
+    name = "bubblewrap"
+
+    @staticmethod
+    def available() -> bool:
+        if shutil.which("bwrap") is None:
+            return False
+        probe = subprocess.run(
+            ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "true"],
+            capture_output=True,
+            check=False,
+        )
+        return probe.returncode == 0
+
+    def home(self, workdir: Path) -> str:
+        return "/tmp"
+
+    def command(self, workdir: Path) -> list[str]:
+        read_only = [p for p in SYSTEM_PATHS if os.path.exists(p)]
+        read_only += sorted({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)})
+        read_only.append(str(PACKAGE_ROOT / "benchgen_dagster"))
+        args = [
+            "bwrap",
+            "--unshare-all",
+            "--unshare-user",
+            "--die-with-parent",
+            "--new-session",
+            "--uid",
+            str(NOBODY),
+            "--gid",
+            str(NOBODY),
+            "--cap-drop",
+            "ALL",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+        ]
+        for path in read_only:
+            args += ["--ro-bind", path, path]
+        args += [
+            "--ro-bind",
+            str(workdir / "in"),
+            str(workdir / "in"),
+            "--bind",
+            str(workdir / "out"),
+            str(workdir / "out"),
+            "--chdir",
+            str(workdir / "out"),
+        ]
+        return [*args, *super().command(workdir)]
+
+
+def _apply_rlimits(limits: Limits, with_groups: bool) -> None:
+    memory = limits.memory_mb << 20
+    if not with_groups:  # without a memory group, bound each process's data instead
+        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_output_mb << 20,) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

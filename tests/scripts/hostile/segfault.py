@@ -1,0 +1,7 @@
+"""Dereferences a null pointer."""
+
+import ctypes
+
+
+def build(seed, params):
+    ctypes.string_at(0)

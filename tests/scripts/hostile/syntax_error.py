@@ -1,0 +1,4 @@
+"""Does not parse."""
+
+def build(seed, params)
+    return None
