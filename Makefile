@@ -33,6 +33,14 @@ dev: $(STAMP)
 	$(BIN)/benchgen dagster-home >/dev/null
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
+bench: $(STAMP)
+	scripts/apt-ensure $(RUNTIME_PACKAGES)
+	$(BIN)/benchgen bench --scenarios 1000
+
+bench-scale: $(STAMP)
+	scripts/apt-ensure $(RUNTIME_PACKAGES)
+	$(BIN)/benchgen bench --scale 100,1000,10000 --cameras iso
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

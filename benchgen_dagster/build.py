@@ -86,6 +86,7 @@ def build_dataset(
 
     from benchgen_dagster.catalogue import builtin_requests
     from benchgen_dagster.definitions import defs
+    from benchgen_dagster.pipeline import parallelism
 
     requests = [r for r in builtin_requests(variants) if not families or r.family in families]
     unknown = sorted(set(families or []) - {r.request_id for r in requests})
@@ -107,7 +108,9 @@ def build_dataset(
     say(f"Dagster home: {home}")
     for skipped in sorted({r.request_id for r in requests} - set(todo)):
         say(f"  {skipped}: up to date")
-    results = _run_all(todo, workers, say)
+    at_once, inside = parallelism([variants] * len(todo), workers)
+    os.environ["BENCHGEN_WORKERS"] = str(inside)  # read by the partition runs' settings
+    results = _run_all(todo, at_once, say)
     failed = [r for r in results if not r.success]
     say("releasing the dataset …")
     release = defs.resolve_job_def("release_dataset")

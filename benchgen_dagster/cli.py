@@ -111,6 +111,73 @@ def worker_image() -> None:
 
 
 @main.command()
+@click.option(
+    "--scenarios",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Variants spread over every registered family.",
+)
+@click.option("--scale", help="Comma-separated sizes to run one after another, e.g. 100,1000.")
+@click.option(
+    "--sample",
+    type=click.IntRange(1),
+    default=6,
+    show_default=True,
+    help="Variants the naive baseline runs (a fresh process each).",
+)
+@click.option("--workers", type=click.IntRange(1), default=os.cpu_count() or 1, show_default=True)
+@click.option(
+    "--sandbox",
+    type=click.Choice(["auto", "docker", "bubblewrap", "subprocess"]),
+    default="auto",
+    show_default=True,
+)
+@click.option(
+    "--cameras", default="iso,side", show_default=True, help="Cameras rendered per scenario."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("benchmarks/results"),
+    show_default=True,
+    help="Folder for the JSON results.",
+)
+def bench(
+    scenarios: int,
+    scale: str | None,
+    sample: int,
+    workers: int,
+    sandbox: str,
+    cameras: str,
+    out: Path,
+) -> None:
+    """Measure throughput: the pipeline path against a naive fresh-process-per-variant baseline,
+    in one run; print a table and write it as JSON.
+
+    \b
+    Examples:
+      benchgen bench                           # 1000 scenarios (make bench)
+      benchgen bench --scale 100,1000,10000 --cameras iso   # make bench-scale
+    """
+    from benchgen_dagster.bench import per_scenario_ms, run_bench, table
+
+    sizes = [int(n) for n in scale.split(",")] if scale else [scenarios]
+    views = tuple(c.strip() for c in cameras.split(",") if c.strip())
+    results = []
+    for size in sizes:
+        result = run_bench(size, sample, workers, sandbox, views, click.echo)
+        click.echo(table(result))
+        results.append(result)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"bench-{size}-{result['created_at'].replace(':', '')}.json"
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        click.echo(f"written {path}")
+    if len(results) > 1:
+        click.echo(per_scenario_ms(results))
+
+
+@main.command()
 @click.argument(
     "dataset", type=click.Path(path_type=Path), default=DATA_DIR / "datasets" / "default"
 )

@@ -7,12 +7,15 @@ wrap them only move bundles in and out of storage and attach metadata.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import multiprocessing
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from benchgen_dagster import __version__
 from benchgen_dagster.render import SceneRenderer
 from benchgen_dagster.sandbox.protocol import Job, JobOutcome, RawBuild, RawVariant, ScriptFailure
-from benchgen_dagster.sandbox.runner import Launcher, Limits, run_batch
+from benchgen_dagster.sandbox.runner import BatchResult, Launcher, Limits, run_batch
 from benchgen_dagster.schema import (
     FamilyScript,
     GenerationRequest,
@@ -29,12 +32,19 @@ from benchgen_dagster.schema import (
     split_for_family,
 )
 from benchgen_dagster.storage import Bundle
-from benchgen_dagster.validation.funnel import FunnelSettings, validate_variant, validator_version
+from benchgen_dagster.validation.funnel import (
+    FunnelSettings,
+    ValidatedVariant,
+    validate_variant,
+    validator_version,
+)
 from benchgen_dagster.validation.scene import VariantContext
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+# Below this many variants, starting more workers costs more than they save.
+PARALLEL_MIN_VARIANTS = 48
 CONSOLE_LIMIT = 4000
 
 
@@ -56,18 +66,34 @@ def run_variants(
     launcher: Launcher,
     limits: Limits,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> Bundle[VariantBatch]:
-    """Run the family script for every seed of the request in one sandboxed batch."""
+    """Run the family script for every seed of the request in sandboxed batches: one worker,
+    or one per core for a request large enough to pay for their start."""
     jobs = [Job(index, seed, dict(request.params)) for index, seed in enumerate(request.seeds)]
-    done = 0
+    lock, done = threading.Lock(), 0
 
     def count(_: JobOutcome) -> None:
         nonlocal done
-        done += 1
-        if progress:
-            progress(done, len(jobs))
+        with lock:
+            done += 1
+            if progress:
+                progress(done, len(jobs))
 
-    result = run_batch(script.source, jobs, launcher, limits, on_outcome=count)
+    def run(chunk: list[Job]) -> BatchResult:
+        return run_batch(script.source, chunk, launcher, limits, on_outcome=count)
+
+    chunks = split(jobs, workers if len(jobs) >= PARALLEL_MIN_VARIANTS else 1)
+    with ThreadPoolExecutor(len(chunks)) as pool:  # the work happens in the sandboxes
+        results = list(pool.map(run, chunks))
+    outcomes = [o for r in results for o in r.outcomes]
+    result = BatchResult(
+        outcomes,
+        launcher.name,
+        sum(r.worker_starts for r in results),
+        results[-1].console,
+        max(r.peak_memory_bytes for r in results),
+    )
     records, files = [], {}
     for outcome in result.outcomes:
         scenario_id = scenario_id_for(request.request_id, outcome.job.seed)
@@ -103,6 +129,7 @@ def run_variants(
         script_sha256=script.sha256,
         worker_starts=result.worker_starts,
         console=result.console[-CONSOLE_LIMIT:],
+        worker_peak_memory_mb=round(result.peak_memory_bytes / 2**20, 1),
         variants=records,
     )
     return Bundle(batch, files)
@@ -138,8 +165,11 @@ def validate_variants(
     variants: Bundle[VariantBatch],
     settings: FunnelSettings = FunnelSettings(),
     progress: Progress | None = None,
+    workers: int = 1,
+    timings: dict[str, float] | None = None,
 ) -> Bundle[ValidationBatch]:
-    """Every variant through the funnel; accepted ones bring their MJCF files."""
+    """Every variant through the funnel; accepted ones bring their MJCF files. Seconds per
+    stage are added to `timings` when given."""
     context = VariantContext(
         request_id=request.request_id,
         family=script.family,
@@ -153,9 +183,11 @@ def validate_variants(
     )
     reports, scenarios, files = [], [], {}
     outcomes = outcomes_of(variants)
-    for done, outcome in enumerate(outcomes, 1):
-        validated = validate_variant(outcome, context, settings)
+    for done, validated in enumerate(_validated(outcomes, context, settings, workers), 1):
         reports.append(validated.report)
+        if timings is not None:
+            for stage, seconds in validated.seconds.items():
+                timings[stage] = timings.get(stage, 0.0) + seconds
         if validated.scenario and validated.xml and validated.solution_xml:
             scenarios.append(validated.scenario)
             files[f"{validated.scenario.scenario_id}.mjcf.xml"] = validated.xml.encode()
@@ -168,6 +200,47 @@ def validate_variants(
         request_id=request.request_id, family=script.family, reports=reports, scenarios=scenarios
     )
     return Bundle(batch, files)
+
+
+def _validated(
+    outcomes: list[JobOutcome],
+    context: VariantContext,
+    settings: FunnelSettings,
+    workers: int,
+) -> Iterator[ValidatedVariant]:
+    """Validated variants in order, from a pool of processes when there are enough of them.
+    Validation is a pure function of its inputs, so the pool changes nothing but the time."""
+    if workers <= 1 or len(outcomes) < PARALLEL_MIN_VARIANTS:
+        yield from (validate_variant(o, context, settings) for o in outcomes)
+        return
+    tasks = [(o, context, settings) for o in outcomes]
+    spawn = multiprocessing.get_context("spawn")  # never fork a process that runs threads
+    with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
+        yield from pool.map(_validate, tasks, chunksize=4)
+
+
+def _validate(task: tuple[JobOutcome, VariantContext, FunnelSettings]) -> ValidatedVariant:
+    return validate_variant(*task)
+
+
+def parallelism(partition_sizes: list[int], workers: int) -> tuple[int, int]:
+    """How to spread partitions over `workers` cores: (partitions at once, workers inside each).
+    Large partitions use every core inside and go one after another; small ones, too small to
+    pay for more workers, run side by side. One level of parallelism never oversubscribes."""
+    if partition_sizes and max(partition_sizes) >= PARALLEL_MIN_VARIANTS:
+        return 1, workers
+    return workers, 1
+
+
+def split(items: list[Job], parts: int) -> list[list[Job]]:
+    """Contiguous chunks of nearly equal size, in order."""
+    size, extra = divmod(len(items), max(1, parts))
+    chunks, start = [], 0
+    for k in range(max(1, parts)):
+        end = start + size + (1 if k < extra else 0)
+        chunks.append(items[start:end])
+        start = end
+    return [c for c in chunks if c] or [[]]
 
 
 def render_scenarios(

@@ -393,6 +393,7 @@ class VariantBatch(Model):
     script_sha256: str
     worker_starts: int
     console: str = Field(default="", description="The tail of what the last worker printed")
+    worker_peak_memory_mb: float = Field(default=0.0, description="0 where not measurable")
     variants: list[VariantRecord]
 
 

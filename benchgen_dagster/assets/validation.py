@@ -53,6 +53,7 @@ def scenario_variants(
     generation_requests: GenerationRequest,
     family_scripts: FamilyScript,
     sandbox: SandboxResource,
+    settings: PipelineSettings,
 ) -> Output[Bundle]:
     bundle = pipeline.run_variants(
         generation_requests,
@@ -60,6 +61,7 @@ def scenario_variants(
         sandbox.launcher(context),
         sandbox.limits(),
         _progress(context, "variants run"),
+        workers=settings.workers,
     )
     batch = bundle.record
     failures = [v for v in batch.variants if not v.produced]
@@ -71,6 +73,7 @@ def scenario_variants(
             "variants": len(batch.variants),
             "produced": len(batch.variants) - len(failures),
             "worker_starts": batch.worker_starts,
+            "worker_peak_memory_mb": batch.worker_peak_memory_mb,
             "failures": MetadataValue.md(
                 "\n".join(f"- `{v.scenario_id}` `{v.reason}`: {v.message[:200]}" for v in failures)
                 or "None."
@@ -115,6 +118,7 @@ def validated_simulations(
         scenario_variants,
         settings.funnel,
         _progress(context, "variants validated"),
+        workers=settings.workers,
     )
     yield Output(bundle, metadata=funnel_metadata(bundle.record.reports))
     yield from validation_checks(bundle.record, settings.min_pass_rate)

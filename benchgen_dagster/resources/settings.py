@@ -34,6 +34,10 @@ class PipelineSettings(ConfigurableResource):
     render_cameras: str = Field(default="iso,side", description="Comma-separated camera names")
     robust_trials: int = 5
     robust_min_successes: int = 4
+    workers: int = Field(
+        default=os.cpu_count() or 1,
+        description="Processes a large partition's variants are spread over",
+    )
     min_pass_rate: float = Field(default=0.5, description="Blocking floor on accepted/generated")
 
     @property
@@ -70,4 +74,5 @@ def settings_from_environment() -> PipelineSettings:
         data_dir=env_or("BENCHGEN_DATA_DIR", "data"),
         dataset=env_or("BENCHGEN_DATASET", "default"),
         builtin_variants=int(os.environ.get("BENCHGEN_VARIANTS", DEFAULT_VARIANTS)),
+        workers=int(os.environ.get("BENCHGEN_WORKERS", os.cpu_count() or 1)),
     )

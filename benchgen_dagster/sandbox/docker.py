@@ -21,7 +21,7 @@ from typing import Any
 import docker
 import docker.errors
 from dagster import PipesFileMessageReader
-from docker.types import LogConfig
+from docker.types import LogConfig, Ulimit
 
 from benchgen_dagster.sandbox.image import VENV
 from benchgen_dagster.sandbox.local import NOBODY, console_tail, scrubbed_environment
@@ -29,6 +29,7 @@ from benchgen_dagster.sandbox.runner import PACKAGE_ROOT, WORKER_MODULE, Limits,
 from benchgen_dagster.schema import Reason
 
 PIPES_MESSAGES = "pipes.jsonl"
+CGROUP_MEMORY = Path("/sys/fs/cgroup/memory/docker")  # cgroup v1 with the cgroupfs driver
 
 
 def docker_available() -> bool:
@@ -42,6 +43,7 @@ def container_settings(workdir: Path, limits: Limits, name: str) -> dict[str, An
     """Everything that locks the container down. Host folders keep their paths inside, so
     paths in the job and in the Pipes bootstrap mean the same on both sides."""
     memory = f"{limits.memory_mb}m"
+    output = limits.max_output_mb << 20
     package = str(PACKAGE_ROOT / "benchgen_dagster")
     return {
         "name": name,
@@ -55,6 +57,10 @@ def container_settings(workdir: Path, limits: Limits, name: str) -> dict[str, An
         "memswap_limit": memory,
         "nano_cpus": int(limits.cpus * 1e9),
         "pids_limit": limits.max_processes,
+        "ulimits": [
+            Ulimit(name="fsize", soft=output, hard=output),
+            Ulimit(name="core", soft=0, hard=0),
+        ],
         "volumes": {
             str(workdir / "in"): {"bind": str(workdir / "in"), "mode": "ro"},
             str(workdir / "out"): {"bind": str(workdir / "out"), "mode": "rw"},
@@ -76,6 +82,8 @@ class DockerWorker:
         self._client, self._name, self._workdir = client, name, workdir
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._memory_file: Path | None = None
+        self._peak = 0
 
     def run_in_background(self, target: Any) -> None:
         def guarded() -> None:
@@ -94,6 +102,7 @@ class DockerWorker:
             return None
 
     def poll(self) -> int | None:
+        self._sample_memory()
         if self._thread is not None and self._thread.is_alive():
             return None
         state = self._state()
@@ -122,6 +131,19 @@ class DockerWorker:
         if state and state.get("OOMKilled"):
             return Reason.script_memory, "the container's memory limit was exceeded"
         return None
+
+    def peak_memory_bytes(self) -> int:
+        return self._peak
+
+    def _sample_memory(self) -> None:
+        """Docker removes a container's cgroup when it exits: sample its peak while it runs."""
+        if self._memory_file is None:
+            with contextlib.suppress(docker.errors.NotFound):
+                container_id = self._client.api.inspect_container(self._name)["Id"]
+                self._memory_file = CGROUP_MEMORY / container_id / "memory.max_usage_in_bytes"
+        if self._memory_file is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._peak = max(self._peak, int(self._memory_file.read_text()))
 
     def __enter__(self) -> DockerWorker:
         return self

@@ -81,6 +81,9 @@ class LocalWorker:
             return Reason.script_memory, "the worker's memory limit was exceeded"
         return None
 
+    def peak_memory_bytes(self) -> int:
+        return self._groups.peak_memory_bytes()
+
     def __enter__(self) -> LocalWorker:
         return self
 

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 WORKER_MODULE = "benchgen_dagster.sandbox.worker"
 POLL_SECONDS = 0.02
+SIZE_CHECK_SECONDS = 0.5  # the output folder is measured this often (a scan costs per file)
 
 
 class SandboxError(RuntimeError):
@@ -63,6 +64,9 @@ class WorkerProcess(Protocol):
     def verdict(self) -> tuple[Reason, str] | None:
         """What the sandbox itself saw go wrong (e.g. its memory limit killed a process)."""
 
+    def peak_memory_bytes(self) -> int:
+        """The most memory the worker's whole tree used, where the sandbox can tell (else 0)."""
+
     def __enter__(self) -> WorkerProcess: ...
 
     def __exit__(self, *exc: object) -> None: ...
@@ -82,6 +86,7 @@ class BatchResult:
     sandbox: str
     worker_starts: int
     console: str
+    peak_memory_bytes: int = 0
 
 
 ProgressCallback = Callable[[JobOutcome], None]
@@ -100,7 +105,7 @@ def run_batch(
     """Run every job; each ends as a RawVariant or a ScriptFailure, in job order."""
     outcomes: dict[int, JobOutcome] = {}
     pending = list(jobs)
-    starts = 0
+    starts = peak = 0
     console = ""
 
     def settle(outcome: JobOutcome) -> None:
@@ -117,6 +122,7 @@ def run_batch(
                 culprit_reason = _supervise(worker, workdir, pending, limits) or worker.verdict()
                 console = worker.console()
                 exit_code = worker.poll()
+                peak = max(peak, worker.peak_memory_bytes())
             out = workdir / "out"
             started = [j for j in pending if (out / f"{j.index}.started").exists()]
             for job in pending:
@@ -135,7 +141,7 @@ def run_batch(
                 for job in blamed:
                     settle(ScriptFailure(job, reason, message))
             pending = [j for j in pending if j.index not in outcomes]
-    return BatchResult([outcomes[j.index] for j in jobs], launcher.name, starts, console)
+    return BatchResult([outcomes[j.index] for j in jobs], launcher.name, starts, console, peak)
 
 
 def _prepare(
@@ -162,21 +168,25 @@ def _supervise(
     touching files.
     """
     out = workdir / "out"
+    # The worker writes these in order, so only the next one needs looking for.
     markers = [out / f"{j.index}.{kind}" for j in jobs for kind in ("started", "json")]
     progress, last_progress = 0, time.monotonic()
+    next_size_check = 0.0
     max_output = limits.max_output_mb << 20
     try:
         while worker.poll() is None:
             time.sleep(POLL_SECONDS)
-            seen = sum(1 for m in markers if m.exists())
-            if seen != progress:
-                progress, last_progress = seen, time.monotonic()
-            verdict = _overrun(time.monotonic() - last_progress, progress, limits)
-            if verdict is None and _folder_bytes(out) > max_output:
-                verdict = (
-                    Reason.script_output_too_large,
-                    f"the script wrote more than {limits.max_output_mb} MB",
-                )
+            now = time.monotonic()
+            while progress < len(markers) and markers[progress].exists():
+                progress, last_progress = progress + 1, now
+            verdict = _overrun(now - last_progress, progress, limits)
+            if verdict is None and now >= next_size_check:
+                next_size_check = now + SIZE_CHECK_SECONDS
+                if _folder_bytes(out) > max_output:
+                    verdict = (
+                        Reason.script_output_too_large,
+                        f"the script wrote more than {limits.max_output_mb} MB",
+                    )
             if verdict:
                 worker.kill()
                 return verdict

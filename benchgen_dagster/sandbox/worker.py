@@ -25,8 +25,6 @@ from typing import Any
 
 import numpy as np
 
-STL_HEADER = b"benchgen binary stl".ljust(80, b" ")
-
 
 def main(argv: list[str]) -> int:
     input_dir, output_dir = Path(argv[0]), Path(argv[1])
@@ -124,23 +122,23 @@ def _export(build: Any, index: int, output_dir: Path, spec: dict[str, Any]) -> d
 
 
 def _export_solids(shape: Any, output_dir: Path, stem: str, spec: dict[str, Any]) -> list[str]:
+    """Each solid of a shape as a binary STL, tessellated and written by OpenCascade itself
+    (several times faster than tessellating through Python objects)."""
+    from build123d import export_stl
+
     names = []
     for piece, solid in enumerate(shape.solids()):
-        vertices, triangles = solid.tessellate(spec["tolerance_mm"], spec["angular_tolerance"])
-        points = np.array([(v.X, v.Y, v.Z) for v in vertices], dtype=np.float32)
         name = f"{stem}.{piece}.stl"
-        _write_atomic(output_dir / name, _stl_bytes(points[np.array(triangles, dtype=np.int64)]))
+        partial = output_dir / f"{name}.partial"
+        export_stl(
+            solid,
+            partial,
+            tolerance=spec["tolerance_mm"],
+            angular_tolerance=spec["angular_tolerance"],
+        )
+        os.replace(partial, output_dir / name)
         names.append(name)
     return names
-
-
-def _stl_bytes(triangles: np.ndarray) -> bytes:
-    """Binary STL of an (n, 3, 3) float32 array; normals are left zero (readers recompute)."""
-    records = np.zeros(
-        len(triangles), dtype=[("normal", "<f4", 3), ("v", "<f4", (3, 3)), ("attr", "<u2")]
-    )
-    records["v"] = triangles
-    return STL_HEADER + np.uint32(len(triangles)).tobytes() + records.tobytes()
 
 
 def _plain(value: Any) -> Any:

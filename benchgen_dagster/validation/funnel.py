@@ -52,6 +52,7 @@ class ValidatedVariant:
     scenario: Scenario | None = None
     xml: str | None = None
     solution_xml: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 @cache
@@ -87,7 +88,7 @@ class _Rejected(Exception):
 class _Funnel:
     context: VariantContext
     settings: FunnelSettings
-    timings: dict[str, float] | None
+    seconds: dict[str, float] = field(default_factory=dict)
     stages: list[StageResult] = field(default_factory=list)
 
     def passed(self, stage: Stage, **measurements: float) -> None:
@@ -99,18 +100,16 @@ class _Funnel:
         try:
             yield
         finally:
-            if self.timings is not None:
-                self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - started
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
 
 
 def validate_variant(
     outcome: JobOutcome,
     context: VariantContext,
     settings: FunnelSettings = FunnelSettings(),
-    timings: dict[str, float] | None = None,
 ) -> ValidatedVariant:
     """Run one sandbox outcome through geometry, rules, model and the simulations."""
-    funnel = _Funnel(context, settings, timings)
+    funnel = _Funnel(context, settings)
     seed = outcome.job.seed
     scenario: Scenario | None = None
     compiled: CompiledScene | None = None
@@ -139,8 +138,8 @@ def validate_variant(
         validator_version=validator_version(),
     )
     if not report.accepted or compiled is None:
-        return ValidatedVariant(report)
-    return ValidatedVariant(report, scenario, compiled.xml, compiled.solution_xml)
+        return ValidatedVariant(report, seconds=funnel.seconds)
+    return ValidatedVariant(report, scenario, compiled.xml, compiled.solution_xml, funnel.seconds)
 
 
 def _geometry(funnel: _Funnel, outcome: JobOutcome) -> Scene:

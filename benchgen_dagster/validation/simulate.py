@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from benchgen_dagster.schema import Box3, Scenario
+from benchgen_dagster.schema import Scenario, Vec3
 from benchgen_dagster.validation.model import PAYLOAD_JOINT
 
 GRAVITY = 9.81
-CHECK_EVERY_S = 0.01  # outcomes are checked at this interval, the physics steps finer
+CHECK_EVERY_S = 0.02  # outcomes are checked at this interval (the path between checks is swept)
 GOAL_DWELL_S = 0.5  # the payload must stay in the goal this long to count as there
 REST_SPEED = 0.005  # m/s: below this for REST_S the payload is at rest
 REST_S = 0.5
@@ -36,6 +36,47 @@ class Run:
         return self.reached_goal and not (self.touched_forbid or self.diverged or self.left_bounds)
 
 
+@dataclass(frozen=True)
+class _Boxes:
+    """The scenario's boxes as plain tuples: they are checked every few steps, where pydantic
+    objects and small numpy arrays would cost more than the physics."""
+
+    bounds: tuple[Vec3, Vec3]
+    goal: tuple[Vec3, Vec3]
+    forbid: tuple[tuple[str, Vec3, Vec3], ...]
+    radius: float
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> _Boxes:
+        bounds, goal = scenario.simulation.bounds, scenario.goal_zone
+        forbid = tuple((z.name, z.min, z.max) for z in scenario.forbid_zones)
+        return cls(
+            (bounds.min, bounds.max), (goal.min, goal.max), forbid, scenario.payload.bounding_radius
+        )
+
+    def touched(self, a: Vec3, b: Vec3) -> str | None:
+        """The forbid zone the payload's path from a to b passes through, if any."""
+        r = self.radius
+        low = [min(p, q) - r for p, q in zip(a, b, strict=True)]
+        high = [max(p, q) + r for p, q in zip(a, b, strict=True)]
+        for name, zone_low, zone_high in self.forbid:
+            if all(
+                zl < h and lo < zh
+                for zl, zh, lo, h in zip(zone_low, zone_high, low, high, strict=True)
+            ):
+                return name
+        return None
+
+
+def _inside(point: Vec3, box: tuple[Vec3, Vec3]) -> bool:
+    return all(lo <= x <= hi for lo, x, hi in zip(box[0], point, box[1], strict=True))
+
+
+def _distance(point: Vec3, box: tuple[Vec3, Vec3]) -> float:
+    gaps = (max(lo - x, 0.0, x - hi) for lo, x, hi in zip(box[0], point, box[1], strict=True))
+    return math.sqrt(sum(g * g for g in gaps))
+
+
 def simulate(
     model: mujoco.MjModel,
     scenario: Scenario,
@@ -53,44 +94,38 @@ def simulate(
     data.qpos[qpos : qpos + 3] = start
     mujoco.mj_forward(model, data)
 
-    radius = scenario.payload.bounding_radius
-    bounds = scenario.simulation.bounds
-    goal = scenario.goal_zone
+    boxes = _Boxes.of(scenario)
     check_steps = max(1, round(CHECK_EVERY_S / model.opt.timestep))
     check_dt = check_steps * model.opt.timestep
     dwell_needed = math.ceil(GOAL_DWELL_S / check_dt)
     rest_needed = math.ceil(REST_S / check_dt)
-    energy0 = float(data.energy.sum())
+    energy0 = float(data.energy[0] + data.energy[1])
+    bad_acceleration = data.warning[mujoco.mjtWarning.mjWARN_BADQACC]
 
-    position = start.copy()
+    position: Vec3 = tuple(start.tolist())  # type: ignore[assignment]
     max_speed = energy_gain = 0.0
     dwell = rest = 0
-    min_goal_distance = _distance_to_box(position, goal)
+    min_goal_distance = _distance(position, boxes.goal)
     touched = None
     diverged = left = reached = False
     time_to_goal = None
     while data.time < scenario.simulation.duration_s:
         previous = position
         mujoco.mj_step(model, data, nstep=check_steps)
-        position = data.qpos[qpos : qpos + 3].copy()
-        if (
-            not np.isfinite(data.qpos).all()
-            or data.warning[mujoco.mjtWarning.mjWARN_BADQACC].number
-        ):
+        position = tuple(data.qpos[qpos : qpos + 3].tolist())  # type: ignore[assignment]
+        if bad_acceleration.number or not np.isfinite(data.qpos).all():
             diverged = True
             break
-        speed = float(np.linalg.norm(data.qvel[qvel : qvel + 3]))
+        vx, vy, vz = data.qvel[qvel : qvel + 3].tolist()
+        speed = math.sqrt(vx * vx + vy * vy + vz * vz)
         max_speed = max(max_speed, speed)
-        energy_gain = max(energy_gain, float(data.energy.sum()) - energy0)
-        swept = Box3.spanning(tuple(previous), tuple(position), radius)  # type: ignore[arg-type]
-        touched = touched or next(
-            (z.name for z in scenario.forbid_zones if z.overlaps(swept)), None
-        )
-        if not bounds.contains_point(tuple(position)):  # type: ignore[arg-type]
+        energy_gain = max(energy_gain, float(data.energy[0] + data.energy[1]) - energy0)
+        touched = touched or boxes.touched(previous, position)
+        if not _inside(position, boxes.bounds):
             left = True
             break
-        min_goal_distance = min(min_goal_distance, _distance_to_box(position, goal))
-        dwell = dwell + 1 if goal.contains_point(tuple(position)) else 0  # type: ignore[arg-type]
+        min_goal_distance = min(min_goal_distance, _distance(position, boxes.goal))
+        dwell = dwell + 1 if _inside(position, boxes.goal) else 0
         if dwell >= dwell_needed and not reached:
             reached, time_to_goal = True, round(data.time - GOAL_DWELL_S, 4)
             if stop_at_goal:
@@ -107,7 +142,7 @@ def simulate(
         left_bounds=left,
         max_speed=max_speed,
         energy_gain=energy_gain,
-        final_position=tuple(float(v) for v in position),  # type: ignore[arg-type]
+        final_position=position,
         min_goal_distance=min_goal_distance,
         sim_time=round(float(data.time), 4),
     )
@@ -166,9 +201,3 @@ def payload_clearance(model: mujoco.MjModel, payload_geom: int) -> tuple[float, 
         if distance < best[0]:
             best = (distance, model.geom(geom).name)
     return best
-
-
-def _distance_to_box(point: np.ndarray, box: Box3) -> float:
-    below = np.maximum(np.array(box.min) - point, 0)
-    above = np.maximum(point - np.array(box.max), 0)
-    return float(np.linalg.norm(np.maximum(below, above)))

@@ -1,0 +1,267 @@
+"""Throughput of the pipeline, against a naive baseline measured in the same run.
+
+The pipeline path is what the assets run: each family is one partition (sandboxed script
+batch, validation, render, shards), partitions spread over a process pool as Dagster's
+multiprocess runs spread them over cores, then one release. It runs in two timed phases so
+that validation without renders has its own rate: (A) scripts and validation, (B) renders and
+shards, then the release. The naive baseline is a fresh Python process per variant that
+imports everything, runs the script and validates, as a simple implementation would; it runs
+on a sample of the same seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchgen_dagster import __version__
+from benchgen_dagster.packaging import pack_shards, write_release
+from benchgen_dagster.pipeline import (
+    parallelism,
+    render_scenarios,
+    run_variants,
+    validate_variants,
+)
+from benchgen_dagster.registry import get_family, registry
+from benchgen_dagster.sandbox.runner import Limits
+from benchgen_dagster.sandbox.select import choose_launcher
+from benchgen_dagster.schema import GenerationRequest, ShardBatch
+from benchgen_dagster.storage import Bundle, LocalStore
+
+STAGES = ("script", "geometry", "rules", "model", "stable", "solvable", "render", "packaging")
+
+
+@dataclass
+class PartitionResult:
+    family: str
+    variants: int
+    accepted: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    worker_peak_mb: float = 0.0
+    process_peak_mb: float = 0.0
+
+
+def _request(family: str, count: int) -> GenerationRequest:
+    return GenerationRequest(
+        request_id=family, prompt=f"bench {family}", family=family, variants=count
+    )
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def validate_partition(
+    family: str, count: int, sandbox: str, workers: int
+) -> tuple[PartitionResult, Any]:
+    """Phase A for one partition: the sandboxed batch and the funnel, without renders; a large
+    partition spreads over `workers` processes, as the assets do."""
+    request, script = _request(family, count), get_family(family).script()
+    result = PartitionResult(family, count)
+    started = time.perf_counter()
+    variants = run_variants(
+        request, script, choose_launcher(sandbox, warn=lambda _: None), Limits()
+    )
+    result.seconds["script"] = time.perf_counter() - started
+    result.worker_peak_mb = variants.record.worker_peak_memory_mb
+    timings: dict[str, float] = {}
+    validated = validate_variants(request, script, variants, workers=workers, timings=timings)
+    result.seconds.update({str(k): v for k, v in timings.items()})
+    result.accepted = len(validated.record.scenarios)
+    result.process_peak_mb = _peak_mb()
+    return result, (validated.record, dict(validated.files))
+
+
+def package_partition(
+    family: str, count: int, validated: Any, cameras: tuple[str, ...]
+) -> tuple[dict[str, float], Any]:
+    """Phase B for one partition: renders and shards."""
+    request, script = _request(family, count), get_family(family).script()
+    bundle = Bundle(validated[0], validated[1])
+    started = time.perf_counter()
+    renders = render_scenarios(bundle, cameras, 320, 240)
+    middle = time.perf_counter()
+    shards = pack_shards(request, script, bundle, renders)
+    seconds = {"render": middle - started, "packaging": time.perf_counter() - middle}
+    return seconds, (shards.record, dict(shards.files))
+
+
+def plan(scenarios: int) -> dict[str, int]:
+    """Variants per family: the total spread evenly over every registered family."""
+    families = sorted(registry())
+    base, extra = divmod(scenarios, len(families))
+    return {f: base + (1 if i < extra else 0) for i, f in enumerate(families) if base or i < extra}
+
+
+def run_pipeline(
+    scenarios: int, workers: int, sandbox: str, cameras: tuple[str, ...], say: Callable[[str], None]
+) -> dict[str, Any]:
+    counts = plan(scenarios)
+    at_once, inside = parallelism(list(counts.values()), workers)
+    spawn = multiprocessing.get_context("spawn")
+    say(
+        f"  phase A: scripts and validation of {scenarios} variants "
+        f"({at_once} partition(s) at once, {inside} worker(s) inside each)"
+    )
+    started = time.perf_counter()
+    with ProcessPoolExecutor(at_once, mp_context=spawn) as pool:
+        results = pool.map(
+            validate_partition,
+            counts,
+            counts.values(),
+            [sandbox] * len(counts),
+            [inside] * len(counts),
+        )
+        phase_a = dict(zip(counts, results, strict=True))
+    wall_a = time.perf_counter() - started
+    say(f"  phase B: renders and shards ({len(cameras)} camera(s))")
+    started = time.perf_counter()
+    with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
+        results = pool.map(
+            package_partition,
+            counts,
+            counts.values(),
+            [v for _, v in phase_a.values()],
+            [cameras] * len(counts),
+        )
+        phase_b = dict(zip(counts, results, strict=True))
+    wall_b = time.perf_counter() - started
+    with tempfile.TemporaryDirectory(prefix="benchgen-bench-") as tmp:
+        started = time.perf_counter()
+        batches = {
+            f: Bundle(ShardBatch.model_validate(r), files) for f, (_, (r, files)) in phase_b.items()
+        }
+        write_release(LocalStore(tmp), "bench", batches, [], {"benchgen": __version__})
+        wall_release = time.perf_counter() - started
+    partitions = [phase_a[f][0] for f in counts]
+    for partition in partitions:
+        partition.seconds.update(phase_b[partition.family][0])
+    accepted = sum(p.accepted for p in partitions)
+    return {
+        "scenarios": scenarios,
+        "accepted": accepted,
+        "wall_s": {"validation": wall_a, "render_and_shards": wall_b, "release": wall_release},
+        "validation_per_s": scenarios / wall_a,
+        "end_to_end_per_s": scenarios / (wall_a + wall_b + wall_release),
+        "stage_cpu_s": {s: sum(p.seconds.get(s, 0.0) for p in partitions) for s in STAGES},
+        "frames": accepted * len(cameras),
+        "frames_per_s_per_core": accepted
+        * len(cameras)
+        / max(sum(p.seconds.get("render", 0.0) for p in partitions), 1e-9),
+        "worker_peak_mb": max(p.worker_peak_mb for p in partitions),
+        "validator_peak_mb": max(p.process_peak_mb for p in partitions),
+        "partitions": [asdict(p) for p in partitions],
+    }
+
+
+def naive_variant(family: str, seed: int) -> None:
+    """The baseline's unit of work, run in a fresh interpreter: import, run, validate."""
+    from benchgen_dagster.sandbox import worker
+    from benchgen_dagster.sandbox.protocol import Job, jobs_json, read_outcome
+    from benchgen_dagster.validation.funnel import validate_variant
+    from benchgen_dagster.validation.scene import VariantContext
+
+    script = get_family(family).script()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "out").mkdir()
+        (folder / "script.py").write_text(script.source)
+        (folder / "jobs.json").write_text(jobs_json([Job(0, seed)], 0.5, 0.3))
+        stdout = os.dup(1)
+        worker.main([str(folder), str(folder / "out")])  # runs the script in this process
+        os.dup2(stdout, 1)
+        outcome = read_outcome(folder / "out", Job(0, seed), Limits().max_triangles)
+    context = VariantContext(
+        family, family, get_family(family).split, "", script.sha256, {}, "none"
+    )
+    report = validate_variant(outcome, context).report
+    print(json.dumps({"accepted": report.accepted}))
+
+
+def run_baseline(sample: int, counts: dict[str, int], say: Callable[[str], None]) -> dict[str, Any]:
+    """A fresh process per variant, on `sample` of the pipeline's own (family, seed) pairs."""
+    pairs = [(f, seed) for seed in range(max(counts.values())) for f in counts if seed < counts[f]]
+    pairs = pairs[:sample]
+    say(f"  baseline: {len(pairs)} variants, one fresh process each")
+    started = time.perf_counter()
+    for family, seed in pairs:
+        code = (
+            f"from benchgen_dagster.bench import naive_variant; naive_variant({family!r}, {seed})"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    wall = time.perf_counter() - started
+    return {"variants": len(pairs), "wall_s": wall, "per_s": len(pairs) / wall}
+
+
+def run_bench(
+    scenarios: int,
+    sample: int,
+    workers: int,
+    sandbox: str,
+    cameras: tuple[str, ...],
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    say(
+        f"benchgen bench: {scenarios} scenarios over {len(plan(scenarios))} families, "
+        f"{workers} worker(s), sandbox {sandbox}"
+    )
+    baseline = run_baseline(sample, plan(scenarios), say)
+    pipeline = run_pipeline(scenarios, workers, sandbox, cameras, say)
+    return {
+        "benchgen": __version__,
+        "cores": os.cpu_count(),
+        "workers": workers,
+        "sandbox": sandbox,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "baseline": baseline,
+        "pipeline": pipeline,
+        "validation_speedup": pipeline["validation_per_s"] / baseline["per_s"],
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    """The result as a plain-text table."""
+    pipeline, baseline = result["pipeline"], result["baseline"]
+    scenarios = pipeline["scenarios"]
+    lines = [f"{'stage':<12}{'cpu s':>10}{'ms / scenario':>16}"]
+    for stage, seconds in pipeline["stage_cpu_s"].items():
+        lines.append(f"{stage:<12}{seconds:>10.2f}{seconds / scenarios * 1000:>16.1f}")
+    lines += [
+        "",
+        f"validation (no renders): {pipeline['validation_per_s']:.2f} scenarios/s "
+        f"on {result['workers']} worker(s); naive baseline {baseline['per_s']:.3f}/s "
+        f"→ {result['validation_speedup']:.0f}× faster",
+        f"end to end (renders, shards, release): {pipeline['end_to_end_per_s']:.2f} scenarios/s; "
+        f"{pipeline['accepted']} of {scenarios} accepted",
+        f"renders: {pipeline['frames_per_s_per_core']:.1f} frames/s per core at 320×240 "
+        "(model load and mesh upload included)",
+        f"peak memory: sandbox worker {pipeline['worker_peak_mb']:.0f} MiB, "
+        f"validation process {pipeline['validator_peak_mb']:.0f} MiB",
+        "wall: " + ", ".join(f"{k} {v:.1f} s" for k, v in pipeline["wall_s"].items()),
+    ]
+    return "\n".join(lines)
+
+
+def per_scenario_ms(results: list[dict[str, Any]]) -> str:
+    """For scale runs: each stage's cost per scenario at every size, to show it stays flat."""
+    sizes = [r["pipeline"]["scenarios"] for r in results]
+    lines = [f"{'stage':<12}" + "".join(f"{n:>10}" for n in sizes) + "   (ms / scenario)"]
+    for stage in [*STAGES, "release"]:
+        row = []
+        for r in results:
+            p = r["pipeline"]
+            seconds = p["wall_s"]["release"] if stage == "release" else p["stage_cpu_s"][stage]
+            row.append(seconds / p["scenarios"] * 1000)
+        lines.append(f"{stage:<12}" + "".join(f"{v:>10.2f}" for v in row))
+    return "\n".join(lines)
