@@ -8,11 +8,14 @@ successful shards were made from the same request, family code, validator and se
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchgen_dagster import __version__
@@ -23,6 +26,7 @@ telemetry:
 """
 # The run's events stay in the Dagster instance (see `make dev`); the console shows progress.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+BUILD_TAG = "benchgen/build"
 
 
 def dagster_home(data_dir: Path) -> Path:
@@ -54,7 +58,11 @@ def materialize_partition(partition: str) -> PartitionResult:
     job = defs.resolve_job_def("build_partition")
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            partition_key=partition, instance=instance, run_config=QUIET, raise_on_error=False
+            partition_key=partition,
+            instance=instance,
+            run_config=QUIET,
+            tags={BUILD_TAG: "true"},
+            raise_on_error=False,
         )
     error = ""
     if not result.success:
@@ -79,22 +87,29 @@ def build_dataset(
     say: Callable[[str], None],
 ) -> int:
     """Materialize the built-in catalogue and release it; the exit status for the CLI."""
+    from benchgen_dagster.catalogue import builtin_requests
+    from benchgen_dagster.pipeline import parallelism
+    from benchgen_dagster.registry import get_family
+    from benchgen_dagster.resources.sandbox import sandbox_kind_from_environment
+    from benchgen_dagster.sandbox.select import choose_launcher
+
+    # Every check of the input comes before anything is written.
+    requests = [r for r in builtin_requests(variants) if not families or r.family in families]
+    for name in sorted(set(families or []) - {r.request_id for r in requests}):
+        get_family(name)  # raises UnknownFamily, naming the families there are
+    choose_launcher(sandbox_kind_from_environment(), warn=say)  # fail early if unavailable
     os.environ["BENCHGEN_DATA_DIR"] = str(data_dir)
     os.environ["BENCHGEN_VARIANTS"] = str(variants)
     home = dagster_home(data_dir)
     from dagster import DagsterInstance
 
-    from benchgen_dagster.catalogue import builtin_requests
     from benchgen_dagster.definitions import defs
-    from benchgen_dagster.pipeline import parallelism
 
-    requests = [r for r in builtin_requests(variants) if not families or r.family in families]
-    unknown = sorted(set(families or []) - {r.request_id for r in requests})
-    if unknown:
-        say(f"error: unknown families {unknown}")
-        return 2
     started = time.perf_counter()
     with DagsterInstance.get() as instance:
+        for run in _interrupted_runs(instance):
+            instance.report_run_failed(run, "the build running it was interrupted")
+            say(f"  marked run {run.run_id[:8]} of an interrupted build as failed")
         known = set(instance.get_dynamic_partitions("requests"))
         new = [r.request_id for r in requests if r.request_id not in known]
         if new:
@@ -116,7 +131,7 @@ def build_dataset(
     release = defs.resolve_job_def("release_dataset")
     with DagsterInstance.get() as instance:
         outcome = release.execute_in_process(
-            instance=instance, run_config=QUIET, raise_on_error=False
+            instance=instance, run_config=QUIET, tags={BUILD_TAG: "true"}, raise_on_error=False
         )
     if not outcome.success:
         say("error: the release failed; see `make dev` for the run's logs")
@@ -140,6 +155,15 @@ def expected_fingerprint(request) -> str:  # type: ignore[no-untyped-def]
     return settings_from_environment().fingerprint(request, get_family(request.family).script())
 
 
+def _interrupted_runs(instance):  # type: ignore[no-untyped-def]
+    """Runs of earlier builds that never finished: their process is gone (builds run one at
+    a time per data folder)."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    filters = RunsFilter(statuses=[DagsterRunStatus.STARTED], tags={BUILD_TAG: "true"})
+    return instance.get_runs(filters=filters)
+
+
 def _up_to_date(instance, partition: str, expected: str) -> bool:  # type: ignore[no-untyped-def]
     from dagster import AssetKey, AssetRecordsFilter
 
@@ -155,13 +179,18 @@ def _up_to_date(instance, partition: str, expected: str) -> bool:  # type: ignor
 
 
 def _run_all(
-    partitions: list[str], workers: int, say: Callable[[str], None]
+    partitions: list[str],
+    workers: int,
+    say: Callable[[str], None],
+    run: Callable[[str], PartitionResult] | None = None,
 ) -> list[PartitionResult]:
+    """Every partition, `workers` at a time, each in a process of its own: one that fails or
+    crashes is reported and the others go on."""
     results: list[PartitionResult] = []
     if not partitions:
         return results
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(partitions)))) as pool:
-        futures = {pool.submit(materialize_partition, p): p for p in partitions}
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(partitions)))) as pool:
+        futures = {pool.submit(_guarded, run or _partition_process, p): p for p in partitions}
         for future in as_completed(futures):
             result = future.result()
             results.append(result)
@@ -171,3 +200,33 @@ def _run_all(
                 f"in {result.seconds:.1f} s"
             )
     return results
+
+
+def _guarded(run: Callable[[str], PartitionResult], partition: str) -> PartitionResult:
+    started = time.perf_counter()
+    try:
+        return run(partition)
+    except Exception as error:
+        return PartitionResult(partition, False, time.perf_counter() - started, error=str(error))
+
+
+def _partition_process(partition: str) -> PartitionResult:
+    """Materialize one partition in a fresh interpreter; its last stdout line is the result."""
+    started = time.perf_counter()
+    code = f"from benchgen_dagster.build import report_partition; report_partition({partition!r})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode == 0 and lines:
+        return PartitionResult(**json.loads(lines[-1]))
+    tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+    return PartitionResult(
+        partition,
+        False,
+        time.perf_counter() - started,
+        error=f"the partition's process ended with status {done.returncode}: {tail}",
+    )
+
+
+def report_partition(partition: str) -> None:
+    """Entry point of a partition's process."""
+    print(json.dumps(asdict(materialize_partition(partition))))

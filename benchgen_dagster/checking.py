@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchgen_dagster.dataset import ScenarioSample
+from benchgen_dagster.errors import UserError
 from benchgen_dagster.pipeline import run_variants, validate_variants
 from benchgen_dagster.registry import script_for
-from benchgen_dagster.sandbox.runner import Limits
+from benchgen_dagster.sandbox.protocol import Job
+from benchgen_dagster.sandbox.runner import Limits, run_batch
 from benchgen_dagster.sandbox.select import choose_launcher
 from benchgen_dagster.schema import GenerationRequest
+from benchgen_dagster.validation.funnel import ValidatedVariant, validate_variant
+from benchgen_dagster.validation.scene import VariantContext
 
 OUTPUT_LIMIT = 4000
 
@@ -47,3 +52,26 @@ def check_script(
         "script_output": variants.record.console[-OUTPUT_LIMIT:],
         "validator_version": report.validator_version,
     }
+
+
+def rebuild(sample: ScenarioSample, sandbox: str = "auto") -> ValidatedVariant:
+    """A packaged scenario made again from what its shard records: the script, the seed, the
+    parameters and the lineage. With the same code it gives the same bytes."""
+    scenario, lineage = sample.scenario, sample.scenario.lineage
+    script = script_for(scenario.family, sample.script, lineage.family_source, lineage.trace_id)
+    if script.sha256 != lineage.script_sha256:
+        raise UserError(f"{scenario.scenario_id}: its script does not match its lineage hash")
+    job = Job(0, scenario.seed, dict(scenario.params))
+    result = run_batch(script.source, [job], choose_launcher(sandbox))
+    context = VariantContext(
+        request_id=lineage.request_id,
+        family=scenario.family,
+        split=scenario.split,
+        prompt_sha256=lineage.prompt_sha256,
+        script_sha256=lineage.script_sha256,
+        code_versions=lineage.code_versions,
+        sandbox=lineage.sandbox,
+        family_source=lineage.family_source,
+        trace_id=lineage.trace_id,
+    )
+    return validate_variant(result.outcomes[0], context)

@@ -10,11 +10,26 @@ from pathlib import Path
 import click
 
 from benchgen_dagster import __version__
+from benchgen_dagster.errors import UserError, env_int
 
 DATA_DIR = Path(os.environ.get("BENCHGEN_DATA_DIR", "data"))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class BadInput(click.ClickException):
+    """A user error: one line on stderr, exit status 2, no traceback."""
+
+    exit_code = 2
+
+
+class BenchgenGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            raise BadInput(str(error)) from None
+
+
+@click.group(cls=BenchgenGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="benchgen")
 def main() -> None:
     """benchgen: datasets of physics benchmark scenarios for engineering agents.
@@ -57,7 +72,7 @@ def build(
     from benchgen_dagster.build import build_dataset
     from benchgen_dagster.catalogue import DEFAULT_VARIANTS
 
-    count = variants or int(os.environ.get("BENCHGEN_VARIANTS", DEFAULT_VARIANTS))
+    count = variants or env_int("BENCHGEN_VARIANTS", DEFAULT_VARIANTS)
     sys.exit(
         build_dataset(data_dir.resolve(), count, workers, force, list(families) or None, click.echo)
     )
@@ -83,12 +98,12 @@ def validate_script(path: Path, seed: int, sandbox: str) -> None:
       benchgen validate-script benchgen_dagster/families/ball_bin.py --seed 4 --sandbox docker
     """
     from benchgen_dagster.checking import check_script
-    from benchgen_dagster.sandbox.select import SandboxUnavailable
 
     try:
-        report = check_script(path.read_text(), path.stem, seed, sandbox)
-    except SandboxUnavailable as error:
-        raise click.UsageError(str(error)) from None
+        source = path.read_text()
+    except (UnicodeDecodeError, OSError) as error:
+        raise BadInput(f"cannot read {path} as a Python script: {error}") from None
+    report = check_script(source, path.stem, seed, sandbox)
     click.echo(json.dumps(report, indent=2))
     sys.exit(0 if report["accepted"] else 1)
 
@@ -183,18 +198,39 @@ def bench(
 )
 def inspect(dataset: Path) -> None:
     """Summarise a released dataset: counts per split, family and funnel stage."""
-    from benchgen_dagster.dataset import DatasetError, read_manifest
+    from benchgen_dagster.dataset import read_manifest
 
-    try:
-        manifest = read_manifest(dataset)
-    except DatasetError as error:
-        raise click.ClickException(str(error)) from None
+    manifest = read_manifest(dataset)
     click.echo(f"{manifest.name} {manifest.version} (created {manifest.created_at})")
     for section, counts in manifest.counts.items():
         click.echo(f"  {section}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     click.echo(
         f"  shards: {len(manifest.shards)}, {sum(s.bytes for s in manifest.shards) / 1e6:.1f} MB"
     )
+
+
+@main.command()
+@click.argument(
+    "dataset", type=click.Path(path_type=Path), default=DATA_DIR / "datasets" / "default"
+)
+def verify(dataset: Path) -> None:
+    """Re-hash a released dataset against its manifest.
+
+    Exit status: 0 every file matches, 1 a file is changed, missing or unlisted, 2 not a dataset.
+    """
+    from benchgen_dagster.dataset import verify as verify_dataset
+
+    result = verify_dataset(dataset)
+    for label, paths in (
+        ("changed", result.mismatched),
+        ("missing", result.missing),
+        ("unlisted", result.unlisted),
+    ):
+        for path in paths:
+            click.echo(f"{label}: {path}")
+    verdict = "ok" if result.ok else "FAILED"
+    click.echo(f"{verdict}: {result.checked} files listed in {dataset / 'manifest.json'}")
+    sys.exit(0 if result.ok else 1)
 
 
 @main.command()

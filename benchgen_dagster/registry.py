@@ -16,15 +16,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from benchgen_dagster.errors import UserError
 from benchgen_dagster.schema import FamilyPlan, FamilyScript, ParamRange, Split, split_for_family
 
 FAMILIES_DIR = Path(__file__).parent / "families"
 KIT_PATH = Path(__file__).parent / "kit.py"
 
 
-class UnknownFamily(KeyError):
-    def __str__(self) -> str:
-        return f"unknown family {self.args[0]!r}; built-in families: {', '.join(registry())}"
+class UnknownFamily(UserError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown family {name!r}; built-in families: {', '.join(registry())}")
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,12 @@ import yaml
 from pydantic import ValidationError
 
 from benchgen_dagster.catalogue import builtin_request
+from benchgen_dagster.errors import UserError
 from benchgen_dagster.schema import GenerationRequest
 from benchgen_dagster.storage import LocalStore
 
 
-class RequestError(ValueError):
+class RequestError(UserError):
     """A request that cannot be used, with the reason in words."""
 
 

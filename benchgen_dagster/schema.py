@@ -479,6 +479,7 @@ class DatasetManifest(Model):
     counts: dict[str, dict[str, int]]
     shards: list[ShardEntry]
     index: FileEntry
+    files: list[FileEntry] = Field(default_factory=list, description="Other files of the release")
     partitions: list[PartitionLineage]
 
 

@@ -57,3 +57,39 @@ def test_validate_script_exits_2_when_the_asked_sandbox_is_unavailable(
     monkeypatch.setattr("benchgen_dagster.sandbox.docker.docker_available", lambda: False)
     code, output = run("validate-script", str(FAMILY), "--sandbox", "docker")
     assert code == 2 and "no Docker daemon answers" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["build", "--family", "nope"], {}, "unknown family 'nope'; built-in families:"),
+        (["build"], {"BENCHGEN_VARIANTS": "many"}, "BENCHGEN_VARIANTS must be a whole number"),
+        (["build"], {"BENCHGEN_VARIANTS": "0"}, "BENCHGEN_VARIANTS must be at least 1"),
+        (["build"], {"BENCHGEN_SANDBOX": "vm"}, "BENCHGEN_SANDBOX must be one of"),
+        (["inspect", "/nonexistent"], {}, "is not a benchgen dataset"),
+        (["verify", "/nonexistent"], {}, "is not a benchgen dataset"),
+    ],
+)
+def test_bad_input_gets_one_clear_line_and_exit_2(
+    args: list[str],
+    env: dict[str, str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    before = sorted(tmp_path.iterdir())
+    result = CliRunner().invoke(
+        main, [*args, *(["--data-dir", str(tmp_path)] if args[0] == "build" else [])]
+    )
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert sorted(tmp_path.iterdir()) == before  # nothing written
+
+
+def test_validate_script_rejects_a_file_that_is_not_text(tmp_path: Path) -> None:
+    binary = tmp_path / "family.py"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    code, output = run("validate-script", str(binary))
+    assert code == 2 and "cannot read" in output

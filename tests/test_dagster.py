@@ -5,21 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import mujoco
-import pytest
-from dagster import DagsterInstance, materialize
 
-from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
+from benchgen_dagster.assets import ALL_ASSETS
 from benchgen_dagster.dataset import load, read_manifest
 from benchgen_dagster.definitions import defs
 from benchgen_dagster.registry import registry
-from benchgen_dagster.resources import (
-    BundleIOManager,
-    PipelineSettings,
-    SandboxResource,
-    StorageResource,
-)
-
-VARIANTS = 2
+from tests.conftest import VARIANTS
 
 
 def test_the_definitions_load_with_every_asset_and_job() -> None:
@@ -27,33 +18,6 @@ def test_the_definitions_load_with_every_asset_and_job() -> None:
     names = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert names == {a.key.to_user_string() for a in ALL_ASSETS}
     assert defs.resolve_job_def("build_partition") and defs.resolve_job_def("release_dataset")
-
-
-@pytest.fixture(scope="module")
-def built_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every built-in family materialized through Dagster into a temporary home and released."""
-    root = tmp_path_factory.mktemp("benchgen")
-    settings = PipelineSettings(data_dir=str(root / "data"), builtin_variants=VARIANTS)
-    storage = StorageResource(settings=settings)
-    resources = {
-        "settings": settings,
-        "storage": storage,
-        "io_manager": BundleIOManager(storage=storage),
-        "sandbox": SandboxResource(),
-    }
-    with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions("requests", sorted(registry()))
-        for partition in sorted(registry()):
-            result = materialize(
-                PARTITIONED_ASSETS, partition_key=partition, instance=instance, resources=resources
-            )
-            assert result.success
-            checks = result.get_asset_check_evaluations()
-            assert checks and all(c.passed for c in checks)
-        assert materialize(
-            ALL_ASSETS, selection=["dataset_release"], instance=instance, resources=resources
-        ).success
-    return root / "data" / "datasets" / "default"
 
 
 def test_the_graph_releases_a_dataset_with_the_contracted_layout(built_dataset: Path) -> None:

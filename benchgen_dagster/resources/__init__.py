@@ -1,6 +1,6 @@
 """Dagster resources: settings, storage, the sandbox."""
 
-from benchgen_dagster.resources.sandbox import SandboxResource
+from benchgen_dagster.resources.sandbox import SandboxResource, sandbox_kind_from_environment
 from benchgen_dagster.resources.settings import PipelineSettings, settings_from_environment
 from benchgen_dagster.resources.storage import BundleIOManager, StorageResource
 
@@ -12,7 +12,7 @@ def resources_from_environment() -> dict[str, object]:
         "settings": settings,
         "storage": storage,
         "io_manager": BundleIOManager(storage=storage),
-        "sandbox": SandboxResource(),
+        "sandbox": SandboxResource(kind=sandbox_kind_from_environment()),
     }
 
 

@@ -1,12 +1,23 @@
 """The sandbox that runs family scripts."""
 
+import os
 from typing import Any
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from benchgen_dagster.errors import ConfigError
 from benchgen_dagster.sandbox.runner import Launcher, Limits
-from benchgen_dagster.sandbox.select import SandboxKind, choose_launcher
+from benchgen_dagster.sandbox.select import SANDBOX_KINDS, SandboxKind, choose_launcher
+
+
+def sandbox_kind_from_environment() -> SandboxKind:
+    kind = os.environ.get("BENCHGEN_SANDBOX", "auto")
+    if kind not in SANDBOX_KINDS:
+        raise ConfigError(
+            f"BENCHGEN_SANDBOX must be one of {', '.join(SANDBOX_KINDS)}, got {kind!r}"
+        )
+    return kind  # type: ignore[return-value]
 
 
 class SandboxResource(ConfigurableResource):

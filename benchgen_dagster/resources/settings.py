@@ -10,6 +10,7 @@ from pydantic import Field
 
 from benchgen_dagster import __version__
 from benchgen_dagster.catalogue import DEFAULT_VARIANTS
+from benchgen_dagster.errors import env_int
 from benchgen_dagster.requests import RequestBook
 from benchgen_dagster.schema import FamilyScript, GenerationRequest
 from benchgen_dagster.validation.funnel import FunnelSettings, validator_version
@@ -73,6 +74,6 @@ def settings_from_environment() -> PipelineSettings:
     return PipelineSettings(
         data_dir=env_or("BENCHGEN_DATA_DIR", "data"),
         dataset=env_or("BENCHGEN_DATASET", "default"),
-        builtin_variants=int(os.environ.get("BENCHGEN_VARIANTS", DEFAULT_VARIANTS)),
-        workers=int(os.environ.get("BENCHGEN_WORKERS", os.cpu_count() or 1)),
+        builtin_variants=env_int("BENCHGEN_VARIANTS", DEFAULT_VARIANTS),
+        workers=env_int("BENCHGEN_WORKERS", os.cpu_count() or 1),
     )

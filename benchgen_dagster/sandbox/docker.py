@@ -20,9 +20,11 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests
 from dagster import PipesFileMessageReader
 from docker.types import LogConfig, Ulimit
 
+from benchgen_dagster.retry import with_retries
 from benchgen_dagster.sandbox.image import VENV
 from benchgen_dagster.sandbox.local import NOBODY, console_tail, scrubbed_environment
 from benchgen_dagster.sandbox.runner import PACKAGE_ROOT, WORKER_MODULE, Limits, SandboxError
@@ -30,6 +32,13 @@ from benchgen_dagster.schema import Reason
 
 PIPES_MESSAGES = "pipes.jsonl"
 CGROUP_MEMORY = Path("/sys/fs/cgroup/memory/docker")  # cgroup v1 with the cgroupfs driver
+
+
+def daemon_hiccup(error: BaseException) -> bool:
+    """A daemon error worth another try: the daemon restarting or overloaded, not a bad request."""
+    if isinstance(error, docker.errors.APIError) and error.status_code is not None:
+        return error.status_code >= 500
+    return isinstance(error, requests.exceptions.ConnectionError)
 
 
 def docker_available() -> bool:
@@ -179,7 +188,10 @@ class DockerLauncher:
         settings = container_settings(workdir, limits, name)
         worker = DockerWorker(client, name, workdir)
         if self.context is None:
-            container = client.containers.create(self.image, worker_command(workdir), **settings)
+            container = with_retries(
+                lambda: client.containers.create(self.image, worker_command(workdir), **settings),
+                daemon_hiccup,
+            )
             worker.run_in_background(lambda: (container.start(), container.wait()))
         else:
             worker.run_in_background(lambda: self._run_with_pipes(workdir, settings))

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal
 
+from benchgen_dagster.errors import UserError
 from benchgen_dagster.sandbox.runner import Launcher
 
 log = logging.getLogger(__name__)
@@ -14,7 +15,7 @@ SandboxKind = Literal["auto", "docker", "bubblewrap", "subprocess"]
 SANDBOX_KINDS: tuple[str, ...] = ("auto", "docker", "bubblewrap", "subprocess")
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(UserError):
     """The sandbox asked for cannot run here; the message says why and what to do."""
 
 

@@ -83,7 +83,8 @@ def metres(box: RawBox) -> tuple[tuple[float, ...], tuple[float, ...]]:
 
 
 def load_parts(variant: RawVariant) -> tuple[tuple[Part, ...], tuple[Part, ...]]:
-    """The geometry stage: every mesh checked, converted to metres and made convex."""
+    """The geometry stage: every mesh checked, converted to metres and made convex. Parts are
+    taken in label order, so the result never depends on the order of a dict."""
     build = variant.build
     labels = [*build.parts, *build.solution]
     duplicates = sorted({x for x in labels if labels.count(x) > 1})
@@ -96,7 +97,7 @@ def load_parts(variant: RawVariant) -> tuple[tuple[Part, ...], tuple[Part, ...]]
                 build.materials.get(label, "wood"),
                 tuple(piece_from_stl(variant.meshes[name]) for name in names),
             )
-            for label, names in build.parts.items()
+            for label, names in sorted(build.parts.items())
         )
         solution = tuple(
             Part(
@@ -104,7 +105,7 @@ def load_parts(variant: RawVariant) -> tuple[tuple[Part, ...], tuple[Part, ...]]
                 build.solution_material,
                 tuple(piece_from_stl(variant.meshes[name]) for name in names),
             )
-            for label, names in build.solution.items()
+            for label, names in sorted(build.solution.items())
         )
     except GeometryError as error:
         raise SceneError(error.reason, str(error)) from None
@@ -151,7 +152,8 @@ def assemble_scenario(variant: RawVariant, context: VariantContext) -> Scenario:
             build_zone=_box(build.build_zone),
             goal_zone=_box(build.goal_zone),
             forbid_zones=[
-                Zone(name=name, **_box(z).model_dump()) for name, z in build.forbid_zones.items()
+                Zone(name=name, **_box(z).model_dump())
+                for name, z in sorted(build.forbid_zones.items())
             ],
             payload=Payload(
                 shape=shape,

@@ -1,0 +1,63 @@
+"""A released dataset can be trusted: checked against its manifest, rebuilt from its lineage."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchgen_dagster.checking import rebuild
+from benchgen_dagster.dataset import DatasetError, load, read_manifest, verify
+
+
+def first_of_each_family(dataset: Path):  # type: ignore[no-untyped-def]
+    seen = {}
+    for sample in load(dataset):
+        seen.setdefault(sample.scenario.family, sample)
+    return list(seen.values())
+
+
+def test_every_family_rebuilds_byte_identically_from_its_lineage(built_dataset: Path) -> None:
+    for sample in first_of_each_family(built_dataset):
+        again = rebuild(sample, sandbox="bubblewrap")
+        assert again.scenario == sample.scenario
+        assert again.xml == sample.mjcf and again.solution_xml == sample.solution_mjcf
+        assert json.loads(again.report.model_dump_json()) == json.loads(
+            sample.validation.model_copy(
+                update={"stages": sample.validation.stages[:-1]}
+            ).model_dump_json()
+        )  # the shard's report also has the render stage
+
+
+@pytest.fixture
+def dataset_copy(built_dataset: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "default"
+    shutil.copytree(built_dataset, copy)
+    return copy
+
+
+def test_verify_accepts_an_untouched_dataset(dataset_copy: Path) -> None:
+    result = verify(dataset_copy)
+    assert result.ok and result.checked == len(read_manifest(dataset_copy).shards) + 1
+
+
+def test_verify_finds_a_changed_a_missing_and_an_unlisted_file(dataset_copy: Path) -> None:
+    shards = sorted((dataset_copy / "shards").iterdir())
+    with shards[0].open("r+b") as shard:
+        shard.seek(700)
+        shard.write(b"X")
+    shards[1].unlink()
+    (dataset_copy / "shards" / "stray.tar").write_bytes(b"")
+    result = verify(dataset_copy)
+    assert result.mismatched == [f"shards/{shards[0].name}"]
+    assert result.missing == [f"shards/{shards[1].name}"]
+    assert result.unlisted == ["shards/stray.tar"]
+
+
+def test_loading_a_truncated_shard_is_a_clear_error(dataset_copy: Path) -> None:
+    shard = sorted((dataset_copy / "shards").iterdir())[0]
+    shard.write_bytes(shard.read_bytes()[:1000])
+    with pytest.raises(DatasetError, match="does not match its manifest hash"):
+        list(load(dataset_copy))
