@@ -9,9 +9,10 @@ export DAGSTER_HOME ?= $(CURDIR)/data/dagster
 
 # Offscreen rendering on the CPU (Mesa's EGL).
 RUNTIME_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri
-TEST_PACKAGES := $(RUNTIME_PACKAGES)
+# The sandboxes: Docker (its image is built from the Debian mirror) and bubblewrap.
+SANDBOX_PACKAGES := docker.io bubblewrap debootstrap
 
-.PHONY: setup dataset test dev lint schema
+.PHONY: setup sandbox dataset test dev lint bench bench-scale worker-image
 
 setup: $(STAMP)
 
@@ -22,12 +23,21 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
+# Docker daemon and worker image; needs root (or sudo) the first time.
+sandbox: $(STAMP)
+	scripts/apt-ensure $(SANDBOX_PACKAGES)
+	scripts/ensure-docker
+	$(BIN)/benchgen worker-image
+
+# Without root the build still runs, in the strongest sandbox it finds (it says which).
 dataset: $(STAMP)
+	$(MAKE) sandbox || echo "benchgen: the Docker sandbox could not be set up; see above" >&2
 	$(BIN)/benchgen build
 
-test: $(STAMP)
-	scripts/apt-ensure $(TEST_PACKAGES)
+test: $(STAMP) sandbox
 	$(BIN)/pytest
+
+worker-image: sandbox
 
 dev: $(STAMP)
 	$(BIN)/benchgen dagster-home >/dev/null
