@@ -6,11 +6,15 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from benchgen_dagster import __version__
 from benchgen_dagster.errors import UserError, env_int
+
+if TYPE_CHECKING:
+    from benchgen_dagster.schema import DatasetManifest
 
 DATA_DIR = Path(os.environ.get("BENCHGEN_DATA_DIR", "data"))
 
@@ -207,6 +211,35 @@ def inspect(dataset: Path) -> None:
     click.echo(
         f"  shards: {len(manifest.shards)}, {sum(s.bytes for s in manifest.shards) / 1e6:.1f} MB"
     )
+    click.echo(family_table(dataset, manifest))
+
+
+def family_table(dataset: Path, manifest: DatasetManifest) -> str:
+    """Per family: what was tried and packaged, robustness, and how varied the variants are."""
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(dataset / manifest.index.path).to_pylist()
+    tried = {p.family: p.funnel.get("generated", 0) for p in manifest.partitions}
+    header = (
+        f"  {'family':<16}{'split':<11}{'tried':>6}{'packaged':>9}{'robust':>9}"
+        f"{'geometries':>11}{'near-dup':>9}{'goal x std':>11}{'to goal m':>13}{'drop m':>13}"
+    )
+    lines = [header]
+    for family, diversity in manifest.diversity.items():
+        if family == "all":
+            continue
+        mine = [r for r in rows if r["family"] == family]
+        successes = int(sum(r.get("robust.successes") or 0 for r in mine))
+        trials = int(sum(r.get("robust.trials") or 0 for r in mine))
+        spreads = diversity.spreads
+        distance, drop = spreads["distance_to_goal_m"], spreads["height_change_m"]
+        lines.append(
+            f"  {family:<16}{mine[0]['split'] if mine else '':<11}{tried.get(family, 0):>6}"
+            f"{len(mine):>9}{f'{successes}/{trials}':>9}{diversity.unique_geometries:>11}"
+            f"{diversity.near_duplicates:>9}{spreads['goal_x_m'].std:>11.3f}"
+            f"{f'{distance.min:.2f}-{distance.max:.2f}':>13}{f'{drop.min:.2f}-{drop.max:.2f}':>13}"
+        )
+    return "\n".join(lines)
 
 
 @main.command()

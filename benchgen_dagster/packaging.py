@@ -18,8 +18,10 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchgen_dagster.diversity import FEATURES, geometry_signature, scenario_features, summarise
 from benchgen_dagster.schema import (
     DatasetManifest,
+    Diversity,
     FamilyScript,
     FileEntry,
     GenerationRequest,
@@ -49,6 +51,7 @@ INDEX_COLUMNS = [
     "validator_version",
     "family_code_version",
     "sandbox",
+    "geometry_sha256",
 ]
 
 
@@ -105,7 +108,8 @@ def pack_shards(
                     validator_version=report.validator_version,
                     family_code_version=script.code_version,
                     sandbox=scenario.lineage.sandbox,
-                    measurements=report.measurements(),
+                    geometry_sha256=geometry_signature(validated.files[f"{sid}.mjcf.xml"].decode()),
+                    measurements={**report.measurements(), **scenario_features(scenario)},
                 )
             )
         data = tar_bytes(members)
@@ -194,6 +198,7 @@ def write_release(
         shards=shard_entries,
         index=FileEntry(path="index.parquet", sha256=sha256(index), bytes=len(index)),
         partitions=sorted(lineage, key=lambda p: p.request_id),
+        diversity=release_diversity(rows),
     )
     store.put(f"{root}/manifest.json", _json(manifest.model_dump(mode="json")))
     keep = {f"{root}/{s.path}" for s in shard_entries}
@@ -213,6 +218,20 @@ def release_counts(
         "splits": dict(sorted(Counter(r.split.value for r in rows).items())),
         "families": dict(sorted(Counter(r.family for r in rows).items())),
         "stages": dict(stages),
+    }
+
+
+def release_diversity(rows: list[IndexRow]) -> dict[str, Diversity]:
+    """Diversity per family and, under `all`, of the whole release."""
+    groups: dict[str, list[IndexRow]] = {"all": rows}
+    for row in rows:
+        groups.setdefault(row.family, []).append(row)
+    return {
+        name: summarise(
+            [{k: r.measurements[k] for k in FEATURES} for r in group],
+            [r.geometry_sha256 for r in group],
+        )
+        for name, group in sorted(groups.items())
     }
 
 

@@ -20,7 +20,8 @@ from benchgen_dagster.errors import UserError
 from benchgen_dagster.schema import FamilyPlan, FamilyScript, ParamRange, Split, split_for_family
 
 FAMILIES_DIR = Path(__file__).parent / "families"
-KIT_PATH = Path(__file__).parent / "kit.py"
+# What family scripts may import from benchgen; their code versions cover these files.
+SHARED_BY_SCRIPTS = (Path(__file__).parent / "kit.py", Path(__file__).parent / "parts.py")
 
 
 class UnknownFamily(UserError):
@@ -59,9 +60,10 @@ class Family:
 
 
 def script_for(family: str, source: str, origin: str, trace_id: str | None = None) -> FamilyScript:
-    """A family script with its hashes; its code version covers the kit it imports too."""
+    """A family script with its hashes; its code version covers the shared modules too."""
     sha = hashlib.sha256(source.encode()).hexdigest()
-    code_version = hashlib.sha256(source.encode() + KIT_PATH.read_bytes()).hexdigest()[:12]
+    shared = b"".join(path.read_bytes() for path in SHARED_BY_SCRIPTS)
+    code_version = hashlib.sha256(source.encode() + shared).hexdigest()[:12]
     return FamilyScript(
         family=family,
         source=source,

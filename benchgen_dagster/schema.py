@@ -430,7 +430,23 @@ class IndexRow(Model):
     validator_version: str
     family_code_version: str
     sandbox: str
+    geometry_sha256: str = Field(description="A hash of the scene's meshes, for deduplication")
     measurements: dict[str, float]
+
+
+class Spread(Model):
+    min: float
+    max: float
+    std: float
+
+
+class Diversity(Model):
+    """How varied a set of scenarios is (see `benchgen_dagster.diversity`)."""
+
+    scenarios: int
+    unique_geometries: int
+    near_duplicates: int = Field(description="Scenarios that nearly repeat an earlier one")
+    spreads: dict[str, Spread] = Field(description="Placement, size and difficulty, metres")
 
 
 class ShardInfo(Model):
@@ -455,6 +471,9 @@ class PartitionLineage(Model):
     run_id: str | None
     materialized_at: float | None
     family_code_version: str
+    funnel: dict[str, int] = Field(
+        default_factory=dict, description="Variants that passed each stage, for this partition"
+    )
 
 
 class FileEntry(Model):
@@ -481,6 +500,9 @@ class DatasetManifest(Model):
     index: FileEntry
     files: list[FileEntry] = Field(default_factory=list, description="Other files of the release")
     partitions: list[PartitionLineage]
+    diversity: dict[str, Diversity] = Field(
+        default_factory=dict, description="Per family, and for the whole dataset under `all`"
+    )
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

@@ -5,6 +5,8 @@ A family is covered the moment it is registered: the tests iterate over the regi
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from benchgen_dagster.kit import draw
@@ -71,3 +73,38 @@ def test_a_family_declares_a_plan_with_a_reference_solution(family: str) -> None
 
 def _as_kit_range(declared):  # type: ignore[no-untyped-def]
     return declared.choices if declared.choices is not None else (declared.low, declared.high)
+
+
+BROKEN_SOLUTION = '''
+
+_sound_build = build
+
+
+def build(seed, params):
+    """The family with its reference solution shrunk to a tenth about its own centre: still
+    in the build zone and clear of the scenery, but no longer doing its job."""
+    result = _sound_build(seed, params)
+    for name, shape in result.solution.items():
+        small = shape.scale(0.1)
+        result.solution[name] = small.translate(shape.center() - small.center())
+    return result
+'''
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_broken_reference_solution_is_caught(family: str) -> None:
+    source = registry()[family].source + BROKEN_SOLUTION
+    [variant] = validate_all(family, run_script(source, [Job(0, SEEDS[0])]))
+    rejection = variant.report.rejection
+    assert rejection is not None and rejection.stage.value == "solvable", rejection
+
+
+def test_splits_assign_whole_families_eight_two_two() -> None:
+    splits = Counter(family.split.value for family in registry().values())
+    assert splits == {"train": 8, "validation": 2, "test": 2}
+
+
+def test_families_mix_payload_shapes_and_materials(validated) -> None:
+    scenarios = [v.scenario for variants in validated.values() for v in variants if v.scenario]
+    assert {s.payload.shape.value for s in scenarios} == {"sphere", "box", "cylinder"}
+    assert len({s.payload.material for s in scenarios}) >= 4

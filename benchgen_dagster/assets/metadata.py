@@ -4,7 +4,7 @@ from collections import Counter
 
 from dagster import MetadataValue
 
-from benchgen_dagster.schema import FUNNEL, ValidationReport, stage_counts
+from benchgen_dagster.schema import FUNNEL, Diversity, ValidationReport, stage_counts
 
 
 def funnel_metadata(reports: list[ValidationReport]) -> dict[str, object]:
@@ -27,3 +27,17 @@ def funnel_metadata(reports: list[ValidationReport]) -> dict[str, object]:
     table = "\n".join(["| stage | reason | variants |", "|---|---|---|", *rows])
     metadata["rejections"] = MetadataValue.md(table if rows else "No rejections.")
     return metadata
+
+
+def diversity_metadata(diversity: Diversity) -> dict[str, object]:
+    """Unique geometries, near-duplicates and a table of spreads."""
+    rows = [
+        f"| {name} | {s.min:.3f} | {s.max:.3f} | {s.std:.3f} |"
+        for name, s in diversity.spreads.items()
+    ]
+    table = "\n".join(["| measure (m) | min | max | std |", "|---|---|---|---|", *rows])
+    return {
+        "unique_geometries": diversity.unique_geometries,
+        "near_duplicates": diversity.near_duplicates,
+        "diversity": MetadataValue.md(table if rows else "Nothing accepted."),
+    }

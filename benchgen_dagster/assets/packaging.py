@@ -134,6 +134,7 @@ def dataset_release(
                 run_id=record[0].run_id if record else None,
                 materialized_at=record[0].timestamp if record else None,
                 family_code_version=script.code_version if isinstance(script, FamilyScript) else "",
+                funnel=batch.record.funnel,
             )
         )
     if not batches:

@@ -13,11 +13,13 @@ from dagster import (
 )
 
 from benchgen_dagster import pipeline
-from benchgen_dagster.assets.metadata import funnel_metadata
+from benchgen_dagster.assets.metadata import diversity_metadata, funnel_metadata
 from benchgen_dagster.assets.partitions import requests_partitions
+from benchgen_dagster.diversity import batch_diversity
 from benchgen_dagster.resources.sandbox import SandboxResource
 from benchgen_dagster.resources.settings import PipelineSettings
 from benchgen_dagster.schema import (
+    Diversity,
     FamilyScript,
     GenerationRequest,
     Reason,
@@ -100,6 +102,12 @@ def scenario_variants(
             blocking=True,
             description="No accepted scenario carries a non-finite number.",
         ),
+        AssetCheckSpec(
+            "variants_diverse",
+            asset="validated_simulations",
+            blocking=True,
+            description="The accepted variants do not collapse to near-duplicates of each other.",
+        ),
     ],
     description="Every variant through geometry, static rules, MjSpec model assembly and the "
     "stable / not-trivial / solvable / robust simulations. Accepted ones carry "
@@ -120,8 +128,13 @@ def validated_simulations(
         _progress(context, "variants validated"),
         workers=settings.workers,
     )
-    yield Output(bundle, metadata=funnel_metadata(bundle.record.reports))
+    diversity = batch_diversity(bundle)
+    yield Output(
+        bundle,
+        metadata={**funnel_metadata(bundle.record.reports), **diversity_metadata(diversity)},
+    )
     yield from validation_checks(bundle.record, settings.min_pass_rate)
+    yield diversity_check(diversity, settings.max_near_duplicates)
 
 
 def all_finite(value: object) -> bool:
@@ -157,4 +170,18 @@ def validation_checks(batch: ValidationBatch, min_pass_rate: float):  # type: ig
         passed=not non_finite,
         severity=AssetCheckSeverity.ERROR,
         metadata={"accepted_with_nan": len(non_finite), "variants_diverged": diverged},
+    )
+
+
+def diversity_check(diversity: Diversity, max_near_duplicates: float) -> AssetCheckResult:
+    share = diversity.near_duplicates / diversity.scenarios if diversity.scenarios else 0.0
+    return AssetCheckResult(
+        check_name="variants_diverse",
+        passed=share <= max_near_duplicates,
+        metadata={
+            "near_duplicates": diversity.near_duplicates,
+            "unique_geometries": diversity.unique_geometries,
+            "accepted": diversity.scenarios,
+            "ceiling": max_near_duplicates,
+        },
     )

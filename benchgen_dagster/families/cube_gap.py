@@ -8,10 +8,11 @@ solution: a plank laid on the slope from under the cube across the gap.
 
 import math
 
-from build123d import Box, Plane, Polygon, Pos, Rot, extrude
+from build123d import Box, Pos, Rot
 
 from benchgen_dagster.kit import Box as Zone
 from benchgen_dagster.kit import Payload, ScenarioBuild, draw
+from benchgen_dagster.parts import prism
 
 SPLIT = "validation"
 PARAMS = {
@@ -80,8 +81,7 @@ def build(seed: int, params: dict) -> ScenarioBuild:
 
 def _wedge(high: tuple[float, float], low: tuple[float, float], half_y: float):
     """A block standing on the floor whose top slopes from `high` down to `low` (x, z)."""
-    outline = Polygon((high[0], 0.0), (low[0], 0.0), low, high, align=None)
-    return extrude(Plane.XZ * outline, amount=half_y, both=True)
+    return prism([(high[0], 0.0), (low[0], 0.0), low, high], half_y)
 
 
 def _plank(on_slope, s_from: float, s_to: float, angle: float):
