@@ -11,6 +11,8 @@ export DAGSTER_HOME ?= $(CURDIR)/data/dagster
 RUNTIME_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri
 # The sandboxes: Docker (its image is built from the Debian mirror) and bubblewrap.
 SANDBOX_PACKAGES := docker.io bubblewrap debootstrap
+# The browser the UI tests drive (Playwright uses Debian's Chromium; nothing is downloaded).
+TEST_PACKAGES := chromium
 
 .PHONY: setup sandbox dataset test dev lint bench bench-scale worker-image
 
@@ -35,7 +37,8 @@ dataset: $(STAMP)
 	$(BIN)/benchgen build
 
 test: $(STAMP) sandbox
-	$(BIN)/pytest
+	scripts/apt-ensure $(TEST_PACKAGES)
+	$(BIN)/pytest -n auto --dist loadgroup
 
 worker-image: sandbox
 

@@ -37,7 +37,7 @@ from benchgen_dagster.registry import get_family, registry
 from benchgen_dagster.sandbox.runner import Limits
 from benchgen_dagster.sandbox.select import choose_launcher
 from benchgen_dagster.schema import GenerationRequest, ShardBatch
-from benchgen_dagster.storage import Bundle, LocalStore
+from benchgen_dagster.storage import Bundle, LocalStore, Store
 
 STAGES = ("script", "geometry", "rules", "model", "stable", "solvable", "render", "packaging")
 
@@ -265,3 +265,23 @@ def per_scenario_ms(results: list[dict[str, Any]]) -> str:
             row.append(seconds / p["scenarios"] * 1000)
         lines.append(f"{stage:<12}" + "".join(f"{v:>10.2f}" for v in row))
     return "\n".join(lines)
+
+
+def storage_throughput(
+    stores: dict[str, Store], shard_mb: int, shards: int, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """Write the same shard-sized objects to each store; MB/s each and the ratio to the first."""
+    data = os.urandom(shard_mb * 1024 * 1024)
+    result: dict[str, Any] = {"shard_mb": shard_mb, "shards": shards, "mb_per_s": {}}
+    for name, store in stores.items():
+        started = time.perf_counter()
+        for number in range(shards):
+            store.put(f"bench/shard-{number:05d}.tar", data)
+        seconds = time.perf_counter() - started
+        for number in range(shards):
+            store.delete(f"bench/shard-{number:05d}.tar")
+        result["mb_per_s"][name] = round(shard_mb * shards / seconds, 1)
+        say(f"  {name}: {result['mb_per_s'][name]} MB/s")
+    baseline = next(iter(result["mb_per_s"].values()))
+    result["ratio"] = {k: round(v / baseline, 3) for k, v in result["mb_per_s"].items()}
+    return result

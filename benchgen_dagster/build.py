@@ -24,9 +24,9 @@ DAGSTER_YAML = """\
 telemetry:
   enabled: false
 """
+BUILD_TAG = "benchgen/build"  # runs of `benchgen build`, which releases by itself
 # The run's events stay in the Dagster instance (see `make dev`); the console shows progress.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-BUILD_TAG = "benchgen/build"
 
 
 def dagster_home(data_dir: Path) -> Path:
@@ -141,11 +141,18 @@ def build_dataset(
     say(
         f"dataset {manifest.name} {manifest.version}: {total} scenarios "
         f"{manifest.counts['splits']} in {time.perf_counter() - started:.0f} s → "
-        f"{data_dir / 'datasets' / manifest.name}"
+        f"{dataset_location(data_dir, manifest.name)}"
     )
     for r in failed:
         say(f"  failed {r.partition}: {r.error}")
     return 1 if failed else 0
+
+
+def dataset_location(data_dir: Path, name: str) -> str:
+    from benchgen_dagster.s3 import store_from_environment
+
+    s3 = store_from_environment()
+    return s3.uri(f"datasets/{name}") if s3 else str(data_dir / "datasets" / name)
 
 
 def expected_fingerprint(request) -> str:  # type: ignore[no-untyped-def]
@@ -165,17 +172,9 @@ def _interrupted_runs(instance):  # type: ignore[no-untyped-def]
 
 
 def _up_to_date(instance, partition: str, expected: str) -> bool:  # type: ignore[no-untyped-def]
-    from dagster import AssetKey, AssetRecordsFilter
+    from benchgen_dagster.staleness import recorded_fingerprint
 
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=AssetKey("dataset_shards"), asset_partitions=[partition]),
-        limit=1,
-    ).records
-    if not records:
-        return False
-    metadata = records[0].asset_materialization.metadata  # type: ignore[union-attr]
-    value = metadata.get("fingerprint")
-    return value is not None and value.value == expected
+    return recorded_fingerprint(instance, partition) == expected
 
 
 def _run_all(

@@ -43,6 +43,7 @@ def main() -> None:
       benchgen build                      # the default dataset, offline
       benchgen validate-script my_family.py --seed 3
       benchgen inspect data/datasets/default
+      benchgen request "a ball must clear a wall" --family over_wall
     """
 
 
@@ -196,14 +197,51 @@ def bench(
         click.echo(per_scenario_ms(results))
 
 
-@main.command()
-@click.argument(
-    "dataset", type=click.Path(path_type=Path), default=DATA_DIR / "datasets" / "default"
-)
-def inspect(dataset: Path) -> None:
-    """Summarise a released dataset: counts per split, family and funnel stage."""
-    from benchgen_dagster.dataset import read_manifest
+@main.command("bench-storage")
+@click.option("--shards", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--shard-mb", type=click.IntRange(1), default=32, show_default=True)
+def bench_storage(shards: int, shard_mb: int) -> None:
+    """Upload throughput of shard-sized objects to the configured S3 bucket against a write to
+    the local file system, in one run (needs BENCHGEN_S3_BUCKET; see README).
 
+    \b
+    Example:
+      BENCHGEN_S3_BUCKET=benchgen BENCHGEN_S3_ENDPOINT=http://127.0.0.1:8333 \\
+        benchgen bench-storage --shards 8 --shard-mb 32
+    """
+    import tempfile
+
+    from benchgen_dagster.bench import storage_throughput
+    from benchgen_dagster.errors import ConfigError
+    from benchgen_dagster.s3 import store_from_environment
+    from benchgen_dagster.storage import LocalStore
+
+    s3 = store_from_environment()
+    if s3 is None:
+        raise ConfigError("bench-storage compares against S3: set BENCHGEN_S3_BUCKET")
+    with tempfile.TemporaryDirectory(dir=DATA_DIR if DATA_DIR.is_dir() else None) as local:
+        stores = {"local": LocalStore(local), "s3": s3}
+        click.echo(json.dumps(storage_throughput(stores, shard_mb, shards, click.echo), indent=2))
+
+
+@main.command()
+@click.argument("dataset", default=str(DATA_DIR / "datasets" / "default"))
+@click.argument("scenario_id", required=False)
+def inspect(dataset: str, scenario_id: str | None) -> None:
+    """Summarise a released dataset: counts per split, family and funnel stage, and per family
+    what was tried, packaged, how robust and how varied. With SCENARIO_ID, the lineage of that
+    scenario instead, as JSON: request, prompt, seed, script hash, code versions, Dagster run.
+
+    \b
+    Examples:
+      benchgen inspect
+      benchgen inspect data/datasets/default ball_bin-s00003
+    """
+    from benchgen_dagster.dataset import lineage, read_manifest
+
+    if scenario_id:
+        click.echo(json.dumps(lineage(dataset, scenario_id), indent=2))
+        return
     manifest = read_manifest(dataset)
     click.echo(f"{manifest.name} {manifest.version} (created {manifest.created_at})")
     for section, counts in manifest.counts.items():
@@ -214,11 +252,11 @@ def inspect(dataset: Path) -> None:
     click.echo(family_table(dataset, manifest))
 
 
-def family_table(dataset: Path, manifest: DatasetManifest) -> str:
+def family_table(dataset: str, manifest: DatasetManifest) -> str:
     """Per family: what was tried and packaged, robustness, and how varied the variants are."""
-    import pyarrow.parquet as pq
+    from benchgen_dagster.dataset import index_rows
 
-    rows = pq.read_table(dataset / manifest.index.path).to_pylist()
+    rows = index_rows(dataset, manifest)
     tried = {p.family: p.funnel.get("generated", 0) for p in manifest.partitions}
     header = (
         f"  {'family':<16}{'split':<11}{'tried':>6}{'packaged':>9}{'robust':>9}"
@@ -243,10 +281,49 @@ def family_table(dataset: Path, manifest: DatasetManifest) -> str:
 
 
 @main.command()
-@click.argument(
-    "dataset", type=click.Path(path_type=Path), default=DATA_DIR / "datasets" / "default"
+@click.argument("prompt")
+@click.option(
+    "--family", default=None, help="A built-in family (omit to have the agent write one)."
 )
-def verify(dataset: Path) -> None:
+@click.option("--variants", type=click.IntRange(1, 100_000), default=16, show_default=True)
+@click.option("--seed-start", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--split", type=click.Choice(["train", "validation", "test"]), default=None)
+@click.option(
+    "--requests-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DATA_DIR / "requests",
+    show_default=True,
+)
+def request(
+    prompt: str,
+    family: str | None,
+    variants: int,
+    seed_start: int,
+    split: str | None,
+    requests_dir: Path,
+) -> None:
+    """Write a generation request where the `new_requests` sensor picks it up (`make dev`).
+
+    \b
+    Examples:
+      benchgen request "a ball must clear a wall" --family over_wall --variants 8
+      benchgen request "a 60 mm cube must cross a 180 mm gap" --seed-start 100
+    """
+    from benchgen_dagster.registry import get_family
+    from benchgen_dagster.requests import RequestBook, request_from, request_yaml
+
+    if family:
+        get_family(family)  # an unknown family is refused here, not in a run
+    fields = {"prompt": prompt, "family": family, "variants": variants, "seed_start": seed_start}
+    new = request_from({**fields, "split": split}, "the request")
+    path = RequestBook(requests_dir, variants).submit(new)
+    click.echo(f"{new.request_id}: written to {path}")
+    click.echo(request_yaml(new).rstrip())
+
+
+@main.command()
+@click.argument("dataset", default=str(DATA_DIR / "datasets" / "default"))
+def verify(dataset: str) -> None:
     """Re-hash a released dataset against its manifest.
 
     Exit status: 0 every file matches, 1 a file is changed, missing or unlisted, 2 not a dataset.
@@ -262,7 +339,7 @@ def verify(dataset: Path) -> None:
         for path in paths:
             click.echo(f"{label}: {path}")
     verdict = "ok" if result.ok else "FAILED"
-    click.echo(f"{verdict}: {result.checked} files listed in {dataset / 'manifest.json'}")
+    click.echo(f"{verdict}: {result.checked} files listed in {dataset}/manifest.json")
     sys.exit(0 if result.ok else 1)
 
 

@@ -43,7 +43,14 @@ class ScenarioSample:
 
 
 def open_dataset(location: str | Path) -> tuple[Store, str]:
-    """The store and key prefix of a dataset folder."""
+    """The store and key prefix of a dataset: a folder, or `s3://bucket/prefix/name` (with the
+    endpoint and credentials from the environment, see `benchgen_dagster.s3`)."""
+    if str(location).startswith("s3://"):
+        from benchgen_dagster.s3 import S3Store, client_from_environment, split_s3_uri
+
+        bucket, key = split_s3_uri(str(location))
+        parent, _, name = key.rpartition("/")
+        return S3Store(client_from_environment(), bucket, parent), name
     path = Path(location)
     return LocalStore(path.parent), path.name
 
@@ -146,3 +153,51 @@ def verify(location: str | Path) -> Verification:
     present = {key.removeprefix(f"{root}/") for key in store.list(root)}
     unlisted = sorted(present - set(listed) - {MANIFEST})
     return Verification(len(listed), mismatched, missing, unlisted)
+
+
+def index_rows(location: str | Path, manifest: DatasetManifest) -> list[dict[str, object]]:
+    """index.parquet as a list of rows, checked against its manifest hash."""
+    import pyarrow.parquet as pq
+
+    store, root = open_dataset(location)
+    return pq.read_table(io.BytesIO(_checked(store, root, manifest.index))).to_pylist()
+
+
+def lineage(location: str | Path, scenario_id: str) -> dict[str, object]:
+    """Everything recorded about where one scenario came from: its request and prompt, seed and
+    parameters, script hash, code versions, sandbox, trace id, shard and the Dagster run that
+    built its partition."""
+    manifest = read_manifest(location)
+    store, root = open_dataset(location)
+    index = index_rows(location, manifest)
+    row = next((r for r in index if r["scenario_id"] == scenario_id), None)
+    if row is None:
+        raise DatasetError(f"{location} has no scenario {scenario_id!r}")
+    shard = next(s for s in manifest.shards if s.path == row["shard"])
+    sample = next(
+        s
+        for s in read_shard(_checked(store, root, shard), shard.path)
+        if s.scenario.scenario_id == scenario_id
+    )
+    partition = next((p for p in manifest.partitions if p.request_id == row["request_id"]), None)
+    scenario = sample.scenario
+    return {
+        "scenario_id": scenario_id,
+        "dataset": f"{manifest.name} {manifest.version}",
+        "shard": shard.path,
+        "split": scenario.split.value,
+        "family": scenario.family,
+        "seed": scenario.seed,
+        "params": scenario.params,
+        "request_id": scenario.lineage.request_id,
+        "prompt": partition.prompt if partition else None,
+        "prompt_sha256": scenario.lineage.prompt_sha256,
+        "family_source": scenario.lineage.family_source,
+        "script_sha256": scenario.lineage.script_sha256,
+        "code_versions": scenario.lineage.code_versions,
+        "validator_version": sample.validation.validator_version,
+        "sandbox": scenario.lineage.sandbox,
+        "trace_id": scenario.lineage.trace_id,
+        "dagster_run_id": partition.run_id if partition else None,
+        "materialized_at": partition.materialized_at if partition else None,
+    }

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchgen_dagster.card import dataset_card
 from benchgen_dagster.diversity import FEATURES, geometry_signature, scenario_features, summarise
 from benchgen_dagster.schema import (
     DatasetManifest,
@@ -38,6 +39,7 @@ from benchgen_dagster.schema import (
 from benchgen_dagster.storage import Bundle, Store
 
 SCENARIOS_PER_SHARD = 256
+CARD = "README.md"
 INDEX_COLUMNS = [
     "scenario_id",
     "family",
@@ -162,6 +164,7 @@ def write_release(
     batches: Mapping[str, Bundle[ShardBatch]],
     lineage: list[PartitionLineage],
     code_versions: dict[str, str],
+    license_id: str = "cc-by-4.0",
 ) -> DatasetManifest:
     """Publish `datasets/<name>/`: shards renamed `<split>-<nnnnn>.tar`, then the index, then the
     manifest last, so a reader never sees a manifest pointing at something missing."""
@@ -200,6 +203,9 @@ def write_release(
         partitions=sorted(lineage, key=lambda p: p.request_id),
         diversity=release_diversity(rows),
     )
+    card = dataset_card(manifest, rows, license_id).encode()
+    store.put(f"{root}/{CARD}", card)
+    manifest.files.append(FileEntry(path=CARD, sha256=sha256(card), bytes=len(card)))
     store.put(f"{root}/manifest.json", _json(manifest.model_dump(mode="json")))
     keep = {f"{root}/{s.path}" for s in shard_entries}
     for key in store.list(f"{root}/shards"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -31,6 +32,12 @@ def parse_request(text: str, source: str = "request") -> GenerationRequest:
         raise RequestError(f"{source} is not valid YAML: {error}") from None
     if not isinstance(data, dict):
         raise RequestError(f"{source} must be a YAML mapping with at least a prompt")
+    return request_from(data, source)
+
+
+def request_from(data: dict[str, object], source: str = "request") -> GenerationRequest:
+    """A validated request from its fields; the id is made up when missing."""
+    data = {k: v for k, v in data.items() if v is not None}
     data.setdefault("request_id", request_id_for(str(data.get("prompt", "")), data))
     try:
         return GenerationRequest.model_validate(data)
@@ -50,6 +57,12 @@ def request_id_for(prompt: str, data: dict[str, object]) -> str:
 
 def request_yaml(request: GenerationRequest) -> str:
     return yaml.safe_dump(request.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
+
+
+@dataclass(frozen=True)
+class Intake:
+    accepted: list[GenerationRequest]
+    rejected: list[tuple[str, str]]  # file name, reason
 
 
 class RequestBook:
@@ -85,3 +98,32 @@ class RequestBook:
         path = self.folder / f"{request.request_id}.yaml"
         LocalStore(self.folder).put(path.name, request_yaml(request).encode())
         return path
+
+    @property
+    def rejected_folder(self) -> Path:
+        return self.folder / "rejected"
+
+    def accepted_ids(self) -> list[str]:
+        return sorted(p.stem for p in (self.folder / "accepted").glob("*.yaml"))
+
+    def intake(self) -> Intake:
+        """Move every request file dropped in the folder: valid ones to `accepted/`, bad ones
+        to `rejected/` with a `.reason.txt` beside them. Oldest first."""
+        accepted, rejected = [], []
+        files = sorted(
+            (p for p in self.folder.glob("*.y*ml") if p.is_file()),
+            key=lambda p: (p.stat().st_mtime_ns, p.name),
+        )
+        for path in files:
+            try:
+                request = parse_request(path.read_text(errors="replace"), path.name)
+            except RequestError as error:
+                store = LocalStore(self.rejected_folder)
+                store.put(path.name, path.read_bytes())
+                store.put(f"{path.name}.reason.txt", f"{error}\n".encode())
+                rejected.append((path.name, str(error)))
+            else:
+                self.accept(request)
+                accepted.append(request)
+            path.unlink()
+        return Intake(accepted, rejected)

@@ -468,6 +468,7 @@ class ShardBatch(Model):
 class PartitionLineage(Model):
     request_id: Slug
     family: Slug
+    prompt: str = ""
     run_id: str | None
     materialized_at: float | None
     family_code_version: str

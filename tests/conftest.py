@@ -13,15 +13,21 @@ from dagster import DagsterInstance, materialize
 
 from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
 from benchgen_dagster.registry import registry
-from benchgen_dagster.resources import (
-    BundleIOManager,
-    PipelineSettings,
-    SandboxResource,
-    StorageResource,
-)
-from tests.helpers import SCRIPTS
+from benchgen_dagster.resources import PipelineSettings
+from tests.helpers import SCRIPTS, resources_for
 
 VARIANTS = 2  # per family in the shared dataset
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs the suite on several workers (pytest-xdist, `--dist loadgroup`); tests
+    that share an expensive fixture stay on one worker: each module's tests together, and every
+    user of the shared dataset together."""
+    for item in items:
+        uses_dataset = "built_dataset" in getattr(item, "fixturenames", ())
+        group = "dataset" if uses_dataset else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
@@ -34,13 +40,7 @@ def built_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every built-in family materialized through Dagster into a temporary home and released."""
     root = tmp_path_factory.mktemp("benchgen")
     settings = PipelineSettings(data_dir=str(root / "data"), builtin_variants=VARIANTS)
-    storage = StorageResource(settings=settings)
-    resources = {
-        "settings": settings,
-        "storage": storage,
-        "io_manager": BundleIOManager(storage=storage),
-        "sandbox": SandboxResource(),
-    }
+    resources = resources_for(settings)
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("requests", sorted(registry()))
         for partition in sorted(registry()):

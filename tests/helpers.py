@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dagster_aws.s3 import S3Resource
+
+from benchgen_dagster.resources import (
+    BundleIOManager,
+    PipelineSettings,
+    SandboxResource,
+    StorageResource,
+)
 from benchgen_dagster.sandbox.local import SubprocessLauncher
 from benchgen_dagster.sandbox.protocol import Job, JobOutcome
 from benchgen_dagster.sandbox.runner import Limits, run_batch
@@ -33,3 +41,17 @@ def run_script(source: str, jobs: list[Job], limits: Limits = Limits()) -> list[
 def validate_all(family: str, outcomes: list[JobOutcome]) -> list[ValidatedVariant]:
     context = context_for(family)
     return [validate_variant(o, context) for o in outcomes]
+
+
+def resources_for(
+    settings: PipelineSettings, s3: S3Resource | None = None, s3_prefix: str = "benchgen"
+) -> dict[str, object]:
+    """The Dagster resources of the definitions, on a data folder or, given `s3`, a bucket."""
+    bucket = "benchgen" if s3 else ""
+    storage = StorageResource(settings=settings, s3=s3, s3_bucket=bucket, s3_prefix=s3_prefix)
+    return {
+        "settings": settings,
+        "storage": storage,
+        "io_manager": BundleIOManager(storage=storage),
+        "sandbox": SandboxResource(),
+    }

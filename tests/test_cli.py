@@ -93,3 +93,34 @@ def test_validate_script_rejects_a_file_that_is_not_text(tmp_path: Path) -> None
     binary.write_bytes(b"\xff\xfe\x00garbage")
     code, output = run("validate-script", str(binary))
     assert code == 2 and "cannot read" in output
+
+
+def test_inspect_prints_a_table_per_family_and_the_lineage_of_one_scenario(
+    built_dataset: Path,
+) -> None:
+    code, output = run("inspect", str(built_dataset))
+    assert code == 0 and "near-dup" in output and "ball_bin" in output
+    code, output = run("inspect", str(built_dataset), "ball_bin-s00001")
+    lineage = json.loads(output)
+    assert code == 0 and lineage["request_id"] == "ball_bin" and lineage["seed"] == 1
+    assert lineage["prompt"] and lineage["dagster_run_id"] and len(lineage["script_sha256"]) == 64
+    code, output = run("inspect", str(built_dataset), "no-such-scenario")
+    assert code == 2 and "no scenario 'no-such-scenario'" in output
+
+
+def test_request_writes_a_valid_request_file_and_refuses_an_unknown_family(tmp_path: Path) -> None:
+    code, output = run(
+        "request",
+        "a ball into a bin",
+        "--family",
+        "ball_bin",
+        "--variants",
+        "3",
+        "--requests-dir",
+        str(tmp_path),
+    )
+    [path] = tmp_path.glob("*.yaml")
+    assert code == 0 and path.stem in output
+    assert "family: ball_bin" in path.read_text() and "variants: 3" in path.read_text()
+    code, output = run("request", "x", "--family", "nope", "--requests-dir", str(tmp_path))
+    assert code == 2 and "unknown family 'nope'" in output

@@ -2,7 +2,7 @@
 
 from dagster import AssetExecutionContext, DataVersion, MetadataValue, Output, asset
 
-from benchgen_dagster.assets.partitions import requests_partitions
+from benchgen_dagster.assets.partitions import STEP_RETRIES, requests_partitions
 from benchgen_dagster.registry import get_family
 from benchgen_dagster.requests import RequestError
 from benchgen_dagster.resources.settings import PipelineSettings
@@ -16,6 +16,7 @@ class AgentNotConfigured(RuntimeError):
 
 
 @asset(
+    retry_policy=STEP_RETRIES,
     partitions_def=requests_partitions,
     group_name=GROUP,
     kinds={"yaml"},
@@ -42,6 +43,7 @@ def generation_requests(
 
 
 @asset(
+    retry_policy=STEP_RETRIES,
     partitions_def=requests_partitions,
     group_name=GROUP,
     kinds={"python"},
@@ -71,6 +73,7 @@ def scenario_plans(
 
 
 @asset(
+    retry_policy=STEP_RETRIES,
     partitions_def=requests_partitions,
     group_name=GROUP,
     kinds={"python"},

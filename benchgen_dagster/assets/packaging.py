@@ -11,8 +11,8 @@ from dagster import (
 )
 
 from benchgen_dagster import pipeline
-from benchgen_dagster.assets.partitions import requests_partitions
-from benchgen_dagster.packaging import pack_shards, write_release
+from benchgen_dagster.assets.partitions import STEP_RETRIES, requests_partitions
+from benchgen_dagster.packaging import CARD, pack_shards, write_release
 from benchgen_dagster.resources.settings import PipelineSettings
 from benchgen_dagster.resources.storage import RECORD_TYPES, StorageResource, asset_prefix
 from benchgen_dagster.schema import (
@@ -29,6 +29,7 @@ PREVIEWS = 4
 
 
 @asset(
+    retry_policy=STEP_RETRIES,
     partitions_def=requests_partitions,
     group_name=GROUP,
     kinds={"mujoco", "png"},
@@ -62,6 +63,7 @@ def scenario_renders(
 
 
 @asset(
+    retry_policy=STEP_RETRIES,
     partitions_def=requests_partitions,
     group_name=GROUP,
     kinds={"tar"},
@@ -99,6 +101,7 @@ def dataset_shards(
 
 
 @asset(
+    retry_policy=STEP_RETRIES,
     group_name=GROUP,
     kinds={"parquet"},
     deps=[dataset_shards],
@@ -131,6 +134,7 @@ def dataset_release(
             PartitionLineage(
                 request_id=partition,
                 family=batch.record.family,
+                prompt=request.prompt,
                 run_id=record[0].run_id if record else None,
                 materialized_at=record[0].timestamp if record else None,
                 family_code_version=script.code_version if isinstance(script, FamilyScript) else "",
@@ -143,7 +147,12 @@ def dataset_release(
             "the partitioned assets first (make dataset)"
         )
     manifest = write_release(
-        store, settings.dataset, batches, lineage, {"validator": validator_version()}
+        store,
+        settings.dataset,
+        batches,
+        lineage,
+        {"validator": validator_version()},
+        settings.dataset_license,
     )
     context.add_output_metadata(
         {
@@ -154,6 +163,7 @@ def dataset_release(
             "families": MetadataValue.json(manifest.counts["families"]),
             "funnel": MetadataValue.json(manifest.counts["stages"]),
             "partitions": MetadataValue.json([p.model_dump() for p in manifest.partitions]),
+            "card": MetadataValue.md(store.get(f"datasets/{settings.dataset}/{CARD}").decode()),
         }
     )
     return manifest

@@ -1,5 +1,10 @@
-"""One partition per generation request: a batch of variants of one family."""
+"""One partition per generation request, and the retry policy every step shares."""
 
-from dagster import DynamicPartitionsDefinition
+from dagster import Backoff, DynamicPartitionsDefinition, Jitter, RetryPolicy
 
 requests_partitions = DynamicPartitionsDefinition(name="requests")
+
+# A transient fault (an S3 or Docker daemon hiccup) gets two more tries, 1 s then 2 s later.
+STEP_RETRIES = RetryPolicy(
+    max_retries=2, delay=1.0, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+)

@@ -14,7 +14,7 @@ from dagster import (
 
 from benchgen_dagster import pipeline
 from benchgen_dagster.assets.metadata import diversity_metadata, funnel_metadata
-from benchgen_dagster.assets.partitions import requests_partitions
+from benchgen_dagster.assets.partitions import STEP_RETRIES, requests_partitions
 from benchgen_dagster.diversity import batch_diversity
 from benchgen_dagster.resources.sandbox import SandboxResource
 from benchgen_dagster.resources.settings import PipelineSettings
@@ -44,6 +44,7 @@ def _progress(context: AssetExecutionContext, what: str):  # type: ignore[no-unt
 
 
 @asset(
+    retry_policy=STEP_RETRIES,
     partitions_def=requests_partitions,
     group_name=GROUP,
     kinds={"python", "docker"},
@@ -85,6 +86,7 @@ def scenario_variants(
 
 
 @asset(
+    retry_policy=STEP_RETRIES,
     partitions_def=requests_partitions,
     group_name=GROUP,
     kinds={"mujoco"},

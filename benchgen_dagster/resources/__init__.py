@@ -2,12 +2,16 @@
 
 from benchgen_dagster.resources.sandbox import SandboxResource, sandbox_kind_from_environment
 from benchgen_dagster.resources.settings import PipelineSettings, settings_from_environment
-from benchgen_dagster.resources.storage import BundleIOManager, StorageResource
+from benchgen_dagster.resources.storage import (
+    BundleIOManager,
+    StorageResource,
+    storage_from_environment,
+)
 
 
 def resources_from_environment() -> dict[str, object]:
     settings = settings_from_environment()
-    storage = StorageResource(settings=settings)
+    storage = storage_from_environment(settings)
     return {
         "settings": settings,
         "storage": storage,

@@ -40,6 +40,9 @@ class PipelineSettings(ConfigurableResource):
         description="Processes a large partition's variants are spread over",
     )
     min_pass_rate: float = Field(default=0.5, description="Blocking floor on accepted/generated")
+    dataset_license: str = Field(
+        default="cc-by-4.0", description="The license the dataset card declares"
+    )
     max_near_duplicates: float = Field(
         default=0.1, description="Blocking ceiling on the share of near-duplicate variants"
     )

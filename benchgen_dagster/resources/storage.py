@@ -1,10 +1,20 @@
 """Storage of asset values: records as JSON, media as real files beside them."""
 
-from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
-from pydantic import BaseModel
+import os
+
+from dagster import (
+    ConfigurableIOManager,
+    ConfigurableResource,
+    EnvVar,
+    InputContext,
+    OutputContext,
+)
+from dagster_aws.s3 import S3Resource
+from pydantic import BaseModel, Field
 
 from benchgen_dagster import schema
-from benchgen_dagster.resources.settings import PipelineSettings
+from benchgen_dagster.resources.settings import PipelineSettings, env_or
+from benchgen_dagster.s3 import S3Store
 from benchgen_dagster.storage import LocalStore, Store, read_bundle, write_bundle
 
 RECORD_TYPES: dict[str, type[BaseModel]] = {
@@ -24,11 +34,17 @@ ASSETS_PREFIX = "assets"
 
 
 class StorageResource(ConfigurableResource):
-    """The store behind the IO manager and the dataset release: the data folder by default."""
+    """The store behind the IO manager and the dataset release: the data folder by default, an
+    S3 bucket when one is configured (`BENCHGEN_S3_BUCKET`)."""
 
     settings: PipelineSettings
+    s3: S3Resource | None = None
+    s3_bucket: str = Field(default="", description="Keep assets and datasets in this bucket")
+    s3_prefix: str = Field(default="benchgen", description="Key prefix inside the bucket")
 
     def store(self) -> Store:
+        if self.s3_bucket:
+            return S3Store((self.s3 or S3Resource()).get_client(), self.s3_bucket, self.s3_prefix)
         return LocalStore(self.settings.root)
 
 
@@ -57,3 +73,24 @@ class BundleIOManager(ConfigurableIOManager):
         if len(keys) == 1 and context.has_partition_key:
             return read_bundle(store, asset_prefix(asset, keys[0]), RECORD_TYPES)
         return {key: read_bundle(store, asset_prefix(asset, key), RECORD_TYPES) for key in keys}
+
+
+def storage_from_environment(settings: PipelineSettings) -> StorageResource:
+    """The data folder, or S3 when `BENCHGEN_S3_BUCKET` is set. The endpoint comes from
+    `BENCHGEN_S3_ENDPOINT` (for an S3-compatible server) and the credentials from the usual AWS
+    variables, read as EnvVars so they never appear in the UI or the run config."""
+    if not os.environ.get("BENCHGEN_S3_BUCKET"):
+        return StorageResource(settings=settings)
+    s3 = S3Resource(
+        endpoint_url=env_or("BENCHGEN_S3_ENDPOINT", None),
+        region_name=os.environ.get("AWS_REGION", "us-east-1"),
+        aws_access_key_id=env_or("AWS_ACCESS_KEY_ID", None),
+        aws_secret_access_key=env_or("AWS_SECRET_ACCESS_KEY", None),
+        max_attempts=8,
+    )
+    return StorageResource(
+        settings=settings,
+        s3=s3,
+        s3_bucket=EnvVar("BENCHGEN_S3_BUCKET"),
+        s3_prefix=env_or("BENCHGEN_S3_PREFIX", "benchgen"),
+    )

@@ -9,6 +9,7 @@ changes. The benchgen package itself is mounted read-only at run time, not baked
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import re
@@ -27,6 +28,7 @@ DEBIAN_PACKAGES = ("python3", "python3-venv", "libgl1", "libstdc++6")
 WORKER_PACKAGES = ("build123d", "numpy", "dagster-pipes")
 CONSTRAINTS = Path(__file__).resolve().parents[2] / "constraints.txt"
 VENV = "/opt/venv"
+LOCK = Path(tempfile.gettempdir()) / "benchgen-worker-image.lock"
 
 
 class ImageBuildError(RuntimeError):
@@ -80,10 +82,20 @@ def image_exists(tag: str) -> bool:
 
 
 def ensure_image(say: Callable[[str], None] = log.info) -> str:
-    """The worker image's tag, building the image first if it does not exist yet."""
+    """The worker image's tag, building the image first if it does not exist yet. Builds are
+    serialised by a lock file, so processes that need the image at once build it once."""
     tag = image_tag()
     if image_exists(tag):
         return tag
+    with open(LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if image_exists(tag):  # another process built it while this one waited
+            return tag
+        _build(tag, say)
+    return tag
+
+
+def _build(tag: str, say: Callable[[str], None]) -> None:
     say(f"building the worker image {tag} (a few minutes, once)")
     with tempfile.TemporaryDirectory(prefix="benchgen-image-", dir="/var/tmp") as tmp:
         root, wheels = Path(tmp) / "rootfs", Path(tmp) / "wheels"
@@ -158,7 +170,6 @@ def ensure_image(say: Callable[[str], None] = log.info) -> str:
             subprocess.run(["docker", "rm", "-f", builder], capture_output=True, check=False)
             subprocess.run(["docker", "rmi", base], capture_output=True, check=False)
     say(f"built {tag}")
-    return tag
 
 
 def _run(command: list[str]) -> None:

@@ -1,0 +1,45 @@
+"""The jobs: a whole partition, each stage on its own for re-runs, and the release."""
+
+from dagster import AssetSelection, define_asset_job
+
+from benchgen_dagster.assets import PARTITIONED_ASSETS, requests_partitions
+
+build_partition = define_asset_job(
+    "build_partition",
+    selection=PARTITIONED_ASSETS,
+    partitions_def=requests_partitions,
+    description="Generate, validate, render and shard one request's variants.",
+)
+
+
+def _stage_job(name: str, assets: list[str], description: str):  # type: ignore[no-untyped-def]
+    return define_asset_job(
+        name,
+        selection=AssetSelection.assets(*assets),
+        partitions_def=requests_partitions,
+        description=description,
+        tags={"benchgen/stage": name},
+    )
+
+
+stage_jobs = [
+    _stage_job(
+        "generate",
+        ["generation_requests", "scenario_plans", "family_scripts", "scenario_variants"],
+        "Stage 1 of a partition: read the request, plan, script, and run the variants in the "
+        "sandbox.",
+    ),
+    _stage_job(
+        "validate",
+        ["validated_simulations"],
+        "Stage 2: the validation funnel, from stored variants.",
+    ),
+    _stage_job("render", ["scenario_renders"], "Stage 3: offscreen renders of accepted variants."),
+    _stage_job("package", ["dataset_shards"], "Stage 4: the partition's shards and index rows."),
+]
+
+release_dataset = define_asset_job(
+    "release_dataset",
+    selection=["dataset_release"],
+    description="Publish every materialized partition as the dataset.",
+)

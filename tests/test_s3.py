@@ -1,0 +1,130 @@
+"""Media and shards on a real S3 server (SeaweedFS `weed mini` on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, materialize
+from dagster_aws.s3 import S3Resource
+
+from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
+from benchgen_dagster.dataset import load, read_manifest, verify
+from benchgen_dagster.resources import PipelineSettings
+from benchgen_dagster.s3 import MULTIPART_BYTES, S3Store
+from tests.helpers import resources_for
+from tests.s3server import S3Server
+
+FAMILIES = ("ball_bin", "puck_shelf")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    s3 = S3Server(tmp_path_factory.mktemp("weed")).start()
+    yield s3
+    s3.stop()
+
+
+def s3_resource(server: S3Server) -> S3Resource:
+    return S3Resource(
+        endpoint_url=server.endpoint,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        region_name="us-east-1",
+        max_attempts=3,
+    )
+
+
+def build(settings: PipelineSettings, s3: S3Resource | None = None, prefix: str = "") -> bool:
+    resources = resources_for(settings, s3=s3, s3_prefix=prefix)
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("requests", list(FAMILIES))
+        for family in FAMILIES:
+            result = materialize(
+                PARTITIONED_ASSETS,
+                partition_key=family,
+                instance=instance,
+                resources=resources,
+                raise_on_error=False,
+            )
+            if not result.success:
+                return False
+        return materialize(
+            ALL_ASSETS, selection=["dataset_release"], instance=instance, resources=resources
+        ).success
+
+
+@pytest.fixture(scope="module")
+def local_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("local")
+    assert build(PipelineSettings(data_dir=str(root), builtin_variants=1))
+    return root / "datasets" / "default"
+
+
+def test_the_graph_builds_the_same_dataset_on_s3_as_on_disk(
+    server: S3Server, local_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = PipelineSettings(data_dir=str(tmp_path), builtin_variants=1)
+    assert build(settings, s3_resource(server), prefix="same")
+    assert not (tmp_path / "datasets").exists()  # nothing went to the data folder
+
+    for name, value in server.environment().items():
+        monkeypatch.setenv(name, value)
+    remote = f"s3://{server.bucket}/same/datasets/default"
+    on_s3, on_disk = read_manifest(remote), read_manifest(local_dataset)
+    assert on_s3.version == on_disk.version
+    assert [s.sha256 for s in on_s3.shards] == [s.sha256 for s in on_disk.shards]
+    assert verify(remote).ok
+    samples = list(load(remote))
+    assert {s.scenario.family for s in samples} == set(FAMILIES)
+
+    store = S3Store(s3_resource(server).get_client(), server.bucket, "same")
+    renders = store.list("assets/scenario_renders/ball_bin")
+    png = next(key for key in renders if key.endswith(".png"))
+    head = store.client.head_object(Bucket=server.bucket, Key=f"same/{png}")
+    assert head["ContentType"] == "image/png"
+
+
+def test_a_large_shard_goes_up_in_parts_and_appears_only_whole(server: S3Server) -> None:
+    store = S3Store(s3_resource(server).get_client(), server.bucket, "multipart")
+    data = bytes(range(256)) * (3 * MULTIPART_BYTES // 256 + 1)
+    store.put("shards/big.tar", data)
+    head = store.client.head_object(Bucket=server.bucket, Key="multipart/shards/big.tar")
+    assert head["ETag"].strip('"').endswith("-4")  # an ETag of four parts
+    assert store.get("shards/big.tar") == data
+    assert store.list("shards") == ["shards/big.tar"]
+
+
+def test_a_run_that_loses_s3_midway_is_rerun_with_nothing_lost_or_doubled(
+    server: S3Server, local_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = PipelineSettings(data_dir=str(tmp_path), builtin_variants=1)
+    store = S3Store(s3_resource(server).get_client(), server.bucket, "fault")
+    outcome: dict[str, bool] = {}
+
+    def first_run() -> None:
+        outcome["success"] = build(settings, s3_resource(server), prefix="fault")
+
+    runner = threading.Thread(target=first_run)
+    runner.start()
+    deadline = time.monotonic() + 300
+    while not store.list("assets/scenario_variants") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    server.stop(hard=True)  # S3 goes away in the middle of the run
+    runner.join(timeout=600)
+    assert outcome == {"success": False}
+
+    server.start()  # same folder, same ports: the data written before the crash is back
+    assert not store.exists("datasets/default/manifest.json")
+    assert build(settings, s3_resource(server), prefix="fault")
+    for name, value in server.environment().items():
+        monkeypatch.setenv(name, value)
+    remote = f"s3://{server.bucket}/fault/datasets/default"
+    assert read_manifest(remote).version == read_manifest(local_dataset).version
+    assert verify(remote).ok
+    keys = store.list("")
+    assert len(keys) == len(set(keys))
+    assert not [k for k in keys if "/.tmp-" in k]

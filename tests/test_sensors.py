@@ -1,0 +1,156 @@
+"""The sensors against a real Dagster instance: requests in, stale partitions out, repairs."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterEventType,
+    DagsterInstance,
+    EventRecordsFilter,
+    RunRequest,
+    SkipReason,
+    build_run_status_sensor_context,
+    build_sensor_context,
+    materialize,
+)
+
+import benchgen_dagster.registry as registry_module
+import benchgen_dagster.resources.settings as settings_module
+from benchgen_dagster.assets import PARTITIONED_ASSETS
+from benchgen_dagster.definitions import defs
+from benchgen_dagster.resources import PipelineSettings
+from benchgen_dagster.sensors import (
+    REPAIR_TAG,
+    new_requests,
+    repair_failed_partition,
+    stale_partitions_sensor,
+)
+from benchgen_dagster.staleness import stale_partitions
+from tests.helpers import resources_for
+
+TOUCHED, UNTOUCHED = "ball_sideways", "cube_gap"
+
+
+def shard_materializations(instance: DagsterInstance, partition: str) -> int:
+    key = AssetKey("dataset_shards")
+    filters = AssetRecordsFilter(asset_key=key, asset_partitions=[partition])
+    return len(instance.fetch_materializations(filters, limit=100).records)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Two families, one variant each, materialized into an instance of their own."""
+    root = tmp_path_factory.mktemp("sensors")
+    settings = PipelineSettings(data_dir=str(root / "data"), builtin_variants=1)
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("requests", [TOUCHED, UNTOUCHED])
+        for partition in (TOUCHED, UNTOUCHED):
+            assert materialize(
+                PARTITIONED_ASSETS,
+                partition_key=partition,
+                instance=instance,
+                resources=resources_for(settings),
+            ).success
+        yield instance, settings
+
+
+def test_a_request_file_becomes_one_partition_and_one_run_and_a_bad_one_is_set_aside(
+    tmp_path: Path,
+) -> None:
+    settings = PipelineSettings(data_dir=str(tmp_path))
+    inbox = tmp_path / "requests"
+    inbox.mkdir()
+    (inbox / "good.yaml").write_text("prompt: a ball into a bin\nfamily: ball_bin\nvariants: 2\n")
+    (inbox / "bad.yaml").write_text("prompt: a cube\nvariants: many\n")
+    with DagsterInstance.ephemeral() as instance:
+        context = build_sensor_context(instance=instance, resources={"settings": settings})
+        result = new_requests(context)
+        [run] = result.run_requests
+        assert run.partition_key.startswith("ball-bin-")
+        assert result.dynamic_partitions_requests[0].partition_keys == [run.partition_key]
+        assert (inbox / "accepted" / f"{run.partition_key}.yaml").is_file()
+        reason = (inbox / "rejected" / "bad.yaml.reason.txt").read_text()
+        assert "variants" in reason and "integer" in reason
+        assert not list(inbox.glob("*.yaml"))
+
+        again = new_requests(
+            build_sensor_context(
+                instance=instance, cursor=result.cursor, resources={"settings": settings}
+            )
+        )
+        assert again.run_requests == []  # the cursor holds it: nothing is repeated
+
+        lost_cursor = new_requests(
+            build_sensor_context(instance=instance, resources={"settings": settings})
+        )
+        # a tick whose cursor was never committed asks again, under the same run key, so the
+        # request is not lost and Dagster does not run it twice
+        assert [r.run_key for r in lost_cursor.run_requests] == [run.run_key]
+
+
+def test_touching_one_family_reruns_that_partition_and_nothing_of_another(
+    built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    instance, settings = built
+    assert stale_partitions(instance, settings) == {}
+    families = registry_module.registry()
+    touched = dataclasses.replace(families[TOUCHED], source=families[TOUCHED].source + "\n# ok\n")
+    monkeypatch.setattr(registry_module, "registry", lambda: {**families, TOUCHED: touched})
+    context = build_sensor_context(instance=instance, resources={"settings": settings})
+    result = stale_partitions_sensor(context)
+    assert [r.partition_key for r in result.run_requests] == [TOUCHED]
+
+    before = shard_materializations(instance, UNTOUCHED)
+    assert materialize(
+        PARTITIONED_ASSETS,
+        partition_key=TOUCHED,
+        instance=instance,
+        resources=resources_for(settings),
+    ).success
+    assert shard_materializations(instance, UNTOUCHED) == before
+    assert shard_materializations(instance, TOUCHED) == 2
+    assert stale_partitions(instance, settings) == {}
+
+
+def test_a_new_validator_makes_every_partition_stale(
+    built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    instance, settings = built
+    monkeypatch.setattr(settings_module, "validator_version", lambda: "a-new-rule")
+    assert set(stale_partitions(instance, settings)) == {TOUCHED, UNTOUCHED}
+
+
+def test_a_failed_partition_run_is_repaired_a_bounded_number_of_times(tmp_path: Path) -> None:
+    settings = PipelineSettings(data_dir=str(tmp_path))
+    job = defs.resolve_job_def("build_partition")
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("requests", ["no-such-request"])
+        for attempt, expected in ((0, RunRequest), (2, SkipReason)):
+            tags = {REPAIR_TAG: str(attempt)} if attempt else {}
+            result = job.execute_in_process(
+                instance=instance,
+                partition_key="no-such-request",
+                resources=resources_for(settings),
+                raise_on_error=False,
+                tags=tags,
+            )
+            assert not result.success
+            [failure] = instance.fetch_run_status_changes(
+                EventRecordsFilter(DagsterEventType.RUN_FAILURE), limit=1
+            ).records
+            context = build_run_status_sensor_context(
+                sensor_name="repair_failed_partition",
+                dagster_event=failure.event_log_entry.dagster_event,
+                dagster_instance=instance,
+                dagster_run=result.dagster_run,
+            ).for_run_failure()
+            outcome = repair_failed_partition(context)
+            assert isinstance(outcome, expected)
+            if isinstance(outcome, RunRequest):
+                assert outcome.partition_key == "no-such-request"
+                assert outcome.tags[REPAIR_TAG] == "1"
