@@ -7,7 +7,7 @@ from collections import Counter
 
 import yaml
 
-from benchgen_dagster.schema import FUNNEL, DatasetManifest, IndexRow
+from benchgen_dagster.schema import REPORTED_STAGES, DatasetManifest, IndexRow
 
 LIMITATIONS = [
     "Scenery and solutions are static: the payload is the only moving body, so solvers design "
@@ -27,9 +27,22 @@ def size_category(count: int) -> str:
     return "100K<n<1M"
 
 
-def dataset_card(manifest: DatasetManifest, rows: list[IndexRow], license_id: str) -> str:
+def _brace_pattern(manifest: DatasetManifest, split: str) -> str:
+    """The split's shards as one brace pattern, e.g. `shards/test-{00000..00002}.tar`."""
+    paths = [shard.path for shard in manifest.shards if shard.split == split]
+    if len(paths) == 1:
+        return paths[0]
+    stem, _, first = paths[0].rpartition("-")
+    last = paths[-1].rpartition("-")[2]
+    return f"{stem}-{{{first.removesuffix('.tar')}..{last.removesuffix('.tar')}}}.tar"
+
+
+def dataset_card(
+    manifest: DatasetManifest, rows: list[IndexRow], license_id: str, pictures: list[str]
+) -> str:
     total = len(rows)
     splits = sorted({r.split.value for r in rows})
+    example = "test" if "test" in splits else splits[0]  # the split the loading examples use
     header = {
         "pretty_name": f"benchgen {manifest.name}",
         "license": license_id,
@@ -87,6 +100,8 @@ def dataset_card(manifest: DatasetManifest, rows: list[IndexRow], license_id: st
         )
     lines += [
         "",
+        *(f"![{path}]({path})" for path in pictures),
+        "",
         "## How it was made",
         "",
         "Each family is a parametric build123d script `build(seed, params)` with declared "
@@ -108,7 +123,7 @@ def dataset_card(manifest: DatasetManifest, rows: list[IndexRow], license_id: st
         "|---|---|---|",
         *(
             f"| {stage} | {stages.get(stage, 0)} | {stages.get(stage, 0) / generated:.1%} |"
-            for stage in ("generated", *(s.value for s in FUNNEL), "render", "packaged")
+            for stage in REPORTED_STAGES
             if stage in stages
         ),
         "",
@@ -127,11 +142,23 @@ def dataset_card(manifest: DatasetManifest, rows: list[IndexRow], license_id: st
         "```python",
         "import webdataset as wds",
         "",
-        'samples = wds.WebDataset("shards/test-{00000..00001}.tar").decode()',
+        f'samples = wds.WebDataset("{_brace_pattern(manifest, example)}").decode()',
         "",
         "from datasets import load_dataset",
         "",
-        'dataset = load_dataset("webdataset", data_files={"test": "shards/test-*.tar"})',
+        f'files = {{"{example}": "shards/{example}-*.tar"}}',
+        'dataset = load_dataset("webdataset", data_files=files)',
+        "```",
+        "",
+        "On S3 the same loaders stream the shards through presigned links (the endpoint and "
+        "credentials come from the usual `AWS_*` variables and `BENCHGEN_S3_ENDPOINT`):",
+        "",
+        "```python",
+        "from benchgen_dagster.dataset import shard_urls",
+        "",
+        f'urls = shard_urls("s3://bucket/prefix/datasets/{manifest.name}", split="{example}")',
+        "samples = wds.WebDataset(urls).decode()",
+        f'dataset = load_dataset("webdataset", data_files={{"{example}": urls}}, streaming=True)',
         "```",
         "",
         "## Lineage",

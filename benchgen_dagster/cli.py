@@ -6,15 +6,11 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from benchgen_dagster import __version__
 from benchgen_dagster.errors import UserError, env_int
-
-if TYPE_CHECKING:
-    from benchgen_dagster.schema import DatasetManifest
 
 DATA_DIR = Path(os.environ.get("BENCHGEN_DATA_DIR", "data"))
 
@@ -242,42 +238,58 @@ def inspect(dataset: str, scenario_id: str | None) -> None:
     if scenario_id:
         click.echo(json.dumps(lineage(dataset, scenario_id), indent=2))
         return
-    manifest = read_manifest(dataset)
-    click.echo(f"{manifest.name} {manifest.version} (created {manifest.created_at})")
-    for section, counts in manifest.counts.items():
-        click.echo(f"  {section}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
-    click.echo(
-        f"  shards: {len(manifest.shards)}, {sum(s.bytes for s in manifest.shards) / 1e6:.1f} MB"
-    )
-    click.echo(family_table(dataset, manifest))
+    from benchgen_dagster.summary import print_summary
+
+    print_summary(dataset, read_manifest(dataset))
 
 
-def family_table(dataset: str, manifest: DatasetManifest) -> str:
-    """Per family: what was tried and packaged, robustness, and how varied the variants are."""
-    from benchgen_dagster.dataset import index_rows
+@main.command()
+@click.argument("dataset")
+@click.argument("scenario_id")
+@click.argument(
+    "design", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--reference", is_flag=True, help="Score the scenario's own reference solution.")
+@click.option("--material", default=None, help="What the design is made of [default: wood].")
+@click.option("--trials", type=click.IntRange(0, 100), default=5, show_default=True)
+def evaluate(
+    dataset: str,
+    scenario_id: str,
+    design: Path | None,
+    reference: bool,
+    material: str | None,
+    trials: int,
+) -> None:
+    """Score a design on one scenario of a dataset and print the result as JSON.
 
-    rows = index_rows(dataset, manifest)
-    tried = {p.family: p.funnel.get("generated", 0) for p in manifest.partitions}
-    header = (
-        f"  {'family':<16}{'split':<11}{'tried':>6}{'packaged':>9}{'robust':>9}"
-        f"{'geometries':>11}{'near-dup':>9}{'goal x std':>11}{'to goal m':>13}{'drop m':>13}"
-    )
-    lines = [header]
-    for family, diversity in manifest.diversity.items():
-        if family == "all":
-            continue
-        mine = [r for r in rows if r["family"] == family]
-        successes = int(sum(r.get("robust.successes") or 0 for r in mine))
-        trials = int(sum(r.get("robust.trials") or 0 for r in mine))
-        spreads = diversity.spreads
-        distance, drop = spreads["distance_to_goal_m"], spreads["height_change_m"]
-        lines.append(
-            f"  {family:<16}{mine[0]['split'] if mine else '':<11}{tried.get(family, 0):>6}"
-            f"{len(mine):>9}{f'{successes}/{trials}':>9}{diversity.unique_geometries:>11}"
-            f"{diversity.near_duplicates:>9}{spreads['goal_x_m'].std:>11.3f}"
-            f"{f'{distance.min:.2f}-{distance.max:.2f}':>13}{f'{drop.min:.2f}-{drop.max:.2f}':>13}"
-        )
-    return "\n".join(lines)
+    DESIGN is a Python file with `design(scenario)` returning {label: build123d shape}, in
+    millimetres like a family script (the scenario it receives is in metres), or an MJCF
+    file (.xml) whose worldbody holds the design's bodies, in metres. Exit status: 0 the
+    design succeeds, 1 it fails or breaks a constraint, 2 bad input.
+
+    \b
+    Examples:
+      benchgen evaluate data/datasets/default ball_bin-s00003 my_chute.py
+      benchgen evaluate data/datasets/default ball_bin-s00003 my_chute.xml --material steel
+      benchgen evaluate data/datasets/default ball_bin-s00003 --reference
+    """
+    from benchgen_dagster.dataset import find_sample
+    from benchgen_dagster.scoring import evaluate as score
+    from benchgen_dagster.scoring import load_design, reference_design
+
+    if (design is None) == (not reference):
+        raise BadInput("give a DESIGN file or --reference (one of them)")
+    sample, _, _ = find_sample(dataset, scenario_id)
+    if reference:
+        parts, own_material = reference_design(sample)
+    else:
+        parts, own_material = load_design(design, sample.scenario), "wood"  # type: ignore[arg-type]
+    try:
+        result = score(sample, parts, material=material or own_material, trials=trials)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    click.echo(result.model_dump_json(indent=2))
+    sys.exit(0 if result.success else 1)
 
 
 @main.command()

@@ -77,6 +77,18 @@ def load(location: str | Path, split: str | None = None) -> Iterator[ScenarioSam
             yield from read_shard(_checked(store, root, shard), shard.path)
 
 
+def shard_urls(location: str | Path, split: str | None = None, expires_s: int = 3600) -> list[str]:
+    """Where each shard (of one split) can be streamed from by `webdataset` or Hugging Face
+    `datasets`: file paths for a folder, presigned HTTPS links (valid `expires_s`) on S3."""
+    manifest = read_manifest(location)
+    store, root = open_dataset(location)
+    return [
+        store.readable_url(f"{root}/{shard.path}", expires_s)
+        for shard in manifest.shards
+        if split is None or shard.split == split
+    ]
+
+
 def _checked(store: Store, root: str, entry: FileEntry) -> bytes:
     """A listed file's bytes, refused unless they are exactly what the manifest recorded."""
     key = f"{root}/{entry.path}"
@@ -163,14 +175,13 @@ def index_rows(location: str | Path, manifest: DatasetManifest) -> list[dict[str
     return pq.read_table(io.BytesIO(_checked(store, root, manifest.index))).to_pylist()
 
 
-def lineage(location: str | Path, scenario_id: str) -> dict[str, object]:
-    """Everything recorded about where one scenario came from: its request and prompt, seed and
-    parameters, script hash, code versions, sandbox, trace id, shard and the Dagster run that
-    built its partition."""
+def find_sample(
+    location: str | Path, scenario_id: str
+) -> tuple[ScenarioSample, DatasetManifest, dict[str, object]]:
+    """One scenario of a dataset, with the manifest and its index row; reads only its shard."""
     manifest = read_manifest(location)
     store, root = open_dataset(location)
-    index = index_rows(location, manifest)
-    row = next((r for r in index if r["scenario_id"] == scenario_id), None)
+    row = next((r for r in index_rows(location, manifest) if r["scenario_id"] == scenario_id), None)
     if row is None:
         raise DatasetError(f"{location} has no scenario {scenario_id!r}")
     shard = next(s for s in manifest.shards if s.path == row["shard"])
@@ -179,12 +190,20 @@ def lineage(location: str | Path, scenario_id: str) -> dict[str, object]:
         for s in read_shard(_checked(store, root, shard), shard.path)
         if s.scenario.scenario_id == scenario_id
     )
+    return sample, manifest, row
+
+
+def lineage(location: str | Path, scenario_id: str) -> dict[str, object]:
+    """Everything recorded about where one scenario came from: its request and prompt, seed and
+    parameters, script hash, code versions, sandbox, trace id, shard and the Dagster run that
+    built its partition."""
+    sample, manifest, row = find_sample(location, scenario_id)
     partition = next((p for p in manifest.partitions if p.request_id == row["request_id"]), None)
     scenario = sample.scenario
     return {
         "scenario_id": scenario_id,
         "dataset": f"{manifest.name} {manifest.version}",
-        "shard": shard.path,
+        "shard": row["shard"],
         "split": scenario.split.value,
         "family": scenario.family,
         "seed": scenario.seed,

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchgen_dagster import figures
 from benchgen_dagster.card import dataset_card
 from benchgen_dagster.diversity import FEATURES, geometry_signature, scenario_features, summarise
 from benchgen_dagster.schema import (
@@ -40,6 +41,7 @@ from benchgen_dagster.storage import Bundle, Store
 
 SCENARIOS_PER_SHARD = 256
 CARD = "README.md"
+CONTACT_SHEET = "contact_sheet.png"
 INDEX_COLUMNS = [
     "scenario_id",
     "family",
@@ -203,15 +205,40 @@ def write_release(
         partitions=sorted(lineage, key=lambda p: p.request_id),
         diversity=release_diversity(rows),
     )
-    card = dataset_card(manifest, rows, license_id).encode()
-    store.put(f"{root}/{CARD}", card)
-    manifest.files.append(FileEntry(path=CARD, sha256=sha256(card), bytes=len(card)))
+    extras = release_pictures(ordered, rows, manifest.counts["stages"])
+    extras[CARD] = dataset_card(manifest, rows, license_id, pictures=list(extras)).encode()
+    for path, data in extras.items():
+        store.put(f"{root}/{path}", data)
+        manifest.files.append(FileEntry(path=path, sha256=sha256(data), bytes=len(data)))
     store.put(f"{root}/manifest.json", _json(manifest.model_dump(mode="json")))
     keep = {f"{root}/{s.path}" for s in shard_entries}
     for key in store.list(f"{root}/shards"):
         if key not in keep:
             store.delete(key)
     return manifest
+
+
+def release_pictures(
+    batches: Iterable[tuple[str, Bundle[ShardBatch]]], rows: list[IndexRow], stages: dict[str, int]
+) -> dict[str, bytes]:
+    """The contact sheet (first render of a few scenarios per family) and the plots."""
+    from benchgen_dagster.dataset import read_shard
+
+    if not rows:
+        return {}
+    renders: dict[str, list[bytes]] = {}
+    for _, bundle in batches:
+        for shard in bundle.record.shards:
+            for sample in read_shard(bundle.files[shard.name], shard.name):
+                mine = renders.setdefault(sample.scenario.family, [])
+                if sample.renders and len(mine) < figures.PER_FAMILY:
+                    mine.append(sample.renders[0])
+    return {
+        CONTACT_SHEET: figures.contact_sheet(renders),
+        "plots/funnel.png": figures.funnel_plot(stages),
+        "plots/diversity.png": figures.diversity_plot(rows),
+        "plots/difficulty.png": figures.difficulty_plot(rows),
+    }
 
 
 def release_counts(

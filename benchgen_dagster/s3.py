@@ -128,6 +128,12 @@ class S3Store:
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
 
+    def readable_url(self, key: str, expires_s: int) -> str:
+        """A presigned HTTPS link, so readers need no credentials of their own."""
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires_s
+        )
+
 
 def client_from_environment(endpoint: str | None = None) -> Any:
     """A boto3 client from the usual AWS variables; `BENCHGEN_S3_ENDPOINT` for an S3-compatible
@@ -139,7 +145,9 @@ def client_from_environment(endpoint: str | None = None) -> Any:
         "s3",
         endpoint_url=endpoint or os.environ.get("BENCHGEN_S3_ENDPOINT") or None,
         region_name=os.environ.get("AWS_REGION", "us-east-1"),
-        config=Config(retries={"max_attempts": 8, "mode": "standard"}),
+        config=Config(
+            retries={"max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", 8)), "mode": "standard"}
+        ),
     )
 
 

@@ -273,6 +273,8 @@ class Stage(StrEnum):
 
 
 FUNNEL: list[Stage] = list(Stage)
+# The counts a release reports, in order: what was generated, each stage, what was packaged.
+REPORTED_STAGES = ("generated", *(stage.value for stage in FUNNEL), "packaged")
 
 
 class Reason(StrEnum):

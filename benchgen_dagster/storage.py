@@ -36,6 +36,9 @@ class Store(Protocol):
 
     def uri(self, key: str) -> str: ...
 
+    def readable_url(self, key: str, expires_s: int) -> str:
+        """Where any reader (curl, `webdataset`, Hugging Face `datasets`) can fetch the key."""
+
 
 class LocalStore:
     """A folder on the local file system."""
@@ -78,6 +81,9 @@ class LocalStore:
 
     def uri(self, key: str) -> str:
         return self.path(key).as_uri()
+
+    def readable_url(self, key: str, expires_s: int) -> str:
+        return str(self.path(key))
 
     def _staged(self, key: str) -> _Staged:
         return _Staged(self.path(key))

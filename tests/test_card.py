@@ -3,11 +3,13 @@ exactly as the card shows."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import webdataset as wds
 import yaml
+from PIL import Image
 
 from benchgen_dagster.dataset import read_manifest
 
@@ -33,10 +35,15 @@ def test_the_release_has_a_dataset_card_listed_in_its_manifest(built_dataset: Pa
         assert section in body
 
 
-def test_the_shards_load_with_the_webdataset_library(built_dataset: Path) -> None:
+def test_the_shards_load_with_the_webdataset_library_as_the_card_shows(
+    built_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     manifest = read_manifest(built_dataset)
-    urls = [str(built_dataset / s.path) for s in manifest.shards if s.split == "test"]
-    samples = list(wds.WebDataset(urls, shardshuffle=False).decode("pil"))
+    card = (built_dataset / "README.md").read_text()
+    pattern = re.search(r'wds\.WebDataset\("([^"]+)"\)', card)
+    assert pattern, "the card shows no webdataset example"
+    monkeypatch.chdir(built_dataset)
+    samples = list(wds.WebDataset(pattern.group(1), shardshuffle=False).decode("pil"))
     assert len(samples) == manifest.counts["splits"]["test"]
     first = samples[0]
     assert first["scenario.json"]["scenario_id"] == first["__key__"]
@@ -58,3 +65,20 @@ def test_the_release_loads_with_hugging_face_datasets_through_its_card(
     row = test[0]
     assert row["scenario.json"]["scenario_id"] == row["__key__"]
     assert row["render_0.png"].size == (320, 240)
+
+
+def test_the_release_has_a_contact_sheet_and_plots_shown_in_its_card(built_dataset: Path) -> None:
+    manifest = read_manifest(built_dataset)
+    pictures = {f.path for f in manifest.files if f.path.endswith(".png")}
+    assert pictures == {
+        "contact_sheet.png",
+        "plots/funnel.png",
+        "plots/diversity.png",
+        "plots/difficulty.png",
+    }
+    sheet = Image.open(built_dataset / "contact_sheet.png")
+    assert sheet.height == 144 * len(manifest.counts["families"])  # a row per family
+    _, body = card_of(built_dataset)
+    for picture in pictures:
+        assert f"]({picture})" in body
+        assert Image.open(built_dataset / picture).width >= 400

@@ -8,13 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from dagster import DagsterInstance, materialize
 from dagster_aws.s3 import S3Resource
 
 from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
-from benchgen_dagster.dataset import load, read_manifest, verify
+from benchgen_dagster.cli import main
+from benchgen_dagster.dataset import load, read_manifest, shard_urls, verify
 from benchgen_dagster.resources import PipelineSettings
-from benchgen_dagster.s3 import MULTIPART_BYTES, S3Store
+from benchgen_dagster.s3 import MULTIPART_BYTES, S3Store, StorageUnavailable
 from tests.helpers import resources_for
 from tests.s3server import S3Server
 
@@ -64,16 +66,26 @@ def local_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "datasets" / "default"
 
 
-def test_the_graph_builds_the_same_dataset_on_s3_as_on_disk(
-    server: S3Server, local_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    settings = PipelineSettings(data_dir=str(tmp_path), builtin_variants=1)
+@pytest.fixture(scope="module")
+def remote(server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The dataset built onto S3; nothing goes to the data folder."""
+    data_dir = tmp_path_factory.mktemp("remote")
+    settings = PipelineSettings(data_dir=str(data_dir), builtin_variants=1)
     assert build(settings, s3_resource(server), prefix="same")
-    assert not (tmp_path / "datasets").exists()  # nothing went to the data folder
+    assert not (data_dir / "datasets").exists()
+    return f"s3://{server.bucket}/same/datasets/default"
 
+
+@pytest.fixture
+def s3_environment(server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in server.environment().items():
         monkeypatch.setenv(name, value)
-    remote = f"s3://{server.bucket}/same/datasets/default"
+
+
+@pytest.mark.usefixtures("s3_environment")
+def test_the_graph_builds_the_same_dataset_on_s3_as_on_disk(
+    server: S3Server, remote: str, local_dataset: Path
+) -> None:
     on_s3, on_disk = read_manifest(remote), read_manifest(local_dataset)
     assert on_s3.version == on_disk.version
     assert [s.sha256 for s in on_s3.shards] == [s.sha256 for s in on_disk.shards]
@@ -86,6 +98,26 @@ def test_the_graph_builds_the_same_dataset_on_s3_as_on_disk(
     png = next(key for key in renders if key.endswith(".png"))
     head = store.client.head_object(Bucket=server.bucket, Key=f"same/{png}")
     assert head["ContentType"] == "image/png"
+
+
+@pytest.mark.usefixtures("s3_environment")
+def test_the_shards_stream_from_s3_with_webdataset_and_hugging_face(
+    remote: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    import webdataset as wds
+    from datasets import load_dataset
+
+    manifest = read_manifest(remote)
+    for split, count in manifest.counts["splits"].items():
+        urls = shard_urls(remote, split)
+        assert all(url.startswith("http://127.0.0.1:") for url in urls)
+        streamed = list(wds.WebDataset(urls, shardshuffle=False).decode())
+        assert len(streamed) == count
+        assert {s["scenario.json"]["split"] for s in streamed} == {split}
+        rows = load_dataset("webdataset", data_files={split: urls}, split=split, streaming=True)
+        assert sum(1 for _ in rows) == count
 
 
 def test_a_large_shard_goes_up_in_parts_and_appears_only_whole(server: S3Server) -> None:
@@ -128,3 +160,27 @@ def test_a_run_that_loses_s3_midway_is_rerun_with_nothing_lost_or_doubled(
     keys = store.list("")
     assert len(keys) == len(set(keys))
     assert not [k for k in keys if "/.tmp-" in k]
+
+
+def test_an_unreachable_endpoint_is_one_clear_error(
+    server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in server.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BENCHGEN_S3_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    result = CliRunner().invoke(main, ["verify", f"s3://{server.bucket}/x/datasets/default"])
+    assert result.exit_code == 2 and "S3 is unreachable for s3://" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_wrong_credentials_are_one_clear_error(server: S3Server) -> None:
+    wrong = S3Resource(
+        endpoint_url=server.endpoint,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key="wrong",
+        region_name="us-east-1",
+        max_attempts=1,
+    )
+    with pytest.raises(StorageUnavailable, match="S3 refused s3://benchgen/x/"):
+        S3Store(wrong.get_client(), server.bucket, "x").list("datasets")

@@ -26,7 +26,7 @@ from benchgen_dagster.resources import (
     StorageResource,
 )
 from benchgen_dagster.resources.storage import RECORD_TYPES, asset_prefix
-from benchgen_dagster.sandbox.docker import DockerLauncher, docker_available
+from benchgen_dagster.sandbox.docker import OWNER_LABEL, DockerLauncher, docker_available
 from benchgen_dagster.sandbox.image import ensure_image
 from benchgen_dagster.sandbox.local import BubblewrapLauncher, SubprocessLauncher
 from benchgen_dagster.sandbox.protocol import Job, ScriptFailure
@@ -177,7 +177,8 @@ def test_docker_containers_are_removed_after_every_batch(host) -> None:
     for name in ("infinite_loop", "segfault", "syntax_error"):
         run_hostile(launcher, name, host["params"])
     client = docker.from_env()
-    assert client.containers.list(all=True, filters={"label": "benchgen.worker"}) == []
+    mine = {"label": f"{OWNER_LABEL}={os.getpid()}"}
+    assert client.containers.list(all=True, filters=mine) == []
 
 
 def test_docker_records_the_image_in_each_scenarios_lineage() -> None:

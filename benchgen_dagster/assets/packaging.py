@@ -12,7 +12,8 @@ from dagster import (
 
 from benchgen_dagster import pipeline
 from benchgen_dagster.assets.partitions import STEP_RETRIES, requests_partitions
-from benchgen_dagster.packaging import CARD, pack_shards, write_release
+from benchgen_dagster.figures import shrink_png
+from benchgen_dagster.packaging import CARD, CONTACT_SHEET, pack_shards, write_release
 from benchgen_dagster.resources.settings import PipelineSettings
 from benchgen_dagster.resources.storage import RECORD_TYPES, StorageResource, asset_prefix
 from benchgen_dagster.schema import (
@@ -21,10 +22,11 @@ from benchgen_dagster.schema import (
     GenerationRequest,
     PartitionLineage,
 )
-from benchgen_dagster.storage import Bundle, read_bundle
+from benchgen_dagster.storage import Bundle, Store, read_bundle
 from benchgen_dagster.validation.funnel import validator_version
 
 GROUP = "packaging"
+PREVIEW_WIDTH = 480
 PREVIEWS = 4
 
 
@@ -154,16 +156,32 @@ def dataset_release(
         {"validator": validator_version()},
         settings.dataset_license,
     )
+    root = f"datasets/{settings.dataset}"
     context.add_output_metadata(
         {
-            "path": store.uri(f"datasets/{settings.dataset}"),
+            "path": store.uri(root),
             "version": manifest.version,
             "scenarios": sum(manifest.counts["splits"].values()),
             "splits": MetadataValue.json(manifest.counts["splits"]),
             "families": MetadataValue.json(manifest.counts["families"]),
             "funnel": MetadataValue.json(manifest.counts["stages"]),
             "partitions": MetadataValue.json([p.model_dump() for p in manifest.partitions]),
-            "card": MetadataValue.md(store.get(f"datasets/{settings.dataset}/{CARD}").decode()),
+            "card": MetadataValue.md(store.get(f"{root}/{CARD}").decode()),
+            "pictures": MetadataValue.md(_pictures_preview(store, root, manifest)),
         }
     )
     return manifest
+
+
+def _pictures_preview(store: Store, root: str, manifest: DatasetManifest) -> str:
+    """The release's contact sheet (shrunk) and plots, inline, so the UI shows them."""
+    images = []
+    for entry in manifest.files:
+        if entry.path.endswith(".png"):
+            data = store.get(f"{root}/{entry.path}")
+            if entry.path == CONTACT_SHEET:
+                data = shrink_png(data, PREVIEW_WIDTH)
+            images.append(
+                f"![{entry.path}](data:image/png;base64,{base64.b64encode(data).decode()})"
+            )
+    return "\n\n".join(images) or "No pictures."

@@ -30,6 +30,8 @@ from benchgen_dagster.sandbox.local import NOBODY, console_tail, scrubbed_enviro
 from benchgen_dagster.sandbox.runner import PACKAGE_ROOT, WORKER_MODULE, Limits, SandboxError
 from benchgen_dagster.schema import Reason
 
+# Lets one process find the containers it started among those of others on the same daemon.
+OWNER_LABEL = "benchgen.owner"
 PIPES_MESSAGES = "pipes.jsonl"
 CGROUP_MEMORY = Path("/sys/fs/cgroup/memory/docker")  # cgroup v1 with the cgroupfs driver
 
@@ -78,7 +80,7 @@ def container_settings(workdir: Path, limits: Limits, name: str) -> dict[str, An
         "working_dir": str(workdir / "out"),
         "environment": {**scrubbed_environment("/tmp"), "PATH": f"{VENV}/bin:/usr/bin:/bin"},
         "log_config": LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
-        "labels": {"benchgen.worker": "1"},
+        "labels": {"benchgen.worker": "1", OWNER_LABEL: str(os.getpid())},
     }
 
 

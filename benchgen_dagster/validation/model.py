@@ -67,16 +67,16 @@ def scene_spec(scene: Scene, *, with_solution: bool) -> mujoco.MjSpec:
     spec.stat.extent = math.dist(scenario.simulation.bounds.min, scenario.simulation.bounds.max) / 2
 
     meshes: set[str] = set()
-    _add_parts(spec, scene.parts, "", COLORS["part"], meshes)
+    add_parts(spec, scene.parts, "", COLORS["part"], meshes)
     if with_solution:
-        _add_parts(spec, scene.solution, SOLUTION_PREFIX, COLORS["solution"], meshes)
+        add_parts(spec, scene.solution, SOLUTION_PREFIX, COLORS["solution"], meshes)
     _add_payload(spec, scenario)
     _add_zones(spec, scenario)
     _add_lights_and_cameras(spec, scenario.simulation.bounds)
     return spec
 
 
-def _add_parts(
+def add_parts(
     spec: mujoco.MjSpec,
     parts: tuple[Part, ...],
     prefix: str,

@@ -1,0 +1,123 @@
+"""Pictures of a release: a contact sheet of renders, one row per family, and plots of the
+funnel, the diversity and the difficulty. Same data, same bytes (no timestamps)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+from PIL import Image, ImageDraw
+
+from benchgen_dagster.schema import REPORTED_STAGES, IndexRow
+
+THUMB = (192, 144)
+LABEL_WIDTH = 150
+PER_FAMILY = 6
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def shrink_png(data: bytes, width: int) -> bytes:
+    image = Image.open(io.BytesIO(data))
+    height = round(image.height * width / image.width)
+    return _png(image.convert("RGB").resize((width, height)))
+
+
+def contact_sheet(renders: Mapping[str, Sequence[bytes]], per_family: int = PER_FAMILY) -> bytes:
+    """A grid: a row per family (sorted), its first `per_family` renders."""
+    families = sorted(renders)
+    width = LABEL_WIDTH + per_family * THUMB[0]
+    sheet = Image.new("RGB", (width, max(1, len(families)) * THUMB[1]), "white")
+    draw = ImageDraw.Draw(sheet)
+    for row, family in enumerate(families):
+        top = row * THUMB[1]
+        draw.text((8, top + THUMB[1] // 2 - 6), family, fill="black")
+        for column, data in enumerate(renders[family][:per_family]):
+            thumb = Image.open(io.BytesIO(data)).convert("RGB").resize(THUMB)
+            sheet.paste(thumb, (LABEL_WIDTH + column * THUMB[0], top))
+    return _png(sheet)
+
+
+def _figure_png(figure) -> bytes:  # type: ignore[no-untyped-def]
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def funnel_plot(stages: Mapping[str, int]) -> bytes:
+    """The share of generated variants that passed each stage."""
+    plt = _pyplot()
+    order = [s for s in REPORTED_STAGES if s in stages]
+    generated = stages.get("generated") or 1
+    figure, axes = plt.subplots(figsize=(8, 3.5))
+    axes.bar(order, [100 * stages[s] / generated for s in order], color="#3a7bd5")
+    axes.set_ylabel("% of generated variants")
+    axes.set_ylim(0, 105)
+    axes.set_title("Validation funnel")
+    axes.tick_params(axis="x", rotation=30)
+    figure.tight_layout()
+    return _figure_png(figure)
+
+
+def diversity_plot(rows: Sequence[IndexRow]) -> bytes:
+    """Goal positions relative to the payload's start, per family, and payload sizes."""
+    plt = _pyplot()
+    figure, (placement, sizes) = plt.subplots(1, 2, figsize=(11, 4.5))
+    families = sorted({r.family for r in rows})
+    for family in families:
+        mine = [r.measurements for r in rows if r.family == family]
+        placement.scatter(
+            [m["goal_x_m"] - m["start_x_m"] for m in mine],
+            [m["goal_y_m"] - m["start_y_m"] for m in mine],
+            s=12,
+            label=family,
+        )
+    placement.set_xlabel("goal − start, x (m)")
+    placement.set_ylabel("goal − start, y (m)")
+    placement.set_title("Where the goal lies")
+    placement.legend(fontsize=6, ncol=2)
+    sizes.boxplot(
+        [
+            [r.measurements["payload_radius_m"] * 1000 for r in rows if r.family == f]
+            for f in families
+        ]
+    )
+    sizes.set_xticks(range(1, len(families) + 1), families, rotation=60, fontsize=7)
+    sizes.set_ylabel("payload bounding radius (mm)")
+    sizes.set_title("Payload size")
+    figure.tight_layout()
+    return _figure_png(figure)
+
+
+def difficulty_plot(rows: Sequence[IndexRow]) -> bytes:
+    """Histograms of the difficulty measures over the whole release."""
+    plt = _pyplot()
+    measures = (
+        ("distance_to_goal_m", "start to goal, horizontal (m)"),
+        ("height_change_m", "drop from start to goal floor (m)"),
+        ("goal_clearance_m", "room in the goal around the payload (m)"),
+    )
+    figure, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    for ax, (name, label) in zip(axes, measures, strict=True):
+        ax.hist([r.measurements[name] for r in rows], bins=20, color="#d5803a")
+        ax.set_xlabel(label)
+    axes[0].set_ylabel("scenarios")
+    figure.suptitle("Difficulty")
+    figure.tight_layout()
+    return _figure_png(figure)

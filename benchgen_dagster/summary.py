@@ -1,0 +1,71 @@
+"""`benchgen inspect`: a released dataset at a glance, as rich tables in the terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from benchgen_dagster.dataset import index_rows
+from benchgen_dagster.schema import REPORTED_STAGES, DatasetManifest
+
+WIDTH = 132
+
+
+def print_summary(dataset: str, manifest: DatasetManifest, console: Console | None = None) -> None:
+    console = console or Console(width=WIDTH)
+    size = sum(s.bytes for s in manifest.shards) / 1e6
+    total = sum(manifest.counts["splits"].values())
+    console.print(
+        f"[bold]{manifest.name}[/bold] {manifest.version}: {total} scenarios in "
+        f"{len(manifest.shards)} shards, {size:.1f} MB (created {manifest.created_at})"
+    )
+    console.print("splits: " + ", ".join(f"{k} {v}" for k, v in manifest.counts["splits"].items()))
+    console.print(funnel_table(manifest))
+    console.print(family_table(dataset, manifest))
+
+
+def funnel_table(manifest: DatasetManifest) -> Table:
+    stages = manifest.counts["stages"]
+    generated = stages.get("generated") or 1
+    table = Table(title="Validation funnel", title_justify="left")
+    table.add_column("stage")
+    table.add_column("passed", justify="right")
+    table.add_column("rate", justify="right")
+    for stage in REPORTED_STAGES:
+        if stage in stages:
+            table.add_row(stage, str(stages[stage]), f"{stages[stage] / generated:.1%}")
+    return table
+
+
+def family_table(dataset: str, manifest: DatasetManifest) -> Table:
+    """Per family: what was tried and packaged, robustness, and how varied the variants are."""
+    rows = index_rows(dataset, manifest)
+    tried = {p.family: p.funnel.get("generated", 0) for p in manifest.partitions}
+    table = Table(title="Families", title_justify="left")
+    for column in ("family", "split"):
+        table.add_column(column)
+    for column in ("tried", "packaged", "robust", "geometries", "near-dup", "goal x std m"):
+        table.add_column(column, justify="right")
+    table.add_column("to goal m", justify="right")
+    table.add_column("drop m", justify="right")
+    for family, diversity in manifest.diversity.items():
+        if family == "all":
+            continue
+        mine = [r for r in rows if r["family"] == family]
+        successes = int(sum(float(r.get("robust.successes") or 0) for r in mine))
+        trials = int(sum(float(r.get("robust.trials") or 0) for r in mine))
+        spreads = diversity.spreads
+        distance, drop = spreads["distance_to_goal_m"], spreads["height_change_m"]
+        table.add_row(
+            family,
+            str(mine[0]["split"]) if mine else "",
+            str(tried.get(family, 0)),
+            str(len(mine)),
+            f"{successes}/{trials}",
+            str(diversity.unique_geometries),
+            str(diversity.near_duplicates),
+            f"{spreads['goal_x_m'].std:.3f}",
+            f"{distance.min:.2f}–{distance.max:.2f}",
+            f"{drop.min:.2f}–{drop.max:.2f}",
+        )
+    return table
