@@ -7,6 +7,7 @@ from pathlib import Path
 from dagster_aws.s3 import S3Resource
 
 from benchgen_dagster.resources import (
+    AgentResource,
     BundleIOManager,
     PipelineSettings,
     SandboxResource,
@@ -54,4 +55,5 @@ def resources_for(
         "storage": storage,
         "io_manager": BundleIOManager(storage=storage),
         "sandbox": SandboxResource(),
+        "agent": AgentResource(),
     }

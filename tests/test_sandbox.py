@@ -20,6 +20,7 @@ from dagster import DagsterInstance, materialize
 import benchgen_dagster
 from benchgen_dagster.assets import PARTITIONED_ASSETS
 from benchgen_dagster.resources import (
+    AgentResource,
     BundleIOManager,
     PipelineSettings,
     SandboxResource,
@@ -199,6 +200,7 @@ def test_inside_dagster_the_docker_worker_reports_through_pipes(tmp_path: Path) 
         "storage": storage,
         "io_manager": BundleIOManager(storage=storage),
         "sandbox": SandboxResource(kind="docker"),
+        "agent": AgentResource(),
     }
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("requests", ["ball_bin"])

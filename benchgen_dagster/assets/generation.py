@@ -1,18 +1,21 @@
 """From a request to a family script: what to generate and the code that generates it."""
 
-from dagster import AssetExecutionContext, DataVersion, MetadataValue, Output, asset
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from dagster import AssetExecutionContext, DataVersion, Failure, MetadataValue, Output, asset
+
+from benchgen_dagster.agents.graph import AgentNotConfigured, FamilyRejected
+from benchgen_dagster.agents.tracing import traced
 from benchgen_dagster.assets.partitions import STEP_RETRIES, requests_partitions
 from benchgen_dagster.registry import get_family
 from benchgen_dagster.requests import RequestError
+from benchgen_dagster.resources.agent import AgentResource
+from benchgen_dagster.resources.sandbox import SandboxResource
 from benchgen_dagster.resources.settings import PipelineSettings
 from benchgen_dagster.schema import FamilyPlan, FamilyScript, GenerationRequest
 
 GROUP = "generation"
-
-
-class AgentNotConfigured(RuntimeError):
-    pass
 
 
 @asset(
@@ -48,17 +51,23 @@ def generation_requests(
     group_name=GROUP,
     kinds={"python"},
     description="How the family works: zones, payload, declared randomisation ranges and the "
-    "idea of its reference solution.",
+    "idea of its reference solution. For a request without a built-in family the Planner of "
+    "the generator agent writes it.",
 )
 def scenario_plans(
-    context: AssetExecutionContext, generation_requests: GenerationRequest
+    context: AssetExecutionContext,
+    generation_requests: GenerationRequest,
+    settings: PipelineSettings,
+    agent: AgentResource,
+    sandbox: SandboxResource,
 ) -> FamilyPlan:
-    if generation_requests.family is None:
-        raise AgentNotConfigured(
-            f"request {generation_requests.request_id} names no built-in family, so the agent "
-            "must write one; agent-written families are not available in this build"
-        )
-    plan = get_family(generation_requests.family).plan()
+    request = generation_requests
+    if request.family is None:
+        with _agent_failures(), traced("plan", request.request_id, context.partition_key, "") as t:
+            plan = agent.generator(request, settings.root / "agents", sandbox.kind).plan(t)
+        context.add_output_metadata({"trace_id": t.trace_id or "(not traced)"})
+    else:
+        plan = get_family(request.family).plan()
     context.add_output_metadata(
         {
             "family": plan.family,
@@ -84,12 +93,30 @@ def family_scripts(
     context: AssetExecutionContext,
     generation_requests: GenerationRequest,
     scenario_plans: FamilyPlan,
+    settings: PipelineSettings,
+    agent: AgentResource,
+    sandbox: SandboxResource,
 ) -> Output[FamilyScript]:
-    script = get_family(scenario_plans.family).script()
+    request, plan = generation_requests, scenario_plans
+    agent_metadata: dict[str, object] = {}
+    if plan.source == "agent":
+        partition, family = context.partition_key, plan.family
+        with _agent_failures(), traced("code", request.request_id, partition, family) as t:
+            generator = agent.generator(request, settings.root / "agents", sandbox.kind)
+            script, record = generator.write_script(plan, t)
+        agent_metadata = {
+            "rounds": record.rounds,
+            "max_rounds": record.max_rounds,
+            "trace_id": record.trace_id or "(not traced)",
+            "journal": MetadataValue.md(generator.workspace.read("journal.md")),
+        }
+    else:
+        script = get_family(plan.family).script()
     return Output(
         script,
         data_version=DataVersion(script.code_version),
         metadata={
+            **agent_metadata,
             "family": script.family,
             "origin": script.origin,
             "sha256": script.sha256,
@@ -98,3 +125,24 @@ def family_scripts(
             "script": MetadataValue.md(f"```python\n{script.source}\n```"),
         },
     )
+
+
+@contextmanager
+def _agent_failures() -> Iterator[None]:
+    """A missing model or a rejected family fails the step once, with its reasons; retrying
+    would only spend the same calls again."""
+    try:
+        yield
+    except AgentNotConfigured as error:
+        raise Failure(description=str(error), allow_retries=False) from None
+    except FamilyRejected as rejected:
+        record = rejected.record
+        raise Failure(
+            description=str(rejected),
+            metadata={
+                "rounds": record.rounds,
+                "reasons": MetadataValue.json(record.reasons),
+                "trace_id": record.trace_id or "(not traced)",
+            },
+            allow_retries=False,
+        ) from None

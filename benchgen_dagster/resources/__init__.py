@@ -1,5 +1,6 @@
-"""Dagster resources: settings, storage, the sandbox."""
+"""Dagster resources: settings, storage, the sandbox, the generator agent."""
 
+from benchgen_dagster.resources.agent import AgentResource, agent_from_environment
 from benchgen_dagster.resources.sandbox import SandboxResource, sandbox_kind_from_environment
 from benchgen_dagster.resources.settings import PipelineSettings, settings_from_environment
 from benchgen_dagster.resources.storage import (
@@ -17,10 +18,12 @@ def resources_from_environment() -> dict[str, object]:
         "storage": storage,
         "io_manager": BundleIOManager(storage=storage),
         "sandbox": SandboxResource(kind=sandbox_kind_from_environment()),
+        "agent": agent_from_environment(),
     }
 
 
 __all__ = [
+    "AgentResource",
     "BundleIOManager",
     "PipelineSettings",
     "SandboxResource",

@@ -1,0 +1,1 @@
+"""The generator agent: a deepagents Planner → Coder → Reviewer graph that writes a family."""

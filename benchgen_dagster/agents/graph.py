@@ -1,0 +1,309 @@
+"""The generator agent: one deepagents graph with a Planner, a Coder and a Reviewer.
+
+An orchestrating deep agent delegates to three subagents through its `task` tool. They work
+in the request's workspace through a file-system backend confined to it. The Planner saves a
+plan; the Coder writes `/script.py` and runs it through the real sandboxed validation funnel
+(the same one as every family), repairing it within a bounded number of rounds; the Reviewer
+reads the report and approves or sends it back. Whatever the agents say, a script is accepted
+only when its newest report passed and the Reviewer approved that very round.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import Field
+
+from benchgen_dagster.agents import prompts
+from benchgen_dagster.agents.tracing import Tracer
+from benchgen_dagster.agents.workspace import Workspace
+from benchgen_dagster.errors import UserError
+from benchgen_dagster.registry import script_for
+from benchgen_dagster.schema import (
+    Constraints,
+    FamilyPlan,
+    FamilyScript,
+    GenerationRequest,
+    Model,
+    ParamRange,
+    Slug,
+)
+
+ROLES = ("orchestrator", "planner", "coder", "reviewer")
+DEFAULT_ROUNDS = 3
+VALIDATION_SEEDS = 2  # each round validates the request's first seeds
+RECURSION_LIMIT = 200  # graph steps per run; a runaway conversation stops here
+MODEL_VARIABLE = "BENCHGEN_AGENT_MODEL"
+
+
+class AgentNotConfigured(UserError):
+    pass
+
+
+class PlanDraft(Model):
+    """The Planner's structured output, the arguments of its `save_plan` tool."""
+
+    family: Slug = Field(description="lower_snake_case name of the new family")
+    description: str = Field(description="One line: what the scenario is")
+    payload: str = Field(description="Payload shape, size and material in words")
+    zones: str = Field(description="Where the goal, forbid and build zones are, in words")
+    parameters: dict[str, ParamRange] = Field(
+        description="Randomisation ranges: {name: {low, high}} in mm, or {name: {choices}}"
+    )
+    reference_solution: str = Field(description="The idea of a solution a solver could build")
+    constraints: Constraints | None = None
+
+
+class Verdict(Model):
+    approved: bool
+    reasons: list[str] = Field(default_factory=list)
+    round: int = 0
+
+
+class AgentRecord(Model):
+    """What the Coder and Reviewer achieved: kept in the workspace and in the lineage."""
+
+    approved: bool
+    rounds: int
+    max_rounds: int
+    reasons: list[str]
+    trace_id: str | None = None
+
+
+class FamilyRejected(Exception):
+    def __init__(self, record: AgentRecord) -> None:
+        self.record = record
+        super().__init__(
+            f"the agent's family was rejected after {record.rounds} of {record.max_rounds} "
+            f"rounds: {'; '.join(record.reasons)}"
+        )
+
+
+def chat_models(model_name: str | None, request_id: str) -> dict[str, BaseChatModel]:
+    """The chat model every role uses, from a LangChain `init_chat_model` string."""
+    if not model_name:
+        raise AgentNotConfigured(
+            f"request {request_id} names no built-in family, so the agent must write one, but no "
+            f"model is configured: set {MODEL_VARIABLE} to a LangChain model such as "
+            "anthropic:claude-sonnet-4-5 or openai:gpt-5, with its API key in the environment"
+        )
+    from langchain.chat_models import init_chat_model
+
+    try:
+        model = init_chat_model(model_name)
+    except (ValueError, ImportError) as error:
+        raise AgentNotConfigured(
+            f"{MODEL_VARIABLE}={model_name!r} is not usable: {error}"
+        ) from None
+    return dict.fromkeys(ROLES, model)
+
+
+class GeneratorAgent:
+    """The graph for one request in one workspace. `plan()` runs the Planner;
+    `write_script(plan)` runs the Coder and the Reviewer."""
+
+    def __init__(
+        self,
+        models: Mapping[str, BaseChatModel],
+        workspace: Workspace,
+        request: GenerationRequest,
+        *,
+        max_rounds: int = DEFAULT_ROUNDS,
+        sandbox: str = "auto",
+    ) -> None:
+        self.workspace, self.request = workspace, request
+        self.max_rounds, self.sandbox = max_rounds, sandbox
+        self.rounds = 0
+        self.calls = 0
+        self.graph = self._graph(models)
+
+    def plan(self, tracer: Tracer) -> FamilyPlan:
+        self.workspace.reset()
+        self.workspace.journal(f"request {self.request.request_id}: {self.request.prompt}")
+        self._run(prompts.PLAN_TASK.format(request=self._request_text()), tracer)
+        draft = self.workspace.read_json("plan.json")
+        if draft is None:
+            raise FamilyRejected(self._record(["the planner saved no plan"], tracer))
+        return FamilyPlan(**PlanDraft.model_validate(draft).model_dump(), source="agent")
+
+    def write_script(self, plan: FamilyPlan, tracer: Tracer) -> tuple[FamilyScript, AgentRecord]:
+        self.workspace.reset(keep=("plan.json", "journal.md"))
+        self.rounds = 0
+        self._run(prompts.CODE_TASK.format(rounds=self.max_rounds), tracer)
+        source = self.workspace.script()
+        reasons = self._reasons(source)
+        record = self._record(reasons, tracer)
+        if not record.approved:
+            raise FamilyRejected(record)
+        assert source is not None  # an approved round validated it
+        return script_for(plan.family, source, "agent", tracer.trace_id), record
+
+    # --- the graph ----------------------------------------------------------------------
+
+    def _graph(self, models: Mapping[str, BaseChatModel]) -> Any:
+        from deepagents import create_deep_agent
+        from langchain.agents.middleware import TodoListMiddleware
+
+        subagents = [
+            {
+                "name": "planner",
+                "description": "Turns a generation request into a plan and saves it.",
+                "system_prompt": prompts.PLANNER,
+                "tools": [self._save_plan_tool()],
+                "model": models["planner"],
+            },
+            {
+                "name": "coder",
+                "description": "Writes /script.py from /plan.json and validates it.",
+                "system_prompt": prompts.coder_prompt(),
+                "tools": [self._validate_tool()],
+                "model": models["coder"],
+            },
+            {
+                "name": "reviewer",
+                "description": "Reads the newest validation report and approves or rejects.",
+                "system_prompt": prompts.REVIEWER,
+                "tools": [self._verdict_tool()],
+                "model": models["reviewer"],
+            },
+        ]
+        return create_deep_agent(
+            model=models["orchestrator"],
+            system_prompt=prompts.ORCHESTRATOR,
+            subagents=subagents,  # type: ignore[arg-type]
+            backend=self.workspace.backend(),
+            middleware=[TodoListMiddleware()],
+            name="benchgen_generator",
+        )
+
+    def _run(self, task: str, tracer: Tracer) -> None:
+        config = {**tracer.config(), "recursion_limit": RECURSION_LIMIT}
+        state = self.graph.invoke({"messages": [{"role": "user", "content": task}]}, config)
+        if state.get("todos"):
+            self.workspace.write_json("todos.json", state["todos"])
+
+    def _request_text(self) -> str:
+        request = self.request
+        lines = [
+            f"prompt: {request.prompt}",
+            f"variants: {request.variants}",
+            f"difficulty: {request.difficulty or 'any'}",
+            f"payload hint: {request.payload_hint or 'none'}",
+        ]
+        if request.params:
+            lines.append(f"fixed parameters: {json.dumps(request.params)}")
+        return "\n".join(lines)
+
+    # --- tools --------------------------------------------------------------------------
+
+    def _save_plan_tool(self) -> BaseTool:
+        def save_plan(**fields: Any) -> str:
+            draft = PlanDraft.model_validate(fields)
+            self.workspace.write_json("plan.json", draft.model_dump(mode="json"))
+            self.workspace.journal(f"plan saved: family {draft.family}")
+            return f"Saved /plan.json for family {draft.family}."
+
+        return StructuredTool.from_function(
+            func=save_plan,
+            name="save_plan",
+            description="Save the family plan to /plan.json (it replaces any earlier plan).",
+            args_schema=PlanDraft,
+        )
+
+    def _validate_tool(self) -> BaseTool:
+        def validate_script() -> str:
+            """Run /script.py through benchgen's sandboxed validation funnel and return the
+            report: accepted or not, and each seed's reason code and message."""
+            source = self.workspace.script()
+            if source is None:
+                return "There is no /script.py yet: write it first."
+            if self.rounds >= self.max_rounds:
+                return f"No rounds left: all {self.max_rounds} are used. Stop now."
+            self.rounds += 1
+            report = self._validate(source)
+            left = self.max_rounds - self.rounds
+            return json.dumps({**report, "rounds_left": left}, indent=1)
+
+        return StructuredTool.from_function(func=validate_script)
+
+    def _validate(self, source: str) -> dict[str, Any]:
+        from benchgen_dagster.checking import check_script
+
+        family = self.workspace.read_json("plan.json")["family"]
+        seeds = list(self.request.seeds)[:VALIDATION_SEEDS]
+        checks = [
+            check_script(source, family, seed, self.sandbox, self.request.params) for seed in seeds
+        ]
+        report = {
+            "round": self.rounds,
+            "accepted": all(check["accepted"] for check in checks),
+            "seeds": [_seed_summary(check) for check in checks],
+        }
+        self.workspace.write_json(f"reports/round-{self.rounds}.json", {**report, "full": checks})
+        verdict = "accepted" if report["accepted"] else "rejected: " + _failures(report)
+        self.workspace.journal(f"round {self.rounds}: {verdict}")
+        return report
+
+    def _verdict_tool(self) -> BaseTool:
+        def record_verdict(approved: bool, reasons: list[str]) -> str:
+            """Approve the script, or send it back with reasons the Coder can act on."""
+            verdict = Verdict(approved=approved, reasons=reasons, round=self.rounds)
+            self.workspace.write_json("verdict.json", verdict.model_dump(mode="json"))
+            said = "approved" if approved else "sent back: " + "; ".join(reasons)
+            self.workspace.journal(f"review of round {self.rounds}: {said}")
+            return "Recorded."
+
+        return StructuredTool.from_function(func=record_verdict)
+
+    # --- the outcome --------------------------------------------------------------------
+
+    def _reasons(self, source: str | None) -> list[str]:
+        """Why the script cannot be accepted; empty when it can."""
+        if source is None:
+            return ["the coder wrote no /script.py"]
+        report = self.workspace.read_json(f"reports/round-{self.rounds}.json")
+        if report is None:
+            return ["the script was never validated"]
+        reasons = [] if report["accepted"] else [_failures(report)]
+        verdict = self.workspace.read_json("verdict.json")
+        if verdict is None or verdict["round"] != self.rounds:
+            reasons.append(f"the reviewer gave no verdict on round {self.rounds}")
+        elif not verdict["approved"]:
+            reasons.append("the reviewer sent it back: " + "; ".join(verdict["reasons"]))
+        return reasons
+
+    def _record(self, reasons: list[str], tracer: Tracer) -> AgentRecord:
+        record = AgentRecord(
+            approved=not reasons,
+            rounds=self.rounds,
+            max_rounds=self.max_rounds,
+            reasons=reasons,
+            trace_id=tracer.trace_id,
+        )
+        self.workspace.write_json("agent.json", record.model_dump(mode="json"))
+        self.workspace.journal("approved" if record.approved else f"rejected: {reasons}")
+        return record
+
+
+def _seed_summary(check: dict[str, Any]) -> dict[str, Any]:
+    rejection = check["rejection"] or {}
+    return {
+        "seed": check["seed"],
+        "accepted": check["accepted"],
+        "stage": rejection.get("stage"),
+        "reason": rejection.get("reason"),
+        "message": rejection.get("message", "")[:1000],
+        "script_output": check["script_output"][-1000:],
+    }
+
+
+def _failures(report: dict[str, Any]) -> str:
+    return "; ".join(
+        f"seed {seed['seed']}: {seed['reason']}: {seed['message']}"
+        for seed in report["seeds"]
+        if not seed["accepted"]
+    )
