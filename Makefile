@@ -38,7 +38,7 @@ dataset: $(STAMP)
 
 test: $(STAMP) sandbox
 	scripts/apt-ensure $(TEST_PACKAGES)
-	$(BIN)/pytest -n auto --dist loadgroup
+	$(BIN)/pytest -n auto --dist loadgroup --durations=15
 
 worker-image: sandbox
 

@@ -378,5 +378,31 @@ def dagster_home_command(data_dir: Path) -> None:
     click.echo(dagster_home(data_dir))
 
 
+@main.command("executor-config")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=DATA_DIR, show_default=True)
+def executor_config(data_dir: Path) -> None:
+    """Print the run config of `build_partition_in_docker` on this Docker host: one container
+    per step through dagster-docker's docker_executor, sharing DATA_DIR and its Dagster home.
+    Imports the step image first if it is missing.
+
+    \b
+    Example:
+      benchgen executor-config > run.yaml
+      DAGSTER_HOME=data/dagster dagster job execute -m benchgen_dagster.definitions \\
+        -j build_partition_in_docker -c run.yaml --tags '{"dagster/partition": "ball_bin"}'
+    """
+    import yaml
+
+    from benchgen_dagster.build import dagster_home
+    from benchgen_dagster.sandbox.docker import docker_available
+    from benchgen_dagster.scaleout import docker_executor_config, ensure_step_image
+
+    if not docker_available():
+        raise BadInput("no Docker daemon answers; start it with scripts/ensure-docker")
+    home = dagster_home(data_dir)
+    config = docker_executor_config(data_dir, home, ensure_step_image())
+    click.echo(yaml.safe_dump(config, sort_keys=False), nl=False)
+
+
 if __name__ == "__main__":
     main()

@@ -3,13 +3,18 @@
 from dagster import Definitions
 
 from benchgen_dagster.assets import ALL_ASSETS
-from benchgen_dagster.jobs import build_partition, release_dataset, stage_jobs
+from benchgen_dagster.jobs import (
+    build_partition,
+    build_partition_in_docker,
+    release_dataset,
+    stage_jobs,
+)
 from benchgen_dagster.resources import resources_from_environment
 from benchgen_dagster.sensors import ALL_SENSORS
 
 defs = Definitions(
     assets=ALL_ASSETS,
-    jobs=[build_partition, *stage_jobs, release_dataset],
+    jobs=[build_partition, build_partition_in_docker, *stage_jobs, release_dataset],
     sensors=ALL_SENSORS,
     resources=resources_from_environment(),
 )

@@ -1,6 +1,7 @@
 """The jobs: a whole partition, each stage on its own for re-runs, and the release."""
 
 from dagster import AssetSelection, define_asset_job
+from dagster_docker import docker_executor
 
 from benchgen_dagster.assets import PARTITIONED_ASSETS, requests_partitions
 
@@ -9,6 +10,15 @@ build_partition = define_asset_job(
     selection=PARTITIONED_ASSETS,
     partitions_def=requests_partitions,
     description="Generate, validate, render and shard one request's variants.",
+)
+
+build_partition_in_docker = define_asset_job(
+    "build_partition_in_docker",
+    selection=PARTITIONED_ASSETS,
+    partitions_def=requests_partitions,
+    executor_def=docker_executor,
+    description="The same steps as build_partition, each in its own container "
+    "(dagster-docker's docker_executor); see the README's scale-out section for its config.",
 )
 
 

@@ -83,6 +83,26 @@ def test_a_family_that_exhausts_its_rounds_is_rejected_with_its_reasons(tmp_path
     assert saved["reasons"] == record.reasons
 
 
+def test_the_planner_cannot_take_a_built_in_familys_name(tmp_path: Path) -> None:
+    taken = {**agent_scripts.PLAN, "family": "ball_bin"}
+    script = agent_scripts.models(
+        orchestrator=[agent_scripts.delegate("planner", "Plan"), agent_scripts.say("done")],
+        planner=[
+            agent_scripts.call("save_plan", **taken),
+            agent_scripts.call("save_plan", **agent_scripts.PLAN),
+            agent_scripts.say("Saved under another name."),
+        ],
+        coder=[], reviewer=[],
+    )  # fmt: skip
+    with traced("plan", "r", "p", "") as tracer:
+        plan = generator(tmp_path, script).plan(tracer)
+    assert plan.family == "ramp_roll"
+    assert (
+        "plan refused: ball_bin is a built-in family"
+        in (tmp_path / "ws" / "journal.md").read_text()
+    )
+
+
 def test_the_agents_files_stay_in_their_workspace(tmp_path: Path) -> None:
     outside = tmp_path / "outside.txt"
     escape = agent_scripts.models(

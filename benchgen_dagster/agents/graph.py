@@ -22,7 +22,7 @@ from benchgen_dagster.agents import prompts
 from benchgen_dagster.agents.tracing import Tracer
 from benchgen_dagster.agents.workspace import Workspace
 from benchgen_dagster.errors import UserError
-from benchgen_dagster.registry import script_for
+from benchgen_dagster.registry import registry, script_for
 from benchgen_dagster.schema import (
     Constraints,
     FamilyPlan,
@@ -118,7 +118,6 @@ class GeneratorAgent:
         self.workspace, self.request = workspace, request
         self.max_rounds, self.sandbox = max_rounds, sandbox
         self.rounds = 0
-        self.calls = 0
         self.graph = self._graph(models)
 
     def plan(self, tracer: Tracer) -> FamilyPlan:
@@ -203,6 +202,9 @@ class GeneratorAgent:
     def _save_plan_tool(self) -> BaseTool:
         def save_plan(**fields: Any) -> str:
             draft = PlanDraft.model_validate(fields)
+            if draft.family in registry():
+                self.workspace.journal(f"plan refused: {draft.family} is a built-in family")
+                return f"Not saved: {draft.family} is a built-in family; choose another name."
             self.workspace.write_json("plan.json", draft.model_dump(mode="json"))
             self.workspace.journal(f"plan saved: family {draft.family}")
             return f"Saved /plan.json for family {draft.family}."
