@@ -28,30 +28,46 @@ def check_script(
     limits: Limits = Limits(),
 ) -> dict[str, Any]:
     """A JSON-ready report: accepted or not, every stage with its reason code and numbers."""
+    [report] = check_seeds(source, family, seed, 1, sandbox, params, limits)
+    return report
+
+
+def check_seeds(
+    source: str,
+    family: str,
+    first_seed: int,
+    count: int,
+    sandbox: str = "auto",
+    params: dict[str, Any] | None = None,
+    limits: Limits = Limits(),
+) -> list[dict[str, Any]]:
+    """`check_script` for `count` seeds from `first_seed`, in one sandboxed batch."""
     family_slug = "".join(c if c.isalnum() else "_" for c in family.lower()).strip("_") or "script"
     request = GenerationRequest(
         request_id=family_slug,
         prompt=f"validate {family}",
-        variants=1,
-        seed_start=seed,
+        variants=count,
+        seed_start=first_seed,
         params=params or {},
     )
     script = script_for(family_slug, source, "agent")
     variants = run_variants(request, script, choose_launcher(sandbox), limits)
     validated = validate_variants(request, script, variants)
-    report = validated.record.reports[0]
-    record = variants.record.variants[0]
-    return {
-        "accepted": report.accepted,
-        "scenario_id": report.scenario_id,
-        "seed": seed,
-        "sandbox": variants.record.sandbox,
-        "rejection": report.rejection.model_dump(mode="json") if report.rejection else None,
-        "stages": [s.model_dump(mode="json") for s in report.stages],
-        "script_message": record.message[:OUTPUT_LIMIT],
-        "script_output": variants.record.console[-OUTPUT_LIMIT:],
-        "validator_version": report.validator_version,
-    }
+    records = {record.scenario_id: record for record in variants.record.variants}
+    return [
+        {
+            "accepted": report.accepted,
+            "scenario_id": report.scenario_id,
+            "seed": report.seed,
+            "sandbox": variants.record.sandbox,
+            "rejection": report.rejection.model_dump(mode="json") if report.rejection else None,
+            "stages": [s.model_dump(mode="json") for s in report.stages],
+            "script_message": records[report.scenario_id].message[:OUTPUT_LIMIT],
+            "script_output": variants.record.console[-OUTPUT_LIMIT:],
+            "validator_version": report.validator_version,
+        }
+        for report, record in zip(validated.record.reports, variants.record.variants, strict=True)
+    ]
 
 
 def rebuild(sample: ScenarioSample, sandbox: str = "auto") -> ValidatedVariant:

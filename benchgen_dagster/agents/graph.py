@@ -233,13 +233,13 @@ class GeneratorAgent:
         return StructuredTool.from_function(func=validate_script)
 
     def _validate(self, source: str) -> dict[str, Any]:
-        from benchgen_dagster.checking import check_script
+        from benchgen_dagster.checking import check_seeds
 
         family = self.workspace.read_json("plan.json")["family"]
-        seeds = list(self.request.seeds)[:VALIDATION_SEEDS]
-        checks = [
-            check_script(source, family, seed, self.sandbox, self.request.params) for seed in seeds
-        ]
+        count = min(VALIDATION_SEEDS, self.request.variants)
+        checks = check_seeds(
+            source, family, self.request.seed_start, count, self.sandbox, self.request.params
+        )
         report = {
             "round": self.rounds,
             "accepted": all(check["accepted"] for check in checks),

@@ -9,16 +9,20 @@ from typing import TYPE_CHECKING
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from benchgen_dagster.agents.graph import (
+    DEFAULT_ROUNDS,
+    MODEL_VARIABLE,
+    GeneratorAgent,
+    chat_models,
+)
+from benchgen_dagster.agents.workspace import Workspace
 from benchgen_dagster.errors import env_int
 from benchgen_dagster.resources.settings import env_or
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-    from benchgen_dagster.agents.graph import GeneratorAgent
     from benchgen_dagster.schema import GenerationRequest
-
-DEFAULT_ROUNDS = 3
 
 
 class AgentResource(ConfigurableResource):
@@ -31,16 +35,11 @@ class AgentResource(ConfigurableResource):
     max_rounds: int = Field(default=DEFAULT_ROUNDS, ge=1, description="Validation rounds")
 
     def chat_models(self, request_id: str) -> Mapping[str, BaseChatModel]:
-        from benchgen_dagster.agents.graph import chat_models
-
         return chat_models(self.model, request_id)
 
     def generator(
         self, request: GenerationRequest, workspaces: Path, sandbox: str
     ) -> GeneratorAgent:
-        from benchgen_dagster.agents.graph import GeneratorAgent
-        from benchgen_dagster.agents.workspace import Workspace
-
         return GeneratorAgent(
             self.chat_models(request.request_id),
             Workspace(workspaces / request.request_id),
@@ -52,6 +51,6 @@ class AgentResource(ConfigurableResource):
 
 def agent_from_environment() -> AgentResource:
     return AgentResource(
-        model=env_or("BENCHGEN_AGENT_MODEL", None),
+        model=env_or(MODEL_VARIABLE, None),
         max_rounds=env_int("BENCHGEN_AGENT_ROUNDS", DEFAULT_ROUNDS),
     )
