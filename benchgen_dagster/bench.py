@@ -70,9 +70,8 @@ def validate_partition(
     request, script = _request(family, count), get_family(family).script()
     result = PartitionResult(family, count)
     started = time.perf_counter()
-    variants = run_variants(
-        request, script, choose_launcher(sandbox, warn=lambda _: None), Limits()
-    )
+    launcher = choose_launcher(sandbox, warn=lambda _: None)
+    variants = run_variants(request, script, launcher, Limits(), workers=workers)
     result.seconds["script"] = time.perf_counter() - started
     result.worker_peak_mb = variants.record.worker_peak_memory_mb
     timings: dict[str, float] = {}

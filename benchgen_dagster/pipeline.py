@@ -225,11 +225,12 @@ def _validate(task: tuple[JobOutcome, VariantContext, FunnelSettings]) -> Valida
 
 def parallelism(partition_sizes: list[int], workers: int) -> tuple[int, int]:
     """How to spread partitions over `workers` cores: (partitions at once, workers inside each).
-    Large partitions use every core inside and go one after another; small ones, too small to
-    pay for more workers, run side by side. One level of parallelism never oversubscribes."""
-    if partition_sizes and max(partition_sizes) >= PARALLEL_MIN_VARIANTS:
-        return 1, workers
-    return workers, 1
+    Partitions side by side, one worker each, pay their start-up (a sandbox, imports) once per
+    partition; only when there are fewer partitions than cores do large ones use the spare
+    cores inside. One level of parallelism never oversubscribes."""
+    at_once = max(1, min(workers, len(partition_sizes)))
+    large = max(partition_sizes, default=0) >= PARALLEL_MIN_VARIANTS
+    return at_once, max(1, workers // at_once) if large else 1
 
 
 def split(items: list[Job], parts: int) -> list[list[Job]]:

@@ -17,6 +17,7 @@ from PIL import Image
 from benchgen_dagster.validation.model import CAMERAS
 
 WIDTH, HEIGHT = 320, 240
+SCENE_MARGIN = 100  # visual geoms beyond the model's own: the skybox and any decoration
 
 
 def _gl_context(width: int, height: int):  # type: ignore[no-untyped-def]
@@ -50,10 +51,13 @@ class SceneRenderer:
     def frames(
         self, model: mujoco.MjModel, data: mujoco.MjData, cameras: tuple[str, ...]
     ) -> list[bytes]:
-        context = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_150)
+        # No text is drawn, so the smallest font; the scene holds the model's geoms and sites
+        # (and room for decorations): both cost time in proportion to their size.
+        model.vis.global_.offwidth, model.vis.global_.offheight = self.width, self.height
+        context = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_50)
         try:
             mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, context)
-            scene = mujoco.MjvScene(model, maxgeom=2000)
+            scene = mujoco.MjvScene(model, maxgeom=model.ngeom + model.nsite + SCENE_MARGIN)
             images = []
             for camera in cameras:
                 self._camera.fixedcamid = model.camera(camera).id

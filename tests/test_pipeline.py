@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from benchgen_dagster.pipeline import PARALLEL_MIN_VARIANTS, run_variants, split, validate_variants
+from benchgen_dagster.pipeline import (
+    PARALLEL_MIN_VARIANTS,
+    parallelism,
+    run_variants,
+    split,
+    validate_variants,
+)
 from benchgen_dagster.registry import get_family
 from benchgen_dagster.sandbox.local import BubblewrapLauncher
 from benchgen_dagster.sandbox.runner import Limits
@@ -14,6 +20,16 @@ def test_split_keeps_order_and_balances_chunks() -> None:
     chunks = split(items, 3)  # type: ignore[arg-type]
     assert [x for c in chunks for x in c] == items
     assert sorted(len(c) for c in chunks) == [3, 3, 4]
+
+
+def test_partitions_go_side_by_side_and_only_spare_cores_work_inside() -> None:
+    large, small = PARALLEL_MIN_VARIANTS, PARALLEL_MIN_VARIANTS - 1
+    assert parallelism([large] * 12, 2) == (2, 1)
+    assert parallelism([small] * 12, 2) == (2, 1)
+    assert parallelism([large], 4) == (1, 4)
+    assert parallelism([large, large], 4) == (2, 2)
+    assert parallelism([small], 4) == (1, 1)  # too small to pay for more workers
+    assert parallelism([], 2) == (1, 1)
 
 
 def test_the_parallel_path_is_byte_identical_to_the_plain_one() -> None:

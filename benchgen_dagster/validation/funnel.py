@@ -254,7 +254,8 @@ def _stable_and_not_trivial(funnel: _Funnel, scenario: Scenario, model: mujoco.M
 
 
 def _solvable_and_robust(funnel: _Funnel, scenario: Scenario, model: mujoco.MjModel) -> None:
-    run = simulate(model, scenario)
+    data = mujoco.MjData(model)  # one for every run of the solution
+    run = simulate(model, scenario, data=data)
     if run.touched_forbid:
         raise _Rejected(
             Stage.solvable,
@@ -276,7 +277,7 @@ def _solvable_and_robust(funnel: _Funnel, scenario: Scenario, model: mujoco.MjMo
     )
     settings = funnel.settings
     successes = sum(
-        simulate(model, scenario, offset).success
+        simulate(model, scenario, offset, data=data).success
         for offset in perturbations(scenario, settings.robust_trials)
     )
     measured = {"successes": successes, "trials": settings.robust_trials}

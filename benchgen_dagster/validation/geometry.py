@@ -3,8 +3,9 @@
 Lengths come from the sandbox in millimetres. `MM` is the one conversion factor, applied only
 where raw data becomes trusted data: here for meshes and in `scene.py` for zones and the
 payload; everything after is in metres. MuJoCo collides the convex hulls of meshes, so a
-concave piece is split into convex ones with CoACD; pieces are centred and keyed by a content
-hash, so identical meshes are stored once.
+concave piece is split into convex ones: exactly along its own face planes when it is a
+polyhedron with few faces (a wall with a window), else approximately with CoACD (curved
+surfaces). Pieces are centred and keyed by a content hash, so identical meshes are stored once.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ MM = 0.001  # metres per millimetre: the one unit conversion
 WELD_DECIMALS = 6  # metres; vertices closer than a micrometre are one vertex
 CONVEX_RATIO = 0.985  # a piece whose volume is this close to its hull's is treated as convex
 MIN_PIECE_VOLUME_M3 = 1e-8  # 10 mm³: below this a piece is a sliver, not a part
+MAX_HULLS = 16  # convex pieces of one solid, exact or approximate
+MAX_FACE_PLANES = 48  # more distinct face planes than this: a curved surface, not a polyhedron
+PLANE_TOLERANCE_M = 1e-5  # points this close to a face plane lie on it (vertices are rounded)
 
 
 class GeometryError(Exception):
@@ -123,7 +127,95 @@ def convex_pieces(vertices: np.ndarray, faces: np.ndarray, volume: float) -> tup
         ) from None
     if volume >= CONVEX_RATIO * hull.volume:
         return (centred(vertices[hull.vertices], hull_faces(vertices[hull.vertices])),)
-    return _decomposed(vertices.tobytes(), faces.tobytes())
+    return planar_split(vertices, faces, volume) or _decomposed(vertices.tobytes(), faces.tobytes())
+
+
+def planar_split(
+    vertices: np.ndarray, faces: np.ndarray, volume: float
+) -> tuple[ConvexMesh, ...] | None:
+    """The exact convex pieces of a polyhedron, cut along its own face planes; None when it
+    has too many planes or pieces, or when the pieces' hulls do not add up to its volume.
+
+    A piece is a set of convex polygons, each on one of the solid's face planes. A face plane
+    with points of the piece in front of it cuts the piece in two; a piece no plane cuts is
+    convex, and its hull is exact (the caps the cuts leave open lie on the cutting planes).
+    """
+    if signed_volume(vertices, faces) < 0:  # face planes must point outwards
+        faces = faces[:, ::-1]
+    corners = vertices[faces]
+    normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    offsets = np.einsum("ij,ij->i", normals, corners[:, 0])
+    planes = np.round(np.column_stack([normals, offsets]), 6) + 0.0  # no -0.0
+    planes, plane_of = np.unique(planes, axis=0, return_inverse=True)
+    if len(planes) > MAX_FACE_PLANES:
+        return None
+    pending = [[(corners[k], int(plane_of[k])) for k in range(len(faces))]]
+    convex: list[np.ndarray] = []
+    while pending:
+        piece = pending.pop()
+        points = np.concatenate([polygon for polygon, _ in piece])
+        own = sorted({plane for _, plane in piece})
+        ahead = planes[own, :3] @ points.T - planes[own, 3:]
+        cutting = np.flatnonzero(ahead.max(axis=1) > PLANE_TOLERANCE_M)
+        if len(cutting) == 0:
+            convex.append(points)
+        else:
+            behind, ahead = _cut(piece, planes, own[cutting[0]])
+            if not (behind and ahead):  # no progress: not a well-formed polyhedron
+                return None
+            pending += [behind, ahead]
+        if len(convex) + len(pending) > MAX_HULLS:
+            return None
+    hulls = [_hull(points) for points in convex]
+    hulls = [h for h in hulls if h is not None]
+    if not hulls or volume < CONVEX_RATIO * sum(h.volume for h in hulls):
+        return None
+    return tuple(centred(h.points[h.vertices], hull_faces(h.points[h.vertices])) for h in hulls)
+
+
+Polygon = tuple[np.ndarray, int]  # corners on one of the solid's face planes, and that plane
+
+
+def _cut(piece: list[Polygon], planes: np.ndarray, cut: int) -> tuple[list[Polygon], ...]:
+    """The piece's polygons behind and in front of plane `cut`."""
+    normal, offset = planes[cut, :3], planes[cut, 3]
+    behind: list[Polygon] = []
+    ahead: list[Polygon] = []
+    for polygon, plane in piece:
+        side = polygon @ normal - offset
+        low, high = side.min(), side.max()
+        if max(-low, high) <= PLANE_TOLERANCE_M:  # on the cutting plane itself
+            (behind if planes[plane, :3] @ normal > 0 else ahead).append((polygon, plane))
+        elif high <= PLANE_TOLERANCE_M:
+            behind.append((polygon, plane))
+        elif low >= -PLANE_TOLERANCE_M:
+            ahead.append((polygon, plane))
+        else:
+            behind.append((_clip(polygon, side), plane))
+            ahead.append((_clip(polygon, -side), plane))
+    return behind, ahead
+
+
+def _clip(polygon: np.ndarray, side: np.ndarray) -> np.ndarray:
+    """The part of a convex polygon where `side` ≤ 0 (Sutherland–Hodgman)."""
+    kept = []
+    for k in range(len(polygon)):
+        a, b, sa, sb = polygon[k - 1], polygon[k], side[k - 1], side[k]
+        if (sa <= 0) != (sb <= 0):
+            kept.append(a + (b - a) * (sa / (sa - sb)))
+        if sb <= 0:
+            kept.append(b)
+    return np.array(kept).reshape(-1, 3)
+
+
+def _hull(points: np.ndarray) -> ConvexHull | None:
+    """The hull of a piece, or None for a sliver flat enough to have no volume."""
+    try:
+        hull = ConvexHull(np.unique(np.round(points, WELD_DECIMALS), axis=0))
+    except QhullError:
+        return None
+    return hull if hull.volume >= MIN_PIECE_VOLUME_M3 else None
 
 
 @lru_cache(maxsize=512)

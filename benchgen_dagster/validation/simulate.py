@@ -38,43 +38,49 @@ class Run:
 
 @dataclass(frozen=True)
 class _Boxes:
-    """The scenario's boxes as plain tuples: they are checked every few steps, where pydantic
-    objects and small numpy arrays would cost more than the physics."""
+    """The scenario's boxes as flat tuples of floats (x0, y0, z0, x1, y1, z1): they are checked
+    every few steps, where pydantic objects and numpy arrays would cost more than the physics."""
 
-    bounds: tuple[Vec3, Vec3]
-    goal: tuple[Vec3, Vec3]
-    forbid: tuple[tuple[str, Vec3, Vec3], ...]
+    bounds: tuple[float, ...]
+    goal: tuple[float, ...]
+    forbid: tuple[tuple[str, tuple[float, ...]], ...]
     radius: float
 
     @classmethod
     def of(cls, scenario: Scenario) -> _Boxes:
         bounds, goal = scenario.simulation.bounds, scenario.goal_zone
-        forbid = tuple((z.name, z.min, z.max) for z in scenario.forbid_zones)
+        forbid = tuple((z.name, (*z.min, *z.max)) for z in scenario.forbid_zones)
         return cls(
-            (bounds.min, bounds.max), (goal.min, goal.max), forbid, scenario.payload.bounding_radius
+            (*bounds.min, *bounds.max),
+            (*goal.min, *goal.max),
+            forbid,
+            scenario.payload.bounding_radius,
         )
 
     def touched(self, a: Vec3, b: Vec3) -> str | None:
         """The forbid zone the payload's path from a to b passes through, if any."""
         r = self.radius
-        low = [min(p, q) - r for p, q in zip(a, b, strict=True)]
-        high = [max(p, q) + r for p, q in zip(a, b, strict=True)]
-        for name, zone_low, zone_high in self.forbid:
-            if all(
-                zl < h and lo < zh
-                for zl, zh, lo, h in zip(zone_low, zone_high, low, high, strict=True)
-            ):
+        ax, ay, az = a
+        bx, by, bz = b
+        lx, ly, lz = min(ax, bx) - r, min(ay, by) - r, min(az, bz) - r
+        hx, hy, hz = max(ax, bx) + r, max(ay, by) + r, max(az, bz) + r
+        for name, (x0, y0, z0, x1, y1, z1) in self.forbid:
+            if x0 < hx and lx < x1 and y0 < hy and ly < y1 and z0 < hz and lz < z1:
                 return name
         return None
 
 
-def _inside(point: Vec3, box: tuple[Vec3, Vec3]) -> bool:
-    return all(lo <= x <= hi for lo, x, hi in zip(box[0], point, box[1], strict=True))
+def _inside(point: Vec3, box: tuple[float, ...]) -> bool:
+    x, y, z = point
+    x0, y0, z0, x1, y1, z1 = box
+    return x0 <= x <= x1 and y0 <= y <= y1 and z0 <= z <= z1
 
 
-def _distance(point: Vec3, box: tuple[Vec3, Vec3]) -> float:
-    gaps = (max(lo - x, 0.0, x - hi) for lo, x, hi in zip(box[0], point, box[1], strict=True))
-    return math.sqrt(sum(g * g for g in gaps))
+def _distance(point: Vec3, box: tuple[float, ...]) -> float:
+    x, y, z = point
+    x0, y0, z0, x1, y1, z1 = box
+    dx, dy, dz = max(x0 - x, 0.0, x - x1), max(y0 - y, 0.0, y - y1), max(z0 - z, 0.0, z - z1)
+    return math.sqrt(dx * dx + dy * dy + dz * dz)
 
 
 def simulate(
@@ -83,11 +89,16 @@ def simulate(
     offset: np.ndarray | None = None,
     *,
     stop_at_goal: bool = True,
+    data: mujoco.MjData | None = None,
 ) -> Run:
     """Drop the payload at its start (plus `offset`) and follow it until the outcome is decided:
     it rests, stays in the goal long enough, touches a forbid zone, leaves the bounds, diverges,
-    or time runs out."""
-    data = mujoco.MjData(model)
+    or time runs out. `data`, when given, is reset and reused: making one costs more than a
+    short run."""
+    if data is None:
+        data = mujoco.MjData(model)
+    else:
+        mujoco.mj_resetData(model, data)
     joint = model.joint(PAYLOAD_JOINT)
     qpos, qvel = int(joint.qposadr[0]), int(model.jnt_dofadr[joint.id])
     start = np.array(scenario.payload.start_position) + (0 if offset is None else offset)
@@ -101,6 +112,7 @@ def simulate(
     rest_needed = math.ceil(REST_S / check_dt)
     energy0 = float(data.energy[0] + data.energy[1])
     bad_acceleration = data.warning[mujoco.mjtWarning.mjWARN_BADQACC]
+    duration = scenario.simulation.duration_s
 
     position: Vec3 = tuple(start.tolist())  # type: ignore[assignment]
     max_speed = energy_gain = 0.0
@@ -109,17 +121,20 @@ def simulate(
     touched = None
     diverged = left = reached = False
     time_to_goal = None
-    while data.time < scenario.simulation.duration_s:
+    while data.time < duration:
         previous = position
         mujoco.mj_step(model, data, nstep=check_steps)
-        position = tuple(data.qpos[qpos : qpos + 3].tolist())  # type: ignore[assignment]
-        if bad_acceleration.number or not np.isfinite(data.qpos).all():
+        coordinates = data.qpos.tolist()
+        position = tuple(coordinates[qpos : qpos + 3])  # type: ignore[assignment]
+        if bad_acceleration.number or not all(map(math.isfinite, coordinates)):
             diverged = True
             break
-        vx, vy, vz = data.qvel[qvel : qvel + 3].tolist()
+        velocities = data.qvel.tolist()
+        vx, vy, vz = velocities[qvel : qvel + 3]
         speed = math.sqrt(vx * vx + vy * vy + vz * vz)
         max_speed = max(max_speed, speed)
-        energy_gain = max(energy_gain, float(data.energy[0] + data.energy[1]) - energy0)
+        kinetic, potential = data.energy.tolist()
+        energy_gain = max(energy_gain, kinetic + potential - energy0)
         touched = touched or boxes.touched(previous, position)
         if not _inside(position, boxes.bounds):
             left = True
@@ -130,7 +145,7 @@ def simulate(
             reached, time_to_goal = True, round(data.time - GOAL_DWELL_S, 4)
             if stop_at_goal:
                 break
-        moving = speed > REST_SPEED or float(np.abs(data.qvel).max()) > 10 * REST_SPEED
+        moving = speed > REST_SPEED or max(map(abs, velocities)) > 10 * REST_SPEED
         rest = 0 if moving else rest + 1
         if touched or rest >= rest_needed:
             break
