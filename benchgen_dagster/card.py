@@ -14,8 +14,9 @@ LIMITATIONS = [
     "passive mechanisms (ramps, chutes, stops, bridges), not actuated ones.",
     "Solvability is proven by one reference solution per family and a few seeded perturbations "
     "of the payload's start; other solutions are not enumerated.",
-    "MuJoCo collides convex hulls: concave parts are decomposed with CoACD, which approximates "
-    "their shape within a small tolerance.",
+    "MuJoCo collides convex hulls: a concave part with flat faces is split into exact convex "
+    "pieces, a curved one is decomposed with CoACD, which approximates its shape within a small "
+    "tolerance.",
     "Difficulty measures are geometric (distance, drop, clearance), not a learned estimate.",
 ]
 
