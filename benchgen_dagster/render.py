@@ -51,8 +51,9 @@ class SceneRenderer:
     def frames(
         self, model: mujoco.MjModel, data: mujoco.MjData, cameras: tuple[str, ...]
     ) -> list[bytes]:
-        # No text is drawn, so the smallest font; the scene holds the model's geoms and sites
-        # (and room for decorations): both cost time in proportion to their size.
+        # Each costs time in proportion to its size: the offscreen buffer is the image's size
+        # (the MJCF asks for more, for its users), the font the smallest (no text is drawn),
+        # the scene holds the model's geoms and sites and room for decorations.
         model.vis.global_.offwidth, model.vis.global_.offheight = self.width, self.height
         context = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_50)
         try:
