@@ -53,7 +53,6 @@ def check_seeds(
     script = script_for(family_slug, source, "agent")
     variants = run_variants(request, script, choose_launcher(sandbox), limits)
     validated = validate_variants(request, script, variants)
-    records = {record.scenario_id: record for record in variants.record.variants}
     return [
         {
             "accepted": report.accepted,
@@ -62,7 +61,7 @@ def check_seeds(
             "sandbox": variants.record.sandbox,
             "rejection": report.rejection.model_dump(mode="json") if report.rejection else None,
             "stages": [s.model_dump(mode="json") for s in report.stages],
-            "script_message": records[report.scenario_id].message[:OUTPUT_LIMIT],
+            "script_message": record.message[:OUTPUT_LIMIT],
             "script_output": variants.record.console[-OUTPUT_LIMIT:],
             "validator_version": report.validator_version,
         }

@@ -56,7 +56,16 @@ def open_dataset(location: str | Path) -> tuple[Store, str]:
 
 
 def read_manifest(location: str | Path) -> DatasetManifest:
+    return open_with_manifest(location)[2]
+
+
+def open_with_manifest(location: str | Path) -> tuple[Store, str, DatasetManifest]:
+    """The store, key prefix and manifest of a dataset, from one connection to its store."""
     store, root = open_dataset(location)
+    return store, root, _manifest(store, root, location)
+
+
+def _manifest(store: Store, root: str, location: str | Path) -> DatasetManifest:
     if not store.exists(f"{root}/{MANIFEST}"):
         raise DatasetError(
             f"{location} is not a benchgen dataset: it has no manifest.json "
@@ -70,8 +79,7 @@ def read_manifest(location: str | Path) -> DatasetManifest:
 
 def load(location: str | Path, split: str | None = None) -> Iterator[ScenarioSample]:
     """Every scenario of a dataset (or of one split), shard by shard in manifest order."""
-    manifest = read_manifest(location)
-    store, root = open_dataset(location)
+    store, root, manifest = open_with_manifest(location)
     for shard in manifest.shards:
         if split is None or shard.split == split:
             yield from read_shard(_checked(store, root, shard), shard.path)
@@ -80,8 +88,7 @@ def load(location: str | Path, split: str | None = None) -> Iterator[ScenarioSam
 def shard_urls(location: str | Path, split: str | None = None, expires_s: int = 3600) -> list[str]:
     """Where each shard (of one split) can be streamed from by `webdataset` or Hugging Face
     `datasets`: file paths for a folder, presigned HTTPS links (valid `expires_s`) on S3."""
-    manifest = read_manifest(location)
-    store, root = open_dataset(location)
+    store, root, manifest = open_with_manifest(location)
     return [
         store.readable_url(f"{root}/{shard.path}", expires_s)
         for shard in manifest.shards
@@ -150,8 +157,7 @@ class Verification:
 def verify(location: str | Path) -> Verification:
     """Re-hash every file the manifest lists; report any that differ, are missing, or are in
     the dataset without being listed."""
-    manifest = read_manifest(location)
-    store, root = open_dataset(location)
+    store, root, manifest = open_with_manifest(location)
     listed = {entry.path: entry for entry in [*manifest.shards, manifest.index, *manifest.files]}
     mismatched, missing = [], []
     for path, entry in sorted(listed.items()):
@@ -169,9 +175,12 @@ def verify(location: str | Path) -> Verification:
 
 def index_rows(location: str | Path, manifest: DatasetManifest) -> list[dict[str, object]]:
     """index.parquet as a list of rows, checked against its manifest hash."""
+    return _index_rows(*open_dataset(location), manifest)
+
+
+def _index_rows(store: Store, root: str, manifest: DatasetManifest) -> list[dict[str, object]]:
     import pyarrow.parquet as pq
 
-    store, root = open_dataset(location)
     return pq.read_table(io.BytesIO(_checked(store, root, manifest.index))).to_pylist()
 
 
@@ -179,9 +188,10 @@ def find_sample(
     location: str | Path, scenario_id: str
 ) -> tuple[ScenarioSample, DatasetManifest, dict[str, object]]:
     """One scenario of a dataset, with the manifest and its index row; reads only its shard."""
-    manifest = read_manifest(location)
-    store, root = open_dataset(location)
-    row = next((r for r in index_rows(location, manifest) if r["scenario_id"] == scenario_id), None)
+    store, root, manifest = open_with_manifest(location)
+    row = next(
+        (r for r in _index_rows(store, root, manifest) if r["scenario_id"] == scenario_id), None
+    )
     if row is None:
         raise DatasetError(f"{location} has no scenario {scenario_id!r}")
     shard = next(s for s in manifest.shards if s.path == row["shard"])

@@ -12,8 +12,9 @@ import io
 import json
 import tarfile
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
+from itertools import islice
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -222,23 +223,28 @@ def release_pictures(
     batches: Iterable[tuple[str, Bundle[ShardBatch]]], rows: list[IndexRow], stages: dict[str, int]
 ) -> dict[str, bytes]:
     """The contact sheet (first render of a few scenarios per family) and the plots."""
-    from benchgen_dagster.dataset import read_shard
-
     if not rows:
         return {}
     renders: dict[str, list[bytes]] = {}
     for _, bundle in batches:
-        for shard in bundle.record.shards:
-            for sample in read_shard(bundle.files[shard.name], shard.name):
-                mine = renders.setdefault(sample.scenario.family, [])
-                if sample.renders and len(mine) < figures.PER_FAMILY:
-                    mine.append(sample.renders[0])
+        mine = renders.setdefault(bundle.record.family, [])
+        mine += islice(_first_renders(bundle), figures.PER_FAMILY - len(mine))
     return {
         CONTACT_SHEET: figures.contact_sheet(renders),
         "plots/funnel.png": figures.funnel_plot(stages),
         "plots/diversity.png": figures.diversity_plot(rows),
         "plots/difficulty.png": figures.difficulty_plot(rows),
     }
+
+
+def _first_renders(bundle: Bundle[ShardBatch]) -> Iterator[bytes]:
+    """Each packaged scenario's first render, in order; shards are read only as far as asked."""
+    from benchgen_dagster.dataset import read_shard
+
+    for shard in bundle.record.shards:
+        for sample in read_shard(bundle.files[shard.name], shard.name):
+            if sample.renders:
+                yield sample.renders[0]
 
 
 def release_counts(

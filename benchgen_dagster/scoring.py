@@ -34,6 +34,7 @@ from benchgen_dagster.validation.simulate import deepest_overlap, perturbations,
 DESIGN_PREFIX = "design_"
 DESIGN_RGBA = (0.2, 0.55, 0.95, 1.0)
 TOLERANCE_MM = 0.1
+ANGULAR_TOLERANCE = 0.1  # radians, build123d's default
 Design = Mapping[str, Any] | str  # label → build123d shape or STL bytes (or a list); or MJCF
 
 
@@ -183,14 +184,12 @@ def _part(label: str, shape: Any, material: str) -> Part:
 
 
 def _stl_solids(shape: Any) -> list[bytes]:
-    from build123d import export_stl
+    """The shape's solids as STL, meshed as the sandbox meshes a family's parts."""
+    from benchgen_dagster.sandbox.worker import write_stls
 
     with tempfile.TemporaryDirectory() as folder:
-        files = []
-        for number, solid in enumerate(shape.solids()):
-            path = Path(folder) / f"{number}.stl"
-            export_stl(solid, path, tolerance=TOLERANCE_MM)
-            files.append(path.read_bytes())
+        names = write_stls(shape, Path(folder), "design", TOLERANCE_MM, ANGULAR_TOLERANCE)
+        files = [(Path(folder) / name).read_bytes() for name in names]
     if not files:
         raise ValueError("a design part has no solid")
     return files

@@ -115,18 +115,26 @@ def _export(build: Any, index: int, output_dir: Path, spec: dict[str, Any]) -> d
     plain = json.loads(json.dumps(plain, default=_plain))
     for group in ("parts", "solution"):
         plain[group] = {
-            label: _export_solids(shape, output_dir, f"{index}.{group}.{k}", spec)
+            label: write_stls(
+                shape,
+                output_dir,
+                f"{index}.{group}.{k}",
+                spec["tolerance_mm"],
+                spec["angular_tolerance"],
+            )
             for k, (label, shape) in enumerate(getattr(build, group).items())
         }
     return plain
 
 
-def _export_solids(shape: Any, output_dir: Path, stem: str, spec: dict[str, Any]) -> list[str]:
-    """Each solid of a shape as a binary STL, tessellated and written by OpenCascade itself
-    (several times faster than tessellating through Python objects). This is build123d's
-    `export_stl` without its second meshing pass and its threads, which cost more than they
-    save on small solids; the bytes are the same. Files need no atomic rename: the host reads
-    them only once the variant's JSON is in place."""
+def write_stls(
+    shape: Any, output_dir: Path, stem: str, tolerance_mm: float, angular_tolerance: float
+) -> list[str]:
+    """Each solid of a shape as a binary STL `<stem>.<n>.stl`, tessellated and written by
+    OpenCascade itself (several times faster than tessellating through Python objects). This
+    is build123d's `export_stl` without its second meshing pass and its threads, which cost
+    more than they save on small solids; the bytes are the same. Files need no atomic rename:
+    the host reads a variant's meshes only once its JSON is in place."""
     from OCP.BRepMesh import BRepMesh_IncrementalMesh
     from OCP.StlAPI import StlAPI_Writer
 
@@ -137,7 +145,7 @@ def _export_solids(shape: Any, output_dir: Path, stem: str, spec: dict[str, Any]
         name = f"{stem}.{piece}.stl"
         relative, in_parallel = True, False  # relative deflection, as build123d meshes
         BRepMesh_IncrementalMesh(
-            solid.wrapped, spec["tolerance_mm"], relative, spec["angular_tolerance"], in_parallel
+            solid.wrapped, tolerance_mm, relative, angular_tolerance, in_parallel
         )
         if not writer.Write(solid.wrapped, str(output_dir / name)):
             raise OSError(f"could not write the mesh of {stem} piece {piece}")
