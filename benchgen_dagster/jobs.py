@@ -3,49 +3,49 @@
 from dagster import AssetSelection, define_asset_job
 from dagster_docker import docker_executor
 
-from benchgen_dagster.assets import PARTITIONED_ASSETS, requests_partitions
+from benchgen_dagster.assets import PARTITIONED_ASSETS
 
 build_partition = define_asset_job(
     "build_partition",
     selection=PARTITIONED_ASSETS,
-    partitions_def=requests_partitions,
     description="Generate, validate, render and shard one request's variants.",
 )
 
 build_partition_in_docker = define_asset_job(
     "build_partition_in_docker",
     selection=PARTITIONED_ASSETS,
-    partitions_def=requests_partitions,
     executor_def=docker_executor,
     description="The same steps as build_partition, each in its own container "
     "(dagster-docker's docker_executor); see the README's scale-out section for its config.",
 )
 
 
-def _stage_job(name: str, assets: list[str], description: str):  # type: ignore[no-untyped-def]
-    return define_asset_job(
-        name,
-        selection=AssetSelection.assets(*assets),
-        partitions_def=requests_partitions,
-        description=description,
-        tags={"benchgen/stage": name},
-    )
-
-
-stage_jobs = [
-    _stage_job(
+# Each stage of a partition on its own, for re-runs: (job, its assets, description).
+STAGES = [
+    (
         "generate",
         ["generation_requests", "scenario_plans", "family_scripts", "scenario_variants"],
         "Stage 1 of a partition: read the request, plan, script, and run the variants in the "
         "sandbox.",
     ),
-    _stage_job(
+    (
         "validate",
         ["validated_simulations"],
         "Stage 2: the validation funnel, from stored variants.",
     ),
-    _stage_job("render", ["scenario_renders"], "Stage 3: offscreen renders of accepted variants."),
-    _stage_job("package", ["dataset_shards"], "Stage 4: the partition's shards and index rows."),
+    ("render", ["scenario_renders"], "Stage 3: offscreen renders of accepted variants."),
+    ("package", ["dataset_shards"], "Stage 4: the partition's shards and index rows."),
+]
+
+# Partitioning is inferred from the selected assets.
+stage_jobs = [
+    define_asset_job(
+        name,
+        selection=AssetSelection.assets(*assets),
+        description=description,
+        tags={"benchgen/stage": name},
+    )
+    for name, assets, description in STAGES
 ]
 
 release_dataset = define_asset_job(
