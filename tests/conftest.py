@@ -30,6 +30,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.xdist_group(group))
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """On an xdist worker, the groups must show in the test ids, or every worker builds every
+    shared fixture again (pytest 9.2 with xdist 3.8 drops them silently)."""
+    if getattr(session.config.option, "loadgroup", False):
+        lost = [item.nodeid for item in session.items if "@" not in item.nodeid]
+        if lost:
+            raise pytest.UsageError(
+                f"pytest-xdist did not group {lost[0]}; use the pytest of constraints.txt"
+            )
+
+
 @pytest.fixture(scope="session")
 def breakable_source() -> str:
     return (SCRIPTS / "breakable.py").read_text()
