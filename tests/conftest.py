@@ -23,8 +23,10 @@ VARIANTS = 2  # per family in the shared dataset
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """`make test` runs the suite on several workers (pytest-xdist, `--dist loadgroup`); tests
     that share an expensive fixture stay on one worker: each module's tests together, and every
-    user of the shared dataset together."""
+    user of the shared dataset together, unless a test names its own group."""
     for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
         uses_dataset = "built_dataset" in getattr(item, "fixturenames", ())
         group = "dataset" if uses_dataset else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))

@@ -84,30 +84,32 @@ def fingerprint(dataset: Path) -> tuple[str, dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str]]:
-    data = tmp_path_factory.mktemp("reference")
+def built_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, tuple[str, dict[str, str]]]:
+    """A data folder holding an uninterrupted build, and that build's fingerprint."""
+    data = tmp_path_factory.mktemp("data")
     finish(build(data))
-    return fingerprint(data / "datasets" / "default")
+    return data, fingerprint(data / "datasets" / "default")
 
 
-@pytest.fixture(scope="module")
-def resumed_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("resumed")
-    finish(build(data))
-    return data
-
-
-@pytest.mark.parametrize("pattern", KILL_POINTS)
+# Two groups, so that two test workers share the kill points (each builds its own folder once).
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        pytest.param(p, marks=pytest.mark.xdist_group(f"crash-safety-{k % 2}"))
+        for k, p in enumerate(KILL_POINTS)
+    ],
+)
 def test_a_build_killed_at_any_point_resumes_to_the_same_dataset(
-    reference, resumed_data: Path, pattern: str
+    built_once: tuple[Path, tuple[str, dict[str, str]]], pattern: str
 ) -> None:
+    data, reference = built_once
     since = time.time()
-    killed = kill_when_written(build(resumed_data, "--force"), resumed_data, pattern, since)
+    killed = kill_when_written(build(data, "--force"), data, pattern, since)
     assert killed or pattern.endswith("manifest.json"), f"the build never wrote {pattern}"
-    finish(build(resumed_data))
-    dataset = resumed_data / "datasets" / "default"
+    finish(build(data))
+    dataset = data / "datasets" / "default"
     assert fingerprint(dataset) == reference
     check = verify(dataset)
     assert check.ok, check
-    leftovers = [p for p in resumed_data.rglob("*.partial")]
+    leftovers = [p for p in data.rglob("*.partial")]
     assert not leftovers
