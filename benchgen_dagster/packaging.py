@@ -227,8 +227,9 @@ def release_pictures(
         return {}
     renders: dict[str, list[bytes]] = {}
     for _, bundle in batches:
-        mine = renders.setdefault(bundle.record.family, [])
-        mine += islice(_first_renders(bundle), figures.PER_FAMILY - len(mine))
+        if bundle.record.rows:  # a family gets a row once it has a packaged scenario
+            mine = renders.setdefault(bundle.record.family, [])
+            mine += islice(_first_renders(bundle), figures.PER_FAMILY - len(mine))
     return {
         CONTACT_SHEET: figures.contact_sheet(renders),
         "plots/funnel.png": figures.funnel_plot(stages),
