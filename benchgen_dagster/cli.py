@@ -233,14 +233,14 @@ def inspect(dataset: str, scenario_id: str | None) -> None:
       benchgen inspect
       benchgen inspect data/datasets/default ball_bin-s00003
     """
-    from benchgen_dagster.dataset import lineage, read_manifest
+    from benchgen_dagster.dataset import lineage, read_index
 
     if scenario_id:
         click.echo(json.dumps(lineage(dataset, scenario_id), indent=2))
         return
     from benchgen_dagster.summary import print_summary
 
-    print_summary(dataset, read_manifest(dataset))
+    print_summary(*read_index(dataset))
 
 
 @main.command()

@@ -173,9 +173,10 @@ def verify(location: str | Path) -> Verification:
     return Verification(len(listed), mismatched, missing, unlisted)
 
 
-def index_rows(location: str | Path, manifest: DatasetManifest) -> list[dict[str, object]]:
-    """index.parquet as a list of rows, checked against its manifest hash."""
-    return _index_rows(*open_dataset(location), manifest)
+def read_index(location: str | Path) -> tuple[DatasetManifest, list[dict[str, object]]]:
+    """The manifest and index.parquet as a list of rows, checked against its manifest hash."""
+    store, root, manifest = open_with_manifest(location)
+    return manifest, _index_rows(store, root, manifest)
 
 
 def _index_rows(store: Store, root: str, manifest: DatasetManifest) -> list[dict[str, object]]:

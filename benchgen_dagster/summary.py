@@ -5,13 +5,14 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from benchgen_dagster.dataset import index_rows
 from benchgen_dagster.schema import REPORTED_STAGES, DatasetManifest
 
 WIDTH = 132
 
 
-def print_summary(dataset: str, manifest: DatasetManifest, console: Console | None = None) -> None:
+def print_summary(
+    manifest: DatasetManifest, rows: list[dict[str, object]], console: Console | None = None
+) -> None:
     console = console or Console(width=WIDTH)
     size = sum(s.bytes for s in manifest.shards) / 1e6
     total = sum(manifest.counts["splits"].values())
@@ -21,7 +22,7 @@ def print_summary(dataset: str, manifest: DatasetManifest, console: Console | No
     )
     console.print("splits: " + ", ".join(f"{k} {v}" for k, v in manifest.counts["splits"].items()))
     console.print(funnel_table(manifest))
-    console.print(family_table(dataset, manifest))
+    console.print(family_table(manifest, rows))
 
 
 def funnel_table(manifest: DatasetManifest) -> Table:
@@ -37,9 +38,8 @@ def funnel_table(manifest: DatasetManifest) -> Table:
     return table
 
 
-def family_table(dataset: str, manifest: DatasetManifest) -> Table:
+def family_table(manifest: DatasetManifest, rows: list[dict[str, object]]) -> Table:
     """Per family: what was tried and packaged, robustness, and how varied the variants are."""
-    rows = index_rows(dataset, manifest)
     tried = {p.family: p.funnel.get("generated", 0) for p in manifest.partitions}
     table = Table(title="Families", title_justify="left")
     for column in ("family", "split"):
