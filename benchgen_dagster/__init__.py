@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 
 def evaluate(scenario, design, **options):  # type: ignore[no-untyped-def]
-    """Score a candidate design on a packaged scenario; see `benchgen_dagster.scoring`."""
-    from benchgen_dagster.scoring import evaluate as score
+    """Score a candidate design on a packaged scenario; see `validation.scoring`."""
+    from benchgen_dagster.validation.scoring import evaluate as score
 
     return score(scenario, design, **options)

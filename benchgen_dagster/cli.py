@@ -70,8 +70,8 @@ def build(
     Example:
       benchgen build --variants 8 --family ball_bin
     """
-    from benchgen_dagster.build import build_dataset
-    from benchgen_dagster.catalogue import DEFAULT_VARIANTS
+    from benchgen_dagster.catalogue.builtin import DEFAULT_VARIANTS
+    from benchgen_dagster.orchestration.build import build_dataset
 
     count = variants or env_int("BENCHGEN_VARIANTS", DEFAULT_VARIANTS)
     sys.exit(
@@ -98,7 +98,7 @@ def validate_script(path: Path, seed: int, sandbox: str) -> None:
     Example:
       benchgen validate-script benchgen_dagster/families/ball_bin.py --seed 4 --sandbox docker
     """
-    from benchgen_dagster.checking import check_script
+    from benchgen_dagster.validation.checking import check_script
 
     try:
         source = path.read_text()
@@ -176,7 +176,7 @@ def bench(
       benchgen bench                           # 1000 scenarios (make bench)
       benchgen bench --scale 100,1000,10000 --cameras iso   # make bench-scale
     """
-    from benchgen_dagster.bench import per_scenario_ms, run_bench, table
+    from benchgen_dagster.validation.bench import per_scenario_ms, run_bench, table
 
     sizes = [int(n) for n in scale.split(",")] if scale else [scenarios]
     views = tuple(c.strip() for c in cameras.split(",") if c.strip())
@@ -207,10 +207,10 @@ def bench_storage(shards: int, shard_mb: int) -> None:
     """
     import tempfile
 
-    from benchgen_dagster.bench import storage_throughput
     from benchgen_dagster.errors import ConfigError
-    from benchgen_dagster.s3 import store_from_environment
-    from benchgen_dagster.storage import LocalStore
+    from benchgen_dagster.stores.local import LocalStore
+    from benchgen_dagster.stores.s3 import store_from_environment
+    from benchgen_dagster.validation.bench import storage_throughput
 
     s3 = store_from_environment()
     if s3 is None:
@@ -233,12 +233,12 @@ def inspect(dataset: str, scenario_id: str | None) -> None:
       benchgen inspect
       benchgen inspect data/datasets/default ball_bin-s00003
     """
-    from benchgen_dagster.dataset import lineage, read_index
+    from benchgen_dagster.dataset.reader import lineage, read_index
 
     if scenario_id:
         click.echo(json.dumps(lineage(dataset, scenario_id), indent=2))
         return
-    from benchgen_dagster.summary import print_summary
+    from benchgen_dagster.dataset.summary import print_summary
 
     print_summary(*read_index(dataset))
 
@@ -273,9 +273,9 @@ def evaluate(
       benchgen evaluate data/datasets/default ball_bin-s00003 my_chute.xml --material steel
       benchgen evaluate data/datasets/default ball_bin-s00003 --reference
     """
-    from benchgen_dagster.dataset import find_sample
-    from benchgen_dagster.scoring import evaluate as score
-    from benchgen_dagster.scoring import load_design, reference_design
+    from benchgen_dagster.dataset.reader import find_sample
+    from benchgen_dagster.validation.scoring import evaluate as score
+    from benchgen_dagster.validation.scoring import load_design, reference_design
 
     if (design is None) == (not reference):
         raise BadInput("give a DESIGN file or --reference (one of them)")
@@ -321,8 +321,8 @@ def request(
       benchgen request "a ball must clear a wall" --family over_wall --variants 8
       benchgen request "a 60 mm cube must cross a 180 mm gap" --seed-start 100
     """
-    from benchgen_dagster.registry import get_family
-    from benchgen_dagster.requests import RequestBook, request_from, request_yaml
+    from benchgen_dagster.catalogue.registry import get_family
+    from benchgen_dagster.catalogue.requests import RequestBook, request_from, request_yaml
 
     if family:
         get_family(family)  # an unknown family is refused here, not in a run
@@ -340,7 +340,7 @@ def verify(dataset: str) -> None:
 
     Exit status: 0 every file matches, 1 a file is changed, missing or unlisted, 2 not a dataset.
     """
-    from benchgen_dagster.dataset import verify as verify_dataset
+    from benchgen_dagster.dataset.reader import verify as verify_dataset
 
     result = verify_dataset(dataset)
     for label, paths in (
@@ -361,7 +361,7 @@ def verify(dataset: str) -> None:
 )
 def schema(folder: Path) -> None:
     """Write the JSON Schemas of the dataset's records (scenario, request, plan, report)."""
-    from benchgen_dagster.schema import json_schemas
+    from benchgen_dagster.schema.records import json_schemas
 
     folder.mkdir(parents=True, exist_ok=True)
     for name, document in json_schemas().items():
@@ -373,7 +373,7 @@ def schema(folder: Path) -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path), default=DATA_DIR, show_default=True)
 def dagster_home_command(data_dir: Path) -> None:
     """Create the Dagster instance folder (DAGSTER_HOME) if needed and print its path."""
-    from benchgen_dagster.build import dagster_home
+    from benchgen_dagster.orchestration.build import dagster_home
 
     click.echo(dagster_home(data_dir))
 
@@ -388,14 +388,14 @@ def executor_config(data_dir: Path) -> None:
     \b
     Example:
       benchgen executor-config > run.yaml
-      DAGSTER_HOME=data/dagster dagster job execute -m benchgen_dagster.definitions \\
+      DAGSTER_HOME=data/dagster dagster job execute -m benchgen_dagster.orchestration.definitions \\
         -j build_partition_in_docker -c run.yaml --tags '{"dagster/partition": "ball_bin"}'
     """
     import yaml
 
-    from benchgen_dagster.build import dagster_home
+    from benchgen_dagster.orchestration.build import dagster_home
+    from benchgen_dagster.orchestration.scaleout import docker_executor_config, ensure_step_image
     from benchgen_dagster.sandbox.docker import docker_available
-    from benchgen_dagster.scaleout import docker_executor_config, ensure_step_image
 
     if not docker_available():
         raise BadInput("no Docker daemon answers; start it with scripts/ensure-docker")

@@ -12,7 +12,8 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 from dagster import DagsterInstance, materialize
 
 from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
-from benchgen_dagster.registry import registry
+from benchgen_dagster.assets.partitions import requests_partitions
+from benchgen_dagster.catalogue.registry import registry
 from benchgen_dagster.resources import PipelineSettings
 from tests.helpers import SCRIPTS, resources_for
 
@@ -55,7 +56,7 @@ def built_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = PipelineSettings(data_dir=str(root / "data"), builtin_variants=VARIANTS)
     resources = resources_for(settings)
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions("requests", sorted(registry()))
+        instance.add_dynamic_partitions(requests_partitions.name, sorted(registry()))
         for partition in sorted(registry()):
             result = materialize(
                 PARTITIONED_ASSETS, partition_key=partition, instance=instance, resources=resources

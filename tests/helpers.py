@@ -16,7 +16,7 @@ from benchgen_dagster.resources import (
 from benchgen_dagster.sandbox.local import SubprocessLauncher
 from benchgen_dagster.sandbox.protocol import Job, JobOutcome
 from benchgen_dagster.sandbox.runner import Limits, run_batch
-from benchgen_dagster.schema import Split
+from benchgen_dagster.schema.contract import Split
 from benchgen_dagster.validation.funnel import ValidatedVariant, validate_variant
 from benchgen_dagster.validation.scene import VariantContext
 

@@ -22,10 +22,11 @@ from benchgen_dagster.agents.graph import AgentNotConfigured, FamilyRejected, Ge
 from benchgen_dagster.agents.tracing import traced
 from benchgen_dagster.agents.workspace import Workspace
 from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
+from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.cli import main
 from benchgen_dagster.dataset import load
 from benchgen_dagster.resources import AgentResource, PipelineSettings
-from benchgen_dagster.schema import GenerationRequest
+from benchgen_dagster.schema.records import GenerationRequest
 from tests import agent_scripts
 from tests.agent_scripts import ScriptedAgent
 from tests.helpers import resources_for
@@ -134,7 +135,7 @@ def run_partition(
     settings.requests.accept(REQUEST.model_copy(update={"request_id": request_id}))
     resources = {**resources_for(settings), "agent": agent}
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions("requests", [request_id])
+        instance.add_dynamic_partitions(requests_partitions.name, [request_id])
         result = materialize(
             PARTITIONED_ASSETS,
             partition_key=request_id,

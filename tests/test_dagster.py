@@ -7,9 +7,9 @@ from pathlib import Path
 import mujoco
 
 from benchgen_dagster.assets import ALL_ASSETS
+from benchgen_dagster.catalogue.registry import registry
 from benchgen_dagster.dataset import load, read_manifest
-from benchgen_dagster.definitions import defs
-from benchgen_dagster.registry import registry
+from benchgen_dagster.orchestration.definitions import defs
 from tests.conftest import VARIANTS
 
 

@@ -6,16 +6,17 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from benchgen_dagster.assets.validation import diversity_check
+from benchgen_dagster.assets.simulations import diversity_check
+from benchgen_dagster.catalogue.registry import get_family, registry, script_for
 from benchgen_dagster.dataset import read_manifest
-from benchgen_dagster.diversity import batch_diversity, near_duplicates
-from benchgen_dagster.pipeline import run_variants, validate_variants
-from benchgen_dagster.registry import get_family, registry, script_for
+from benchgen_dagster.dataset.diversity import batch_diversity, near_duplicates
 from benchgen_dagster.sandbox.local import SubprocessLauncher
 from benchgen_dagster.sandbox.protocol import Job
 from benchgen_dagster.sandbox.runner import Limits
-from benchgen_dagster.schema import GenerationRequest, Stage
-from benchgen_dagster.storage import Bundle
+from benchgen_dagster.schema.contract import Stage
+from benchgen_dagster.schema.records import GenerationRequest
+from benchgen_dagster.stores.bundles import Bundle
+from benchgen_dagster.validation.steps import run_variants, validate_variants
 from tests.helpers import run_script, validate_all
 
 SEEDS = 4

@@ -9,8 +9,8 @@ from collections import Counter
 
 import pytest
 
+from benchgen_dagster.catalogue.registry import registry
 from benchgen_dagster.kit import draw
-from benchgen_dagster.registry import registry
 from benchgen_dagster.sandbox.protocol import Job
 from benchgen_dagster.validation.funnel import ValidatedVariant
 from tests.helpers import run_script, validate_all

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from benchgen_dagster.build import PartitionResult, _partition_process, _run_all, dagster_home
+from benchgen_dagster.orchestration.build import (
+    PartitionResult,
+    _partition_process,
+    _run_all,
+    dagster_home,
+)
 
 
 def flaky(partition: str) -> PartitionResult:

@@ -8,7 +8,6 @@ from build123d import Box, Cylinder, Pos
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchgen_dagster.scoring import _stl_solids
 from benchgen_dagster.validation.geometry import (
     MM,
     piece_from_stl,
@@ -17,6 +16,7 @@ from benchgen_dagster.validation.geometry import (
     stl_triangles,
     weld,
 )
+from benchgen_dagster.validation.scoring import _stl_solids
 
 
 def mesh_of(shape) -> tuple[np.ndarray, np.ndarray, float]:  # type: ignore[no-untyped-def]

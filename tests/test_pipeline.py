@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from benchgen_dagster.pipeline import (
+from benchgen_dagster.catalogue.registry import get_family
+from benchgen_dagster.sandbox.local import BubblewrapLauncher
+from benchgen_dagster.sandbox.runner import Limits
+from benchgen_dagster.schema.records import GenerationRequest, VariantBatch
+from benchgen_dagster.validation.steps import (
     PARALLEL_MIN_VARIANTS,
     parallelism,
     run_variants,
     split,
     validate_variants,
 )
-from benchgen_dagster.registry import get_family
-from benchgen_dagster.sandbox.local import BubblewrapLauncher
-from benchgen_dagster.sandbox.runner import Limits
-from benchgen_dagster.schema import GenerationRequest, VariantBatch
 
 
 def test_split_keeps_order_and_balances_chunks() -> None:

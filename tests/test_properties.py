@@ -6,10 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchgen_dagster.kit import draw
-from benchgen_dagster.schema import (
+from benchgen_dagster.schema.contract import (
     Box3,
     Constraints,
-    GenerationRequest,
     Lineage,
     Payload,
     Scenario,
@@ -18,6 +17,7 @@ from benchgen_dagster.schema import (
     Zone,
     params_json,
 )
+from benchgen_dagster.schema.records import GenerationRequest
 from benchgen_dagster.validation.rules import violations
 
 coordinate = st.floats(-10, 10, allow_nan=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchgen_dagster.sandbox.protocol import Job
-from benchgen_dagster.schema import Reason, Stage
+from benchgen_dagster.schema.contract import Reason, Stage
 from tests.helpers import run_script, validate_all
 
 EXPECTED = {

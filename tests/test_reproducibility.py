@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from benchgen_dagster.checking import rebuild
 from benchgen_dagster.dataset import DatasetError, load, read_manifest, verify
+from benchgen_dagster.validation.checking import rebuild
 
 
 def first_of_each_family(dataset: Path):  # type: ignore[no-untyped-def]

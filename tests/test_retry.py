@@ -6,7 +6,7 @@ import docker.errors
 import pytest
 import requests
 
-from benchgen_dagster.retry import with_retries
+from benchgen_dagster.errors import with_retries
 from benchgen_dagster.sandbox.docker import daemon_hiccup
 
 

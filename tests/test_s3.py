@@ -13,10 +13,11 @@ from dagster import DagsterInstance, materialize
 from dagster_aws.s3 import S3Resource
 
 from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
+from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.cli import main
 from benchgen_dagster.dataset import load, read_manifest, shard_urls, verify
 from benchgen_dagster.resources import PipelineSettings
-from benchgen_dagster.s3 import MULTIPART_BYTES, S3Store, StorageUnavailable
+from benchgen_dagster.stores.s3 import MULTIPART_BYTES, S3Store, StorageUnavailable
 from tests.helpers import resources_for
 from tests.s3server import S3Server
 
@@ -43,7 +44,7 @@ def s3_resource(server: S3Server) -> S3Resource:
 def build(settings: PipelineSettings, s3: S3Resource | None = None, prefix: str = "") -> bool:
     resources = resources_for(settings, s3=s3, s3_prefix=prefix)
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions("requests", list(FAMILIES))
+        instance.add_dynamic_partitions(requests_partitions.name, list(FAMILIES))
         for family in FAMILIES:
             result = materialize(
                 PARTITIONED_ASSETS,

@@ -19,6 +19,7 @@ from dagster import DagsterInstance, materialize
 
 import benchgen_dagster
 from benchgen_dagster.assets import PARTITIONED_ASSETS
+from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.resources import (
     AgentResource,
     BundleIOManager,
@@ -26,15 +27,16 @@ from benchgen_dagster.resources import (
     SandboxResource,
     StorageResource,
 )
-from benchgen_dagster.resources.storage import RECORD_TYPES, asset_prefix
+from benchgen_dagster.resources.storage import asset_prefix
 from benchgen_dagster.sandbox.docker import OWNER_LABEL, DockerLauncher, docker_available
 from benchgen_dagster.sandbox.image import ensure_image
 from benchgen_dagster.sandbox.local import BubblewrapLauncher, SubprocessLauncher
 from benchgen_dagster.sandbox.protocol import Job, ScriptFailure
 from benchgen_dagster.sandbox.runner import Launcher, Limits, run_batch
 from benchgen_dagster.sandbox.select import SandboxUnavailable, choose_launcher
-from benchgen_dagster.schema import Reason, Stage
-from benchgen_dagster.storage import read_bundle
+from benchgen_dagster.schema.contract import Reason, Stage
+from benchgen_dagster.schema.records import RECORD_TYPES
+from benchgen_dagster.stores.bundles import read_bundle
 from tests.helpers import SCRIPTS, validate_all
 
 HOSTILE = SCRIPTS / "hostile"
@@ -203,7 +205,7 @@ def test_inside_dagster_the_docker_worker_reports_through_pipes(tmp_path: Path) 
         "agent": AgentResource(),
     }
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions("requests", ["ball_bin"])
+        instance.add_dynamic_partitions(requests_partitions.name, ["ball_bin"])
         result = materialize(
             PARTITIONED_ASSETS,
             partition_key="ball_bin",

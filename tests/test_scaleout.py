@@ -14,10 +14,15 @@ import pytest
 import yaml
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 
-from benchgen_dagster.build import dagster_home
+from benchgen_dagster.assets.partitions import requests_partitions
+from benchgen_dagster.orchestration.build import dagster_home
+from benchgen_dagster.orchestration.scaleout import (
+    STEP_IMAGE,
+    docker_executor_config,
+    ensure_step_image,
+)
 from benchgen_dagster.sandbox.docker import docker_available
 from benchgen_dagster.sandbox.runner import PACKAGE_ROOT
-from benchgen_dagster.scaleout import STEP_IMAGE, docker_executor_config, ensure_step_image
 
 JOB = "build_partition_in_docker"
 
@@ -40,11 +45,11 @@ def test_each_step_of_a_partition_runs_in_its_own_container(
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump(docker_executor_config(data, home, ensure_step_image())))
     with DagsterInstance.get() as instance:
-        instance.add_dynamic_partitions("requests", ["ball_bin"])
+        instance.add_dynamic_partitions(requests_partitions.name, ["ball_bin"])
 
     command = [
         str(Path(sys.executable).parent / "dagster"), "job", "execute",
-        "-m", "benchgen_dagster.definitions", "-j", JOB, "-c", str(config),
+        "-m", "benchgen_dagster.orchestration.definitions", "-j", JOB, "-c", str(config),
         "--tags", json.dumps({"dagster/partition": "ball_bin"}),
     ]  # fmt: skip
     environment = {**os.environ, "BENCHGEN_DATA_DIR": str(data), "BENCHGEN_VARIANTS": "2"}

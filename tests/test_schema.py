@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from benchgen_dagster.schema import Box3, GenerationRequest, ParamRange, json_schemas
+from benchgen_dagster.schema.contract import Box3
+from benchgen_dagster.schema.records import GenerationRequest, ParamRange, json_schemas
 
 SCHEMA_DIR = Path(__file__).parents[1] / "docs" / "schema"
 

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 import benchgen_dagster
 from benchgen_dagster.cli import main
 from benchgen_dagster.dataset import ScenarioSample, load
-from benchgen_dagster.schema import MATERIALS
-from benchgen_dagster.scoring import reference_design
+from benchgen_dagster.schema.contract import MATERIALS
 from benchgen_dagster.validation.geometry import piece_from_stl
+from benchgen_dagster.validation.scoring import reference_design
 
 FAMILIES = ("ball_bin", "cube_gap", "puck_shelf")  # a sphere, a box and a cylinder
 

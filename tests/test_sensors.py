@@ -19,18 +19,19 @@ from dagster import (
     materialize,
 )
 
-import benchgen_dagster.registry as registry_module
+import benchgen_dagster.catalogue.registry as registry_module
 import benchgen_dagster.resources.settings as settings_module
 from benchgen_dagster.assets import PARTITIONED_ASSETS
-from benchgen_dagster.definitions import defs
-from benchgen_dagster.resources import PipelineSettings
-from benchgen_dagster.sensors import (
-    REPAIR_TAG,
+from benchgen_dagster.assets.partitions import requests_partitions
+from benchgen_dagster.orchestration.definitions import defs
+from benchgen_dagster.orchestration.sensors import (
     new_requests,
     repair_failed_partition,
     stale_partitions_sensor,
 )
-from benchgen_dagster.staleness import stale_partitions
+from benchgen_dagster.orchestration.staleness import stale_partitions
+from benchgen_dagster.orchestration.tags import REPAIR_TAG
+from benchgen_dagster.resources import PipelineSettings
 from tests.helpers import resources_for
 
 TOUCHED, UNTOUCHED = "ball_sideways", "cube_gap"
@@ -48,7 +49,7 @@ def built(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     root = tmp_path_factory.mktemp("sensors")
     settings = PipelineSettings(data_dir=str(root / "data"), builtin_variants=1)
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions("requests", [TOUCHED, UNTOUCHED])
+        instance.add_dynamic_partitions(requests_partitions.name, [TOUCHED, UNTOUCHED])
         for partition in (TOUCHED, UNTOUCHED):
             assert materialize(
                 PARTITIONED_ASSETS,
@@ -129,7 +130,7 @@ def test_a_failed_partition_run_is_repaired_a_bounded_number_of_times(tmp_path: 
     settings = PipelineSettings(data_dir=str(tmp_path))
     job = defs.resolve_job_def("build_partition")
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions("requests", ["no-such-request"])
+        instance.add_dynamic_partitions(requests_partitions.name, ["no-such-request"])
         for attempt, expected in ((0, RunRequest), (2, SkipReason)):
             tags = {REPAIR_TAG: str(attempt)} if attempt else {}
             result = job.execute_in_process(

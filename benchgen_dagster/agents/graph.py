@@ -21,17 +21,10 @@ from pydantic import Field
 from benchgen_dagster.agents import prompts
 from benchgen_dagster.agents.tracing import Tracer
 from benchgen_dagster.agents.workspace import Workspace
+from benchgen_dagster.catalogue.registry import registry, script_for
 from benchgen_dagster.errors import UserError
-from benchgen_dagster.registry import registry, script_for
-from benchgen_dagster.schema import (
-    Constraints,
-    FamilyPlan,
-    FamilyScript,
-    GenerationRequest,
-    Model,
-    ParamRange,
-    Slug,
-)
+from benchgen_dagster.schema.contract import Constraints, Model, Slug
+from benchgen_dagster.schema.records import FamilyPlan, FamilyScript, GenerationRequest, ParamRange
 
 ROLES = ("orchestrator", "planner", "coder", "reviewer")
 DEFAULT_ROUNDS = 3
@@ -233,7 +226,7 @@ class GeneratorAgent:
         return StructuredTool.from_function(func=validate_script)
 
     def _validate(self, source: str) -> dict[str, Any]:
-        from benchgen_dagster.checking import check_seeds
+        from benchgen_dagster.validation.checking import check_seeds
 
         family = self.workspace.read_json("plan.json")["family"]
         count = min(VALIDATION_SEEDS, self.request.variants)

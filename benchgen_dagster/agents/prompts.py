@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-FAMILIES = Path(__file__).parent.parent / "families"
+FAMILIES = Path(__file__).resolve().parents[1] / "families"
 EXAMPLE_FAMILY = "ball_sideways"
 
 ORCHESTRATOR = """\

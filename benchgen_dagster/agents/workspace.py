@@ -10,7 +10,7 @@ from typing import Any
 
 from deepagents.backends import FilesystemBackend
 
-from benchgen_dagster.storage import LocalStore
+from benchgen_dagster.stores.local import LocalStore
 
 SCRIPT = "script.py"
 

@@ -3,7 +3,7 @@
 from benchgen_dagster.assets.generation import family_scripts, generation_requests, scenario_plans
 from benchgen_dagster.assets.packaging import dataset_release, dataset_shards, scenario_renders
 from benchgen_dagster.assets.partitions import requests_partitions
-from benchgen_dagster.assets.validation import scenario_variants, validated_simulations
+from benchgen_dagster.assets.simulations import scenario_variants, validated_simulations
 
 PARTITIONED_ASSETS = [
     generation_requests,

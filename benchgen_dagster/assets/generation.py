@@ -8,12 +8,12 @@ from dagster import AssetExecutionContext, DataVersion, Failure, MetadataValue, 
 from benchgen_dagster.agents.graph import AgentNotConfigured, FamilyRejected
 from benchgen_dagster.agents.tracing import traced
 from benchgen_dagster.assets.partitions import STEP_RETRIES, requests_partitions
-from benchgen_dagster.registry import get_family
-from benchgen_dagster.requests import RequestError
-from benchgen_dagster.resources.agent import AgentResource
-from benchgen_dagster.resources.sandbox import SandboxResource
+from benchgen_dagster.catalogue.registry import get_family
+from benchgen_dagster.catalogue.requests import RequestError
+from benchgen_dagster.resources.generator import AgentResource
 from benchgen_dagster.resources.settings import PipelineSettings
-from benchgen_dagster.schema import FamilyPlan, FamilyScript, GenerationRequest
+from benchgen_dagster.resources.workers import SandboxResource
+from benchgen_dagster.schema.records import FamilyPlan, FamilyScript, GenerationRequest
 
 GROUP = "generation"
 

@@ -4,7 +4,7 @@ from collections import Counter
 
 from dagster import MetadataValue
 
-from benchgen_dagster.schema import FUNNEL, Diversity, ValidationReport, stage_counts
+from benchgen_dagster.schema.contract import FUNNEL, Diversity, ValidationReport, stage_counts
 
 
 def funnel_metadata(reports: list[ValidationReport]) -> dict[str, object]:

@@ -10,19 +10,16 @@ from dagster import (
     asset,
 )
 
-from benchgen_dagster import pipeline
 from benchgen_dagster.assets.partitions import STEP_RETRIES, requests_partitions
-from benchgen_dagster.figures import shrink_png
-from benchgen_dagster.packaging import CARD, CONTACT_SHEET, pack_shards, write_release
+from benchgen_dagster.dataset.figures import shrink_png
+from benchgen_dagster.dataset.release import CARD, CONTACT_SHEET, pack_shards, write_release
 from benchgen_dagster.resources.settings import PipelineSettings
-from benchgen_dagster.resources.storage import RECORD_TYPES, StorageResource, asset_prefix
-from benchgen_dagster.schema import (
-    DatasetManifest,
-    FamilyScript,
-    GenerationRequest,
-    PartitionLineage,
-)
-from benchgen_dagster.storage import Bundle, Store, read_bundle
+from benchgen_dagster.resources.storage import StorageResource, asset_prefix
+from benchgen_dagster.schema.contract import DatasetManifest, PartitionLineage
+from benchgen_dagster.schema.records import RECORD_TYPES, FamilyScript, GenerationRequest
+from benchgen_dagster.stores.bundles import Bundle, read_bundle
+from benchgen_dagster.stores.local import Store
+from benchgen_dagster.validation import steps
 from benchgen_dagster.validation.funnel import validator_version
 
 GROUP = "packaging"
@@ -41,7 +38,7 @@ PREVIEWS = 4
 def scenario_renders(
     context: AssetExecutionContext, settings: PipelineSettings, validated_simulations: Bundle
 ) -> Bundle:
-    bundle = pipeline.render_scenarios(
+    bundle = steps.render_scenarios(
         validated_simulations, settings.cameras, settings.render_width, settings.render_height
     )
     previews = [

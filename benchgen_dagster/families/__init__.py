@@ -1,3 +1,15 @@
-"""The built-in scenario families, one script per module; `benchgen_dagster.registry` lists
-them. Scripts import only build123d, the standard library and `benchgen_dagster.kit`, so they
-load inside a sandbox that has nothing else."""
+"""The built-in scenario families: one family script per module, listed by
+`benchgen_dagster.catalogue.registry`.
+
+A family script runs only inside the sandbox, so it may import nothing but:
+
+- the standard library, `build123d` and `numpy` (the worker image holds these);
+- `benchgen_dagster.kit`: `Zone`, `Payload`, `ScenarioBuild`, `draw`, `attempts`;
+- `benchgen_dagster.kit.parts`: slabs, walls, planks, prisms and `budget`.
+
+Its code version hashes the script and the kit, so a change to either makes its partitions
+stale. Besides `build(seed, params)` a family module declares, as literals the registry reads
+without running it: `PARAMS` (randomisation ranges), `PAYLOAD`, `ZONES` and `SOLUTION` (what
+the payload is, where the zones are and how the reference solution works, in words), and
+optionally `SPLIT`.
+"""

@@ -12,7 +12,7 @@ from build123d import Rot
 
 from benchgen_dagster.kit import Box as Zone
 from benchgen_dagster.kit import Payload, ScenarioBuild, draw
-from benchgen_dagster.parts import block, budget, plank
+from benchgen_dagster.kit.parts import block, budget, plank
 
 SPLIT = "test"
 PARAMS = {

@@ -9,7 +9,7 @@ drop point, down through the window, that lets the ball out behind the wall.
 
 from benchgen_dagster.kit import Box as Zone
 from benchgen_dagster.kit import Payload, ScenarioBuild, attempts
-from benchgen_dagster.parts import block, budget, plank, slope_angle
+from benchgen_dagster.kit.parts import block, budget, plank, slope_angle
 
 SPLIT = "train"
 PARAMS = {

@@ -8,7 +8,7 @@ stop wall standing on the runout at the edge of the cliff.
 
 from benchgen_dagster.kit import Box as Zone
 from benchgen_dagster.kit import Payload, ScenarioBuild, draw
-from benchgen_dagster.parts import block, budget, prism
+from benchgen_dagster.kit.parts import block, budget, prism
 
 SPLIT = "validation"
 PARAMS = {

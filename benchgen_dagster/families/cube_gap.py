@@ -12,7 +12,7 @@ from build123d import Box, Pos, Rot
 
 from benchgen_dagster.kit import Box as Zone
 from benchgen_dagster.kit import Payload, ScenarioBuild, draw
-from benchgen_dagster.parts import prism
+from benchgen_dagster.kit.parts import prism
 
 SPLIT = "validation"
 PARAMS = {

@@ -11,7 +11,7 @@ import math
 
 from benchgen_dagster.kit import Box as Zone
 from benchgen_dagster.kit import Payload, ScenarioBuild, attempts
-from benchgen_dagster.parts import block, budget, open_box, plank, slab_with_hole, slope_angle
+from benchgen_dagster.kit.parts import block, budget, open_box, plank, slab_with_hole, slope_angle
 
 SPLIT = "train"
 PARAMS = {

@@ -8,7 +8,7 @@ edge, so the puck slides off it onto the shelf and stops against the lip.
 
 from benchgen_dagster.kit import Box as Zone
 from benchgen_dagster.kit import Payload, ScenarioBuild, attempts
-from benchgen_dagster.parts import block, budget, plank, slope_angle
+from benchgen_dagster.kit.parts import block, budget, plank, slope_angle
 
 SPLIT = "train"
 PARAMS = {

@@ -8,7 +8,7 @@ drop point that gives the ball enough speed to roll over every bump.
 
 from benchgen_dagster.kit import Box as Zone
 from benchgen_dagster.kit import Payload, ScenarioBuild, draw
-from benchgen_dagster.parts import block, budget, plank, prism
+from benchgen_dagster.kit.parts import block, budget, plank, prism
 
 SPLIT = "train"
 PARAMS = {

@@ -1,13 +1,13 @@
 """Dagster resources: settings, storage, the sandbox, the generator agent."""
 
-from benchgen_dagster.resources.agent import AgentResource, agent_from_environment
-from benchgen_dagster.resources.sandbox import SandboxResource, sandbox_kind_from_environment
+from benchgen_dagster.resources.generator import AgentResource, agent_from_environment
 from benchgen_dagster.resources.settings import PipelineSettings, settings_from_environment
 from benchgen_dagster.resources.storage import (
     BundleIOManager,
     StorageResource,
     storage_from_environment,
 )
+from benchgen_dagster.resources.workers import SandboxResource, sandbox_kind_from_environment
 
 
 def resources_from_environment() -> dict[str, object]:

@@ -9,10 +9,10 @@ from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
 from benchgen_dagster import __version__
-from benchgen_dagster.catalogue import DEFAULT_VARIANTS
+from benchgen_dagster.catalogue.builtin import DEFAULT_VARIANTS
+from benchgen_dagster.catalogue.requests import RequestBook
 from benchgen_dagster.errors import env_int
-from benchgen_dagster.requests import RequestBook
-from benchgen_dagster.schema import FamilyScript, GenerationRequest
+from benchgen_dagster.schema.records import FamilyScript, GenerationRequest
 from benchgen_dagster.validation.funnel import FunnelSettings, validator_version
 
 

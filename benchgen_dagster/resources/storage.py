@@ -10,26 +10,14 @@ from dagster import (
     OutputContext,
 )
 from dagster_aws.s3 import S3Resource
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from benchgen_dagster import schema
 from benchgen_dagster.resources.settings import PipelineSettings, env_or
-from benchgen_dagster.s3 import S3Store
-from benchgen_dagster.storage import LocalStore, Store, read_bundle, write_bundle
+from benchgen_dagster.schema.records import RECORD_TYPES
+from benchgen_dagster.stores.bundles import read_bundle, write_bundle
+from benchgen_dagster.stores.local import LocalStore, Store
+from benchgen_dagster.stores.s3 import S3Store
 
-RECORD_TYPES: dict[str, type[BaseModel]] = {
-    cls.__name__: cls
-    for cls in (
-        schema.GenerationRequest,
-        schema.FamilyPlan,
-        schema.FamilyScript,
-        schema.VariantBatch,
-        schema.ValidationBatch,
-        schema.RenderBatch,
-        schema.ShardBatch,
-        schema.DatasetManifest,
-    )
-}
 ASSETS_PREFIX = "assets"
 
 

@@ -24,11 +24,11 @@ import requests
 from dagster import PipesFileMessageReader
 from docker.types import LogConfig, Ulimit
 
-from benchgen_dagster.retry import with_retries
+from benchgen_dagster.errors import with_retries
 from benchgen_dagster.sandbox.image import VENV
 from benchgen_dagster.sandbox.local import NOBODY, console_tail, scrubbed_environment
 from benchgen_dagster.sandbox.runner import PACKAGE_ROOT, WORKER_MODULE, Limits, SandboxError
-from benchgen_dagster.schema import Reason
+from benchgen_dagster.schema.contract import Reason
 
 # Lets one process find the containers it started among those of others on the same daemon.
 OWNER_LABEL = "benchgen.owner"

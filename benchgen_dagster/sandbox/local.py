@@ -17,7 +17,7 @@ from pathlib import Path
 
 from benchgen_dagster.sandbox.cgroups import WorkerGroups
 from benchgen_dagster.sandbox.runner import PACKAGE_ROOT, WORKER_MODULE, Limits
-from benchgen_dagster.schema import Reason
+from benchgen_dagster.schema.contract import Reason
 
 CONSOLE_TAIL_BYTES = 8192
 NOBODY = 65534

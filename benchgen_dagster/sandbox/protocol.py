@@ -16,7 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from benchgen_dagster.schema import ParamValue, Reason
+from benchgen_dagster.schema.contract import ParamValue, Reason
 
 MESH_FILE = re.compile(r"^\d+\.(parts|solution)\.\d+\.\d+\.stl$")
 MAX_RECORD_BYTES = 1 << 20

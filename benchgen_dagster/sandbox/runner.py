@@ -25,7 +25,7 @@ from benchgen_dagster.sandbox.protocol import (
     jobs_json,
     read_outcome,
 )
-from benchgen_dagster.schema import Reason
+from benchgen_dagster.schema.contract import Reason
 
 log = logging.getLogger(__name__)
 

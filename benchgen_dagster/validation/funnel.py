@@ -18,7 +18,7 @@ from pathlib import Path
 import mujoco
 
 from benchgen_dagster.sandbox.protocol import JobOutcome, ScriptFailure
-from benchgen_dagster.schema import Reason, Scenario, Stage, StageResult, ValidationReport
+from benchgen_dagster.schema.contract import Reason, Scenario, Stage, StageResult, ValidationReport
 from benchgen_dagster.validation.model import CompiledScene, compile_scene
 from benchgen_dagster.validation.rules import RuleViolation, check_rules
 from benchgen_dagster.validation.scene import (
@@ -38,6 +38,9 @@ from benchgen_dagster.validation.simulate import (
 )
 
 OVERLAP_TOLERANCE_M = 0.001  # parts may touch, not sink into each other by more than this
+# What a validation result depends on, besides the dataset contract: the validator version
+# hashes exactly these, so editing a pipeline step or an internal record keeps partitions fresh.
+VALIDATION_MODULES = ("funnel", "geometry", "model", "rules", "scene", "simulate")
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,8 @@ class ValidatedVariant:
 def validator_version() -> str:
     """A hash of the validation code and the schema: a change to any rule changes it."""
     package = Path(__file__).resolve().parents[1]
-    files = [*sorted((package / "validation").glob("*.py")), package / "schema.py"]
+    files = [package / "validation" / f"{module}.py" for module in VALIDATION_MODULES]
+    files.append(package / "schema" / "contract.py")
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())

@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
-from benchgen_dagster.schema import Reason
+from benchgen_dagster.schema.contract import Reason
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from benchgen_dagster.schema import MATERIALS, Box3, PayloadShape, Scenario
+from benchgen_dagster.schema.contract import MATERIALS, Box3, PayloadShape, Scenario
 from benchgen_dagster.validation.scene import Part, Scene
 
 PAYLOAD_JOINT = "payload_joint"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from benchgen_dagster.schema import MATERIALS, Box3, Reason, Scenario
+from benchgen_dagster.schema.contract import MATERIALS, Box3, Reason, Scenario
 from benchgen_dagster.validation.scene import Part
 
 

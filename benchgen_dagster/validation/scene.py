@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from benchgen_dagster.sandbox.protocol import RawBox, RawVariant
-from benchgen_dagster.schema import (
+from benchgen_dagster.schema.contract import (
     MATERIALS,
     Box3,
     Constraints,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from benchgen_dagster.schema import Scenario, Vec3
+from benchgen_dagster.schema.contract import Scenario, Vec3
 from benchgen_dagster.validation.model import PAYLOAD_JOINT
 
 GRAVITY = 9.81

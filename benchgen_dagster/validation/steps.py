@@ -13,31 +13,32 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from benchgen_dagster import __version__
-from benchgen_dagster.render import SceneRenderer
+from benchgen_dagster.catalogue.registry import split_of
 from benchgen_dagster.sandbox.protocol import Job, JobOutcome, RawBuild, RawVariant, ScriptFailure
 from benchgen_dagster.sandbox.runner import BatchResult, Launcher, Limits, run_batch
-from benchgen_dagster.schema import (
-    FamilyScript,
-    GenerationRequest,
+from benchgen_dagster.schema.contract import (
     Reason,
-    RenderBatch,
-    RenderResult,
-    Split,
     Stage,
     StageResult,
+    scenario_id_for,
+)
+from benchgen_dagster.schema.records import (
+    FamilyScript,
+    GenerationRequest,
+    RenderBatch,
+    RenderResult,
     ValidationBatch,
     VariantBatch,
     VariantRecord,
-    scenario_id_for,
-    split_for_family,
 )
-from benchgen_dagster.storage import Bundle
+from benchgen_dagster.stores.bundles import Bundle
 from benchgen_dagster.validation.funnel import (
     FunnelSettings,
     ValidatedVariant,
     validate_variant,
     validator_version,
 )
+from benchgen_dagster.validation.render import SceneRenderer
 from benchgen_dagster.validation.scene import VariantContext
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,6 @@ def code_versions(script: FamilyScript) -> dict[str, str]:
         "validator": validator_version(),
         "family": script.code_version,
     }
-
-
-def split_of(request: GenerationRequest, script: FamilyScript) -> Split:
-    return request.split or split_for_family(script.family)
 
 
 def run_variants(
@@ -173,7 +170,7 @@ def validate_variants(
     context = VariantContext(
         request_id=request.request_id,
         family=script.family,
-        split=split_of(request, script),
+        split=split_of(script.family, request.split),
         prompt_sha256=request.prompt_sha256,
         script_sha256=script.sha256,
         code_versions=code_versions(script),

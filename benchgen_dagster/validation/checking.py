@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchgen_dagster.dataset import ScenarioSample
+from benchgen_dagster.catalogue.registry import script_for
+from benchgen_dagster.dataset.reader import ScenarioSample
 from benchgen_dagster.errors import UserError
-from benchgen_dagster.pipeline import run_variants, validate_variants
-from benchgen_dagster.registry import script_for
 from benchgen_dagster.sandbox.protocol import Job
 from benchgen_dagster.sandbox.runner import Limits, run_batch
 from benchgen_dagster.sandbox.select import choose_launcher
-from benchgen_dagster.schema import GenerationRequest
+from benchgen_dagster.schema.records import GenerationRequest
 from benchgen_dagster.validation.funnel import ValidatedVariant, validate_variant
 from benchgen_dagster.validation.scene import VariantContext
+from benchgen_dagster.validation.steps import run_variants, validate_variants
 
 OUTPUT_LIMIT = 4000
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
-from benchgen_dagster.registry import get_family
-from benchgen_dagster.requests import RequestError
+from benchgen_dagster.assets.partitions import requests_partitions
+from benchgen_dagster.catalogue.registry import get_family
+from benchgen_dagster.catalogue.requests import RequestError
 from benchgen_dagster.resources.settings import PipelineSettings
-
-PARTITIONS = "requests"
 
 
 def recorded_fingerprint(instance: DagsterInstance, partition: str) -> str | None:
@@ -43,7 +42,7 @@ def current_fingerprint(settings: PipelineSettings, partition: str) -> str | Non
 def stale_partitions(instance: DagsterInstance, settings: PipelineSettings) -> dict[str, str]:
     """Materialized partitions whose fingerprint changed, with their new fingerprint."""
     stale = {}
-    for partition in instance.get_dynamic_partitions(PARTITIONS):
+    for partition in instance.get_dynamic_partitions(requests_partitions.name):
         recorded = recorded_fingerprint(instance, partition)
         current = current_fingerprint(settings, partition)
         if recorded is not None and current is not None and recorded != current:

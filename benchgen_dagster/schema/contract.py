@@ -1,12 +1,13 @@
-"""The one description of benchgen's data: requests, plans, scenarios and validation results.
+"""The dataset contract: what a consumer of a released dataset reads.
 
-JSON files, Parquet columns, the agent's structured output and the UI metadata all derive from
-these models. Every length is in metres unless a field says otherwise.
+Scenarios, validation reports, index rows and the manifest. JSON files, Parquet columns and the
+UI metadata derive from these models; the validator version hashes this file, so a change here
+is a change to what validation produces. Every length is in metres unless a field says
+otherwise.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -28,14 +29,6 @@ class Split(StrEnum):
     train = "train"
     validation = "validation"
     test = "test"
-
-
-def split_for_family(family: str) -> Split:
-    """A stable split for a family without one: 70/15/15 by a hash of its name."""
-    bucket = int(hashlib.sha256(family.encode()).hexdigest(), 16) % 100
-    if bucket < 70:
-        return Split.train
-    return Split.validation if bucket < 85 else Split.test
 
 
 class Box3(Model):
@@ -185,78 +178,6 @@ class Scenario(Model):
     lineage: Lineage
 
 
-# --- requests and plans -------------------------------------------------------------------
-
-
-class ParamRange(Model):
-    """A declared randomisation range: numbers drawn uniformly in [low, high], or a choice."""
-
-    low: float | None = None
-    high: float | None = None
-    choices: list[ParamValue] | None = None
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> ParamRange:
-        numeric = self.low is not None and self.high is not None
-        if numeric == (self.choices is not None):
-            raise ValueError("a range is either low/high or choices")
-        if numeric and self.low > self.high:  # type: ignore[operator]
-            raise ValueError(f"range low {self.low} is above high {self.high}")
-        if self.choices is not None and not self.choices:
-            raise ValueError("choices must not be empty")
-        return self
-
-
-class GenerationRequest(Model):
-    """What an operator asks for: one partition of the asset graph."""
-
-    schema_version: str = SCHEMA_VERSION
-    request_id: Slug
-    prompt: str = Field(min_length=1, max_length=4000)
-    family: Slug | None = Field(
-        default=None, description="A built-in family; leave empty to have the agent write one"
-    )
-    variants: int = Field(default=16, ge=1, le=100_000)
-    seed_start: int = Field(default=0, ge=0)
-    params: dict[str, ParamValue] = Field(
-        default_factory=dict, description="Fixed values for some of the family's parameters"
-    )
-    difficulty: Literal["easy", "medium", "hard"] | None = None
-    payload_hint: str | None = None
-    split: Split | None = None
-    dataset: Slug = "default"
-
-    @property
-    def prompt_sha256(self) -> str:
-        return hashlib.sha256(self.prompt.encode()).hexdigest()
-
-    @property
-    def seeds(self) -> range:
-        return range(self.seed_start, self.seed_start + self.variants)
-
-
-class FamilyPlan(Model):
-    """How a family is meant to work: the Planner's output, or a built-in family's header."""
-
-    family: Slug
-    description: str
-    payload: str = Field(description="Payload shape, size and material in words")
-    zones: str = Field(description="Where the goal, forbid and build zones are, in words")
-    parameters: dict[str, ParamRange]
-    reference_solution: str
-    constraints: Constraints | None = None
-    source: Literal["builtin", "agent"] = "builtin"
-
-
-class FamilyScript(Model):
-    family: Slug
-    source: str
-    sha256: str
-    code_version: str = Field(description="Hash of the script and the kit it imports")
-    origin: Literal["builtin", "agent"]
-    trace_id: str | None = None
-
-
 # --- validation ---------------------------------------------------------------------------
 
 
@@ -372,51 +293,6 @@ def stage_counts(reports: list[ValidationReport]) -> dict[str, int]:
     return counts
 
 
-# --- what the assets store ----------------------------------------------------------------
-
-
-class VariantRecord(Model):
-    """One run of a family script for one seed: a build description or a failure."""
-
-    scenario_id: Slug
-    seed: int
-    index: int
-    produced: bool
-    reason: Reason | None = None
-    message: str = ""
-    seconds: float | None = None
-    build: dict[str, Any] | None = Field(default=None, description="The raw build, millimetres")
-
-
-class VariantBatch(Model):
-    request_id: Slug
-    family: Slug
-    sandbox: str
-    script_sha256: str
-    worker_starts: int
-    console: str = Field(default="", description="The tail of what the last worker printed")
-    worker_peak_memory_mb: float = Field(default=0.0, description="0 where not measurable")
-    variants: list[VariantRecord]
-
-
-class ValidationBatch(Model):
-    request_id: Slug
-    family: Slug
-    reports: list[ValidationReport]
-    scenarios: list[Scenario]
-
-
-class RenderResult(Model):
-    scenario_id: Slug
-    stage: StageResult
-    files: list[str]
-
-
-class RenderBatch(Model):
-    request_id: Slug
-    results: list[RenderResult]
-
-
 class IndexRow(Model):
     """One row of index.parquet: a packaged scenario's identity, place and measurements."""
 
@@ -443,28 +319,12 @@ class Spread(Model):
 
 
 class Diversity(Model):
-    """How varied a set of scenarios is (see `benchgen_dagster.diversity`)."""
+    """How varied a set of scenarios is (see `benchgen_dagster.dataset.diversity`)."""
 
     scenarios: int
     unique_geometries: int
     near_duplicates: int = Field(description="Scenarios that nearly repeat an earlier one")
     spreads: dict[str, Spread] = Field(description="Placement, size and difficulty, metres")
-
-
-class ShardInfo(Model):
-    name: str
-    sha256: str
-    bytes: int
-    scenarios: int
-
-
-class ShardBatch(Model):
-    request_id: Slug
-    family: Slug
-    split: Split
-    shards: list[ShardInfo]
-    rows: list[IndexRow]
-    funnel: dict[str, int]
 
 
 class PartitionLineage(Model):
@@ -506,18 +366,3 @@ class DatasetManifest(Model):
     diversity: dict[str, Diversity] = Field(
         default_factory=dict, description="Per family, and for the whole dataset under `all`"
     )
-
-
-def json_schemas() -> dict[str, dict[str, Any]]:
-    """The JSON Schemas of the records consumers and operators see, versioned with them."""
-    models = {
-        "scenario": Scenario,
-        "generation_request": GenerationRequest,
-        "family_plan": FamilyPlan,
-        "validation_report": ValidationReport,
-        "manifest": DatasetManifest,
-    }
-    return {
-        name: {"$id": f"benchgen/{name}/{SCHEMA_VERSION}", **model.model_json_schema()}
-        for name, model in models.items()
-    }

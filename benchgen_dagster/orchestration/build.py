@@ -19,12 +19,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchgen_dagster import __version__
+from benchgen_dagster.assets.partitions import requests_partitions
+from benchgen_dagster.orchestration.tags import BUILD_TAG
 
 DAGSTER_YAML = """\
 telemetry:
   enabled: false
 """
-BUILD_TAG = "benchgen/build"  # runs of `benchgen build`, which releases by itself
 # The run's events stay in the Dagster instance (see `make dev`); the console shows progress.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -52,7 +53,7 @@ def materialize_partition(partition: str) -> PartitionResult:
     """Run the partitioned asset job for one partition in this process."""
     from dagster import DagsterInstance
 
-    from benchgen_dagster.definitions import defs
+    from benchgen_dagster.orchestration.definitions import defs
 
     started = time.perf_counter()
     job = defs.resolve_job_def("build_partition")
@@ -87,11 +88,11 @@ def build_dataset(
     say: Callable[[str], None],
 ) -> int:
     """Materialize the built-in catalogue and release it; the exit status for the CLI."""
-    from benchgen_dagster.catalogue import builtin_requests
-    from benchgen_dagster.pipeline import parallelism
-    from benchgen_dagster.registry import get_family
-    from benchgen_dagster.resources.sandbox import sandbox_kind_from_environment
+    from benchgen_dagster.catalogue.builtin import builtin_requests
+    from benchgen_dagster.catalogue.registry import get_family
+    from benchgen_dagster.resources.workers import sandbox_kind_from_environment
     from benchgen_dagster.sandbox.select import choose_launcher
+    from benchgen_dagster.validation.steps import parallelism
 
     # Every check of the input comes before anything is written.
     requests = [r for r in builtin_requests(variants) if not families or r.family in families]
@@ -103,17 +104,17 @@ def build_dataset(
     home = dagster_home(data_dir)
     from dagster import DagsterInstance
 
-    from benchgen_dagster.definitions import defs
+    from benchgen_dagster.orchestration.definitions import defs
 
     started = time.perf_counter()
     with DagsterInstance.get() as instance:
         for run in _interrupted_runs(instance):
             instance.report_run_failed(run, "the build running it was interrupted")
             say(f"  marked run {run.run_id[:8]} of an interrupted build as failed")
-        known = set(instance.get_dynamic_partitions("requests"))
+        known = set(instance.get_dynamic_partitions(requests_partitions.name))
         new = [r.request_id for r in requests if r.request_id not in known]
         if new:
-            instance.add_dynamic_partitions("requests", new)
+            instance.add_dynamic_partitions(requests_partitions.name, new)
         todo = [
             r.request_id
             for r in requests
@@ -149,14 +150,14 @@ def build_dataset(
 
 
 def dataset_location(data_dir: Path, name: str) -> str:
-    from benchgen_dagster.s3 import store_from_environment
+    from benchgen_dagster.stores.s3 import store_from_environment
 
     s3 = store_from_environment()
     return s3.uri(f"datasets/{name}") if s3 else str(data_dir / "datasets" / name)
 
 
 def expected_fingerprint(request) -> str:  # type: ignore[no-untyped-def]
-    from benchgen_dagster.registry import get_family
+    from benchgen_dagster.catalogue.registry import get_family
     from benchgen_dagster.resources.settings import settings_from_environment
 
     return settings_from_environment().fingerprint(request, get_family(request.family).script())
@@ -172,7 +173,7 @@ def _interrupted_runs(instance):  # type: ignore[no-untyped-def]
 
 
 def _up_to_date(instance, partition: str, expected: str) -> bool:  # type: ignore[no-untyped-def]
-    from benchgen_dagster.staleness import recorded_fingerprint
+    from benchgen_dagster.orchestration.staleness import recorded_fingerprint
 
     return recorded_fingerprint(instance, partition) == expected
 
@@ -212,7 +213,7 @@ def _guarded(run: Callable[[str], PartitionResult], partition: str) -> Partition
 def _partition_process(partition: str) -> PartitionResult:
     """Materialize one partition in a fresh interpreter; its last stdout line is the result."""
     started = time.perf_counter()
-    code = f"from benchgen_dagster.build import report_partition; report_partition({partition!r})"
+    code = f"from {__name__} import report_partition; report_partition({partition!r})"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     lines = done.stdout.strip().splitlines()
     if done.returncode == 0 and lines:

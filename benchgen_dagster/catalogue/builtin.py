@@ -6,8 +6,8 @@ partition of a family is easy to find in the UI.
 
 from __future__ import annotations
 
-from benchgen_dagster.registry import registry
-from benchgen_dagster.schema import GenerationRequest
+from benchgen_dagster.catalogue.registry import registry
+from benchgen_dagster.schema.records import GenerationRequest
 
 DEFAULT_VARIANTS = 16
 
@@ -19,7 +19,6 @@ def builtin_requests(variants: int = DEFAULT_VARIANTS) -> list[GenerationRequest
             prompt=family.title,
             family=family.name,
             variants=variants,
-            split=family.split,
         )
         for family in registry().values()
     ]

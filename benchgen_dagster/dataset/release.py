@@ -19,26 +19,35 @@ from itertools import islice
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchgen_dagster import figures
-from benchgen_dagster.card import dataset_card
-from benchgen_dagster.diversity import FEATURES, geometry_signature, scenario_features, summarise
-from benchgen_dagster.schema import (
+from benchgen_dagster.catalogue.registry import split_of
+from benchgen_dagster.dataset import figures
+from benchgen_dagster.dataset.card import dataset_card
+from benchgen_dagster.dataset.diversity import (
+    FEATURES,
+    geometry_signature,
+    scenario_features,
+    summarise,
+)
+from benchgen_dagster.schema.contract import (
     DatasetManifest,
     Diversity,
-    FamilyScript,
     FileEntry,
-    GenerationRequest,
     IndexRow,
     PartitionLineage,
-    RenderBatch,
-    ShardBatch,
     ShardEntry,
-    ShardInfo,
-    ValidationBatch,
     params_json,
     stage_counts,
 )
-from benchgen_dagster.storage import Bundle, Store
+from benchgen_dagster.schema.records import (
+    FamilyScript,
+    GenerationRequest,
+    RenderBatch,
+    ShardBatch,
+    ShardInfo,
+    ValidationBatch,
+)
+from benchgen_dagster.stores.bundles import Bundle
+from benchgen_dagster.stores.local import Store
 
 SCENARIOS_PER_SHARD = 256
 CARD = "README.md"
@@ -129,11 +138,10 @@ def pack_shards(
         )
     funnel = stage_counts(list(reports.values()))
     funnel["packaged"] = len(rows)
-    split = packaged[0].split if packaged else None
     batch = ShardBatch(
         request_id=request.request_id,
         family=script.family,
-        split=split or request.split or "train",
+        split=split_of(script.family, request.split),
         shards=shards,
         rows=rows,
         funnel=funnel,
@@ -240,7 +248,7 @@ def release_pictures(
 
 def _first_renders(bundle: Bundle[ShardBatch]) -> Iterator[bytes]:
     """Each packaged scenario's first render, in order; shards are read only as far as asked."""
-    from benchgen_dagster.dataset import read_shard
+    from benchgen_dagster.dataset.reader import read_shard
 
     for shard in bundle.record.shards:
         for sample in read_shard(bundle.files[shard.name], shard.name):

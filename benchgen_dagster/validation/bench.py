@@ -26,18 +26,19 @@ from pathlib import Path
 from typing import Any
 
 from benchgen_dagster import __version__
-from benchgen_dagster.packaging import pack_shards, write_release
-from benchgen_dagster.pipeline import (
+from benchgen_dagster.catalogue.registry import get_family, registry
+from benchgen_dagster.dataset.release import pack_shards, write_release
+from benchgen_dagster.sandbox.runner import Limits
+from benchgen_dagster.sandbox.select import choose_launcher
+from benchgen_dagster.schema.records import GenerationRequest, ShardBatch
+from benchgen_dagster.stores.bundles import Bundle
+from benchgen_dagster.stores.local import LocalStore, Store
+from benchgen_dagster.validation.steps import (
     parallelism,
     render_scenarios,
     run_variants,
     validate_variants,
 )
-from benchgen_dagster.registry import get_family, registry
-from benchgen_dagster.sandbox.runner import Limits
-from benchgen_dagster.sandbox.select import choose_launcher
-from benchgen_dagster.schema import GenerationRequest, ShardBatch
-from benchgen_dagster.storage import Bundle, LocalStore, Store
 
 STAGES = ("script", "geometry", "rules", "model", "stable", "solvable", "render", "packaging")
 
@@ -195,9 +196,7 @@ def run_baseline(sample: int, counts: dict[str, int], say: Callable[[str], None]
     say(f"  baseline: {len(pairs)} variants, one fresh process each")
     started = time.perf_counter()
     for family, seed in pairs:
-        code = (
-            f"from benchgen_dagster.bench import naive_variant; naive_variant({family!r}, {seed})"
-        )
+        code = f"from {__name__} import naive_variant; naive_variant({family!r}, {seed})"
         subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     wall = time.perf_counter() - started
     return {"variants": len(pairs), "wall_s": wall, "per_s": len(pairs) / wall}

@@ -14,8 +14,9 @@ import re
 import statistics
 from collections.abc import Sequence
 
-from benchgen_dagster.schema import Diversity, Scenario, Spread, ValidationBatch
-from benchgen_dagster.storage import Bundle
+from benchgen_dagster.schema.contract import Diversity, Scenario, Spread
+from benchgen_dagster.schema.records import ValidationBatch
+from benchgen_dagster.stores.bundles import Bundle
 
 NEAR_M = 0.005
 PLACEMENT = ("goal_x_m", "goal_y_m", "goal_z_m", "start_x_m", "start_y_m", "start_z_m")

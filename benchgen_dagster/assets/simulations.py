@@ -12,20 +12,15 @@ from dagster import (
     asset,
 )
 
-from benchgen_dagster import pipeline
 from benchgen_dagster.assets.metadata import diversity_metadata, funnel_metadata
 from benchgen_dagster.assets.partitions import STEP_RETRIES, requests_partitions
-from benchgen_dagster.diversity import batch_diversity
-from benchgen_dagster.resources.sandbox import SandboxResource
+from benchgen_dagster.dataset.diversity import batch_diversity
 from benchgen_dagster.resources.settings import PipelineSettings
-from benchgen_dagster.schema import (
-    Diversity,
-    FamilyScript,
-    GenerationRequest,
-    Reason,
-    ValidationBatch,
-)
-from benchgen_dagster.storage import Bundle
+from benchgen_dagster.resources.workers import SandboxResource
+from benchgen_dagster.schema.contract import Diversity, Reason
+from benchgen_dagster.schema.records import FamilyScript, GenerationRequest, ValidationBatch
+from benchgen_dagster.stores.bundles import Bundle
+from benchgen_dagster.validation import steps
 from benchgen_dagster.validation.funnel import validator_version
 
 GROUP = "validation"
@@ -58,7 +53,7 @@ def scenario_variants(
     sandbox: SandboxResource,
     settings: PipelineSettings,
 ) -> Output[Bundle]:
-    bundle = pipeline.run_variants(
+    bundle = steps.run_variants(
         generation_requests,
         family_scripts,
         sandbox.launcher(context),
@@ -122,7 +117,7 @@ def validated_simulations(
     family_scripts: FamilyScript,
     scenario_variants: Bundle,
 ):  # type: ignore[no-untyped-def]
-    bundle = pipeline.validate_variants(
+    bundle = steps.validate_variants(
         generation_requests,
         family_scripts,
         scenario_variants,

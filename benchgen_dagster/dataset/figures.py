@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from PIL import Image, ImageDraw
 
-from benchgen_dagster.schema import REPORTED_STAGES, IndexRow
+from benchgen_dagster.schema.contract import REPORTED_STAGES, IndexRow
 
 THUMB = (192, 144)
 LABEL_WIDTH = 150

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from benchgen_dagster.schema import REPORTED_STAGES, DatasetManifest
+from benchgen_dagster.schema.contract import REPORTED_STAGES, DatasetManifest
 
 WIDTH = 132
 

@@ -22,8 +22,8 @@ import mujoco
 import numpy as np
 from pydantic import Field
 
-from benchgen_dagster.dataset import ScenarioSample
-from benchgen_dagster.schema import MATERIALS, Box3, Model, Scenario
+from benchgen_dagster.dataset.reader import ScenarioSample
+from benchgen_dagster.schema.contract import MATERIALS, Box3, Model, Scenario
 from benchgen_dagster.validation.funnel import OVERLAP_TOLERANCE_M
 from benchgen_dagster.validation.geometry import GeometryError, piece_from_stl
 from benchgen_dagster.validation.model import add_parts
@@ -212,7 +212,7 @@ def _owner(geom: str) -> str:
 def reference_design(sample: ScenarioSample, sandbox: str | None = None) -> tuple[Design, str]:
     """The scenario's own reference solution and its material, made again by its script in
     the sandbox."""
-    from benchgen_dagster.resources.sandbox import sandbox_kind_from_environment
+    from benchgen_dagster.resources.workers import sandbox_kind_from_environment
     from benchgen_dagster.sandbox.protocol import Job, ScriptFailure
     from benchgen_dagster.sandbox.runner import run_batch
     from benchgen_dagster.sandbox.select import choose_launcher

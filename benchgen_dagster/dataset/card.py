@@ -7,7 +7,7 @@ from collections import Counter
 
 import yaml
 
-from benchgen_dagster.schema import REPORTED_STAGES, DatasetManifest, IndexRow
+from benchgen_dagster.schema.contract import REPORTED_STAGES, DatasetManifest, IndexRow
 
 LIMITATIONS = [
     "Scenery and solutions are static: the payload is the only moving body, so solvers design "
@@ -131,7 +131,7 @@ def dataset_card(
         "## Loading",
         "",
         "```python",
-        "from benchgen_dagster.dataset import load",
+        "from benchgen_dagster.dataset.reader import load",
         "",
         'for sample in load("path/to/this/folder", split="test"):',
         "    model = sample.model()  # mujoco.MjModel",
@@ -155,7 +155,7 @@ def dataset_card(
         "credentials come from the usual `AWS_*` variables and `BENCHGEN_S3_ENDPOINT`):",
         "",
         "```python",
-        "from benchgen_dagster.dataset import shard_urls",
+        "from benchgen_dagster.dataset.reader import shard_urls",
         "",
         f'urls = shard_urls("s3://bucket/prefix/datasets/{manifest.name}", split="{example}")',
         "samples = wds.WebDataset(urls).decode()",

@@ -20,14 +20,12 @@ from dagster import (
 )
 
 from benchgen_dagster.assets import requests_partitions
-from benchgen_dagster.build import BUILD_TAG
-from benchgen_dagster.jobs import build_partition, release_dataset
+from benchgen_dagster.orchestration.jobs import build_partition, release_dataset
+from benchgen_dagster.orchestration.staleness import stale_partitions
+from benchgen_dagster.orchestration.tags import BUILD_TAG, REPAIR_TAG, TRIGGER_TAG
 from benchgen_dagster.resources.settings import PipelineSettings
-from benchgen_dagster.staleness import stale_partitions
 
 MAX_REPAIRS = 2
-TRIGGER_TAG = "benchgen/trigger"  # what asked for a run: request, stale or repair
-REPAIR_TAG = "benchgen/repair"  # the how-many-th repair of its partition a run is
 
 
 @sensor(

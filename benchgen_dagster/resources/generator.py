@@ -22,7 +22,7 @@ from benchgen_dagster.resources.settings import env_or
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-    from benchgen_dagster.schema import GenerationRequest
+    from benchgen_dagster.schema.records import GenerationRequest
 
 
 class AgentResource(ConfigurableResource):

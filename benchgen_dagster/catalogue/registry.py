@@ -17,11 +17,30 @@ from pathlib import Path
 from typing import Any
 
 from benchgen_dagster.errors import UserError
-from benchgen_dagster.schema import FamilyPlan, FamilyScript, ParamRange, Split, split_for_family
+from benchgen_dagster.schema.contract import Split
+from benchgen_dagster.schema.records import FamilyPlan, FamilyScript, ParamRange
 
-FAMILIES_DIR = Path(__file__).parent / "families"
+PACKAGE = Path(__file__).resolve().parents[1]
+FAMILIES_DIR = PACKAGE / "families"
 # What family scripts may import from benchgen; their code versions cover these files.
-SHARED_BY_SCRIPTS = (Path(__file__).parent / "kit.py", Path(__file__).parent / "parts.py")
+SHARED_BY_SCRIPTS = tuple(sorted((PACKAGE / "kit").glob("*.py")))
+
+
+def split_of(family: str, requested: Split | None = None) -> Split:
+    """The split a family's scenarios go to, the one place that decides it: what its request
+    asks for, else what a built-in family declares, else a stable draw by its name."""
+    if requested is not None:
+        return requested
+    known = registry().get(family)
+    return known.split if known else hashed_split(family)
+
+
+def hashed_split(family: str) -> Split:
+    """A stable split for a family that declares none: 70/15/15 by a hash of its name."""
+    bucket = int(hashlib.sha256(family.encode()).hexdigest(), 16) % 100
+    if bucket < 70:
+        return Split.train
+    return Split.validation if bucket < 85 else Split.test
 
 
 class UnknownFamily(UserError):
@@ -107,7 +126,7 @@ def read_family(name: str, source: str) -> Family:
         source=source,
         docstring=ast.get_docstring(tree) or name,
         params={key: param_range(value) for key, value in params.items()},
-        split=Split(split) if split else split_for_family(name),
+        split=Split(split) if split else hashed_split(name),
     )
 
 

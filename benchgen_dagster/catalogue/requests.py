@@ -15,10 +15,10 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from benchgen_dagster.catalogue import builtin_request
+from benchgen_dagster.catalogue.builtin import builtin_request
 from benchgen_dagster.errors import UserError
-from benchgen_dagster.schema import GenerationRequest
-from benchgen_dagster.storage import LocalStore
+from benchgen_dagster.schema.records import GenerationRequest
+from benchgen_dagster.stores.local import LocalStore
 
 
 class RequestError(UserError):

@@ -1,6 +1,6 @@
 """Reading a released dataset with plain Python.
 
-from benchgen_dagster.dataset import load
+from benchgen_dagster.dataset.reader import load
 for sample in load("data/datasets/default", split="train"):
     model = sample.model()          # mujoco.MjModel, nothing else needed
     print(sample.scenario.goal_zone)
@@ -19,8 +19,8 @@ from pathlib import Path
 import mujoco
 
 from benchgen_dagster.errors import UserError
-from benchgen_dagster.schema import DatasetManifest, FileEntry, Scenario, ValidationReport
-from benchgen_dagster.storage import LocalStore, Store
+from benchgen_dagster.schema.contract import DatasetManifest, FileEntry, Scenario, ValidationReport
+from benchgen_dagster.stores.local import LocalStore, Store
 
 MANIFEST = "manifest.json"
 
@@ -44,9 +44,9 @@ class ScenarioSample:
 
 def open_dataset(location: str | Path) -> tuple[Store, str]:
     """The store and key prefix of a dataset: a folder, or `s3://bucket/prefix/name` (with the
-    endpoint and credentials from the environment, see `benchgen_dagster.s3`)."""
+    endpoint and credentials from the environment, see `benchgen_dagster.stores.s3`)."""
     if str(location).startswith("s3://"):
-        from benchgen_dagster.s3 import S3Store, client_from_environment, split_s3_uri
+        from benchgen_dagster.stores.s3 import S3Store, client_from_environment, split_s3_uri
 
         bucket, key = split_s3_uri(str(location))
         parent, _, name = key.rpartition("/")

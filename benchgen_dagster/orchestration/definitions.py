@@ -3,14 +3,14 @@
 from dagster import Definitions
 
 from benchgen_dagster.assets import ALL_ASSETS
-from benchgen_dagster.jobs import (
+from benchgen_dagster.orchestration.jobs import (
     build_partition,
     build_partition_in_docker,
     release_dataset,
     stage_jobs,
 )
+from benchgen_dagster.orchestration.sensors import ALL_SENSORS
 from benchgen_dagster.resources import resources_from_environment
-from benchgen_dagster.sensors import ALL_SENSORS
 
 defs = Definitions(
     assets=ALL_ASSETS,

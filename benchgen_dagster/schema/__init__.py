@@ -1,0 +1,1 @@
+"""The one schema: the dataset contract (`contract`) and the pipeline's records (`records`)."""

@@ -1,0 +1,186 @@
+"""The records the assets store between steps: requests, plans, scripts and the batches of
+variants, validations, renders and shards.
+
+They are internal to the pipeline (the dataset's own records are in `schema.contract`), so the
+validator version does not cover them: changing one does not make every partition stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from benchgen_dagster.schema.contract import (
+    SCHEMA_VERSION,
+    Constraints,
+    DatasetManifest,
+    IndexRow,
+    Model,
+    ParamValue,
+    Reason,
+    Scenario,
+    Slug,
+    Split,
+    StageResult,
+    ValidationReport,
+)
+
+
+class ParamRange(Model):
+    """A declared randomisation range: numbers drawn uniformly in [low, high], or a choice."""
+
+    low: float | None = None
+    high: float | None = None
+    choices: list[ParamValue] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ParamRange:
+        numeric = self.low is not None and self.high is not None
+        if numeric == (self.choices is not None):
+            raise ValueError("a range is either low/high or choices")
+        if numeric and self.low > self.high:  # type: ignore[operator]
+            raise ValueError(f"range low {self.low} is above high {self.high}")
+        if self.choices is not None and not self.choices:
+            raise ValueError("choices must not be empty")
+        return self
+
+
+class GenerationRequest(Model):
+    """What an operator asks for: one partition of the asset graph."""
+
+    schema_version: str = SCHEMA_VERSION
+    request_id: Slug
+    prompt: str = Field(min_length=1, max_length=4000)
+    family: Slug | None = Field(
+        default=None, description="A built-in family; leave empty to have the agent write one"
+    )
+    variants: int = Field(default=16, ge=1, le=100_000)
+    seed_start: int = Field(default=0, ge=0)
+    params: dict[str, ParamValue] = Field(
+        default_factory=dict, description="Fixed values for some of the family's parameters"
+    )
+    difficulty: Literal["easy", "medium", "hard"] | None = None
+    payload_hint: str | None = None
+    split: Split | None = None
+    dataset: Slug = "default"
+
+    @property
+    def prompt_sha256(self) -> str:
+        return hashlib.sha256(self.prompt.encode()).hexdigest()
+
+    @property
+    def seeds(self) -> range:
+        return range(self.seed_start, self.seed_start + self.variants)
+
+
+class FamilyPlan(Model):
+    """How a family is meant to work: the Planner's output, or a built-in family's header."""
+
+    family: Slug
+    description: str
+    payload: str = Field(description="Payload shape, size and material in words")
+    zones: str = Field(description="Where the goal, forbid and build zones are, in words")
+    parameters: dict[str, ParamRange]
+    reference_solution: str
+    constraints: Constraints | None = None
+    source: Literal["builtin", "agent"] = "builtin"
+
+
+class FamilyScript(Model):
+    family: Slug
+    source: str
+    sha256: str
+    code_version: str = Field(description="Hash of the script and the kit it imports")
+    origin: Literal["builtin", "agent"]
+    trace_id: str | None = None
+
+
+class VariantRecord(Model):
+    """One run of a family script for one seed: a build description or a failure."""
+
+    scenario_id: Slug
+    seed: int
+    index: int
+    produced: bool
+    reason: Reason | None = None
+    message: str = ""
+    seconds: float | None = None
+    build: dict[str, Any] | None = Field(default=None, description="The raw build, millimetres")
+
+
+class VariantBatch(Model):
+    request_id: Slug
+    family: Slug
+    sandbox: str
+    script_sha256: str
+    worker_starts: int
+    console: str = Field(default="", description="The tail of what the last worker printed")
+    worker_peak_memory_mb: float = Field(default=0.0, description="0 where not measurable")
+    variants: list[VariantRecord]
+
+
+class ValidationBatch(Model):
+    request_id: Slug
+    family: Slug
+    reports: list[ValidationReport]
+    scenarios: list[Scenario]
+
+
+class RenderResult(Model):
+    scenario_id: Slug
+    stage: StageResult
+    files: list[str]
+
+
+class RenderBatch(Model):
+    request_id: Slug
+    results: list[RenderResult]
+
+
+class ShardInfo(Model):
+    name: str
+    sha256: str
+    bytes: int
+    scenarios: int
+
+
+class ShardBatch(Model):
+    request_id: Slug
+    family: Slug
+    split: Split
+    shards: list[ShardInfo]
+    rows: list[IndexRow]
+    funnel: dict[str, int]
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schemas of the records consumers and operators see, versioned with them."""
+    models = {
+        "scenario": Scenario,
+        "generation_request": GenerationRequest,
+        "family_plan": FamilyPlan,
+        "validation_report": ValidationReport,
+        "manifest": DatasetManifest,
+    }
+    return {
+        name: {"$id": f"benchgen/{name}/{SCHEMA_VERSION}", **model.model_json_schema()}
+        for name, model in models.items()
+    }
+
+
+# What a stored asset value may be, by the type name its envelope records.
+RECORD_TYPES: dict[str, type[Model]] = {
+    cls.__name__: cls
+    for cls in (
+        GenerationRequest,
+        FamilyPlan,
+        FamilyScript,
+        VariantBatch,
+        ValidationBatch,
+        RenderBatch,
+        ShardBatch,
+        DatasetManifest,
+    )
+}
