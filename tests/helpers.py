@@ -16,7 +16,7 @@ from benchgen_dagster.resources import (
 from benchgen_dagster.sandbox.local import SubprocessLauncher
 from benchgen_dagster.sandbox.protocol import Job, JobOutcome
 from benchgen_dagster.sandbox.runner import Limits, run_batch
-from benchgen_dagster.schema.contract import Split
+from benchgen_dagster.schema.contract import Lineage, Split
 from benchgen_dagster.validation.funnel import ValidatedVariant, validate_variant
 from benchgen_dagster.validation.scene import VariantContext
 
@@ -24,15 +24,15 @@ SCRIPTS = Path(__file__).parent / "scripts"
 
 
 def context_for(family: str, sandbox: str = "subprocess") -> VariantContext:
-    return VariantContext(
+    lineage = Lineage(
         request_id=family,
-        family=family,
-        split=Split.train,
         prompt_sha256="0" * 64,
         script_sha256="0" * 64,
         code_versions={"family": "test"},
         sandbox=sandbox,
+        family_source="builtin",
     )
+    return VariantContext(family, Split.train, lineage)
 
 
 def run_script(source: str, jobs: list[Job], limits: Limits = Limits()) -> list[JobOutcome]:

@@ -116,7 +116,7 @@ def test_the_agents_files_stay_in_their_workspace(tmp_path: Path) -> None:
     )  # fmt: skip
     agent = generator(tmp_path, escape)
     agent.workspace.reset()
-    agent._run("write outside", traced_nothing())
+    agent.run_task("write outside", traced_nothing())
     assert not outside.exists()
     assert (agent.workspace.root / str(outside).lstrip("/")).exists()  # anchored in the workspace
 

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from benchgen_dagster.catalogue.registry import registry
+from benchgen_dagster.catalogue.registry import IncompleteFamily, read_family, registry
 from benchgen_dagster.kit import draw
 from benchgen_dagster.sandbox.protocol import Job
 from benchgen_dagster.validation.funnel import ValidatedVariant
@@ -69,6 +69,46 @@ def test_draws_cover_each_declared_range(family: str) -> None:
 def test_a_family_declares_a_plan_with_a_reference_solution(family: str) -> None:
     plan = registry()[family].plan()
     assert plan.parameters and plan.reference_solution and plan.description
+    assert plan.payload and plan.zones
+
+
+DECLARED = '''"""A ball onto a goal.
+
+How it works, at length.
+"""
+
+import no_such_module  # never imported: the registry reads the source, it does not run it
+
+PAYLOAD = "A rubber ball 20 mm in radius."
+ZONES = (
+    "The goal is the floor a metre along; "
+    "a forbid zone covers the floor behind the drop."
+)
+SOLUTION = "A ramp under the drop point."
+PARAMS = {"drop_height": (250.0, 420.0), "material": ["rubber", "steel"]}
+'''
+
+
+def test_a_family_plan_is_what_the_module_declares() -> None:
+    plan = read_family("declared", DECLARED).plan()
+    assert plan.payload == "A rubber ball 20 mm in radius."
+    assert plan.zones == (
+        "The goal is the floor a metre along; a forbid zone covers the floor behind the drop."
+    )
+    assert plan.reference_solution == "A ramp under the drop point."
+    assert plan.description == "A ball onto a goal. How it works, at length."
+
+
+def test_a_family_that_does_not_declare_its_zones_is_refused_by_name() -> None:
+    source = DECLARED.replace("ZONES = (", "PLACES = (")
+    with pytest.raises(IncompleteFamily, match="family 'forgetful' does not declare ZONES"):
+        read_family("forgetful", source)
+
+
+def test_a_declaration_in_words_must_be_a_string_literal() -> None:
+    source = DECLARED.replace('SOLUTION = "A ramp under the drop point."', "SOLUTION = ramp()")
+    with pytest.raises(IncompleteFamily, match="does not declare SOLUTION"):
+        read_family("computed", source)
 
 
 def _as_kit_range(declared):  # type: ignore[no-untyped-def]

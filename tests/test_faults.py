@@ -6,25 +6,22 @@ from pathlib import Path
 
 import pytest
 
-from benchgen_dagster.orchestration.build import (
-    PartitionResult,
-    _partition_process,
-    _run_all,
-    dagster_home,
-)
+from benchgen_dagster.orchestration.build import BuildTarget, PartitionResult, run_partitions
 
 
-def flaky(partition: str) -> PartitionResult:
+def flaky(partition: str, target: BuildTarget) -> PartitionResult:
     if partition == "b":
         raise RuntimeError("the daemon went away")
     return PartitionResult(partition, True, 0.1)
 
 
-def test_a_failing_partition_does_not_stop_the_others() -> None:
+def test_a_failing_partition_does_not_stop_the_others(tmp_path: Path) -> None:
     said: list[str] = []
-    results = {r.partition: r for r in _run_all(["a", "b", "c"], 2, said.append, run=flaky)}
-    assert results["a"].success and results["c"].success
-    assert not results["b"].success and "the daemon went away" in results["b"].error
+    target = BuildTarget(tmp_path, tmp_path / "dagster", variants=1)
+    results = run_partitions(["a", "b", "c"], target, 2, said.append, run=flaky)
+    by_partition = {r.partition: r for r in results}
+    assert by_partition["a"].success and by_partition["c"].success
+    assert not by_partition["b"].success and "the daemon went away" in by_partition["b"].error
     assert any("b: FAILED" in line for line in said)
 
 
@@ -32,7 +29,8 @@ def test_a_partition_process_that_fails_reports_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    dagster_home(tmp_path)  # sets DAGSTER_HOME for the child
-    result = _partition_process("no-such-partition")
+    said: list[str] = []
+    [result] = run_partitions(["no-such-partition"], BuildTarget.on(tmp_path, 1), 1, said.append)
     assert not result.success
     assert "no-such-partition" in result.error
+    assert any("no-such-partition: FAILED" in line for line in said)

@@ -16,11 +16,11 @@ from benchgen_dagster.validation.geometry import (
     stl_triangles,
     weld,
 )
-from benchgen_dagster.validation.scoring import _stl_solids
+from benchgen_dagster.validation.scoring import stl_solids
 
 
 def mesh_of(shape) -> tuple[np.ndarray, np.ndarray, float]:  # type: ignore[no-untyped-def]
-    [stl] = _stl_solids(shape)
+    [stl] = stl_solids(shape)
     vertices, faces = weld(stl_triangles(stl) * MM)
     return vertices, faces, signed_volume(vertices, faces)
 
@@ -70,6 +70,6 @@ def test_a_curved_hole_is_left_to_coacd() -> None:
     plate = Box(200, 200, 20) - Cylinder(50, 40)
     vertices, faces, volume = mesh_of(plate)
     assert planar_split(vertices, faces, volume) is None  # too many face planes
-    [stl] = _stl_solids(plate)
+    [stl] = stl_solids(plate)
     hulls = piece_from_stl(stl).hulls
     assert len(hulls) > 1  # decomposed approximately, not filled in as one hull

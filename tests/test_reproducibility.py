@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from benchgen_dagster.cli import main
 from benchgen_dagster.dataset import DatasetError, load, read_manifest, verify
+from benchgen_dagster.stores.local import STAGED, LocalStore
 from benchgen_dagster.validation.checking import rebuild
 
 
@@ -55,6 +59,27 @@ def test_verify_finds_a_changed_a_missing_and_an_unlisted_file(dataset_copy: Pat
     assert result.mismatched == [f"shards/{shards[0].name}"]
     assert result.missing == [f"shards/{shards[1].name}"]
     assert result.unlisted == ["shards/stray.tar"]
+
+
+def test_verify_reports_a_write_a_killed_run_left_half_done(dataset_copy: Path) -> None:
+    half_written = dataset_copy / "shards" / f"{STAGED}4194303-abc123"
+    half_written.write_bytes(b"half a shard")
+    result = verify(dataset_copy)
+    assert not result.ok and result.leftovers == [f"shards/{half_written.name}"]
+    code = CliRunner().invoke(main, ["verify", str(dataset_copy)])
+    assert code.exit_code == 1 and f"leftover: shards/{half_written.name}" in code.output
+
+
+def test_clearing_leftovers_keeps_the_staged_files_of_running_writers(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    mine = tmp_path / "a" / f"{STAGED}{os.getpid()}-x"
+    gone = tmp_path / "a" / f"{STAGED}4194303-y"  # above the kernel's largest pid
+    for path in (mine, gone):
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"")
+    assert store.clear_leftovers() == [f"a/{gone.name}"]
+    assert mine.exists() and not gone.exists()
+    assert store.list("a") == []
 
 
 def test_loading_a_truncated_shard_is_a_clear_error(dataset_copy: Path) -> None:

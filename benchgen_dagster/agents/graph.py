@@ -116,7 +116,7 @@ class GeneratorAgent:
     def plan(self, tracer: Tracer) -> FamilyPlan:
         self.workspace.reset()
         self.workspace.journal(f"request {self.request.request_id}: {self.request.prompt}")
-        self._run(prompts.PLAN_TASK.format(request=self._request_text()), tracer)
+        self.run_task(prompts.PLAN_TASK.format(request=self._request_text()), tracer)
         draft = self.workspace.read_json("plan.json")
         if draft is None:
             raise FamilyRejected(self._record(["the planner saved no plan"], tracer))
@@ -125,7 +125,7 @@ class GeneratorAgent:
     def write_script(self, plan: FamilyPlan, tracer: Tracer) -> tuple[FamilyScript, AgentRecord]:
         self.workspace.reset(keep=("plan.json", "journal.md"))
         self.rounds = 0
-        self._run(prompts.CODE_TASK.format(rounds=self.max_rounds), tracer)
+        self.run_task(prompts.CODE_TASK.format(rounds=self.max_rounds), tracer)
         source = self.workspace.script()
         reasons = self._reasons(source)
         record = self._record(reasons, tracer)
@@ -172,7 +172,8 @@ class GeneratorAgent:
             name="benchgen_generator",
         )
 
-    def _run(self, task: str, tracer: Tracer) -> None:
+    def run_task(self, task: str, tracer: Tracer) -> None:
+        """Give the orchestrating agent one task in this request's workspace."""
         config = {**tracer.config(), "recursion_limit": RECURSION_LIMIT}
         state = self.graph.invoke({"messages": [{"role": "user", "content": task}]}, config)
         if state.get("todos"):

@@ -29,10 +29,12 @@ validation funnel and returns the report with reason codes. When it is rejected,
 script with `edit_file` and validate again; the number of rounds is limited, and the tool \
 says when none are left. Answer with the last report's verdict.
 
-A family script defines `PARAMS` (ranges) and `build(seed, params) -> ScenarioBuild`, makes \
-its parts with build123d in millimetres and imports only build123d, math and \
-benchgen_dagster.kit. Every variant must be stable, not solved by gravity alone, and solved \
-by the reference solution it returns. This built-in family is a good model:
+A family script declares `PAYLOAD`, `ZONES` and `SOLUTION` (the plan's payload, zones and \
+reference solution, as string literals in words) and `PARAMS` (ranges), and defines \
+`build(seed, params) -> ScenarioBuild`. It makes its parts with build123d in millimetres and \
+imports only build123d, math, benchgen_dagster.kit and benchgen_dagster.kit.parts. Every \
+variant must be stable, not solved by gravity alone, and solved by the reference solution it \
+returns. This built-in family is a good model:
 
 ```python
 {example}

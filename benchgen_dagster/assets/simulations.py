@@ -43,6 +43,7 @@ def _progress(context: AssetExecutionContext, what: str):  # type: ignore[no-unt
     partitions_def=requests_partitions,
     group_name=GROUP,
     kinds={"python", "docker"},
+    code_version=steps.module_version("sandbox/worker.py", "sandbox/protocol.py"),
     description="Each seed of the request run through the family script in a sandboxed "
     "worker: the raw build description and the part meshes (STL, millimetres).",
 )

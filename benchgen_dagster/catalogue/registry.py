@@ -1,16 +1,16 @@
 """The registry of built-in scenario families: every module in `families/` is one.
 
-A family module has a docstring (title line, then how the scenario works, with a sentence
-starting "Reference solution:"), a `PARAMS` dict of declared ranges, an optional `SPLIT`, and
-`build(seed, params)`. The registry reads modules without importing them: family scripts run
-only in the sandbox, and build123d stays out of the orchestrating process.
+A family module has a docstring (title line, then how the scenario works), a `PARAMS` dict
+of declared ranges, `PAYLOAD`, `ZONES` and `SOLUTION` (the payload, the zones and how the
+reference solution works, in words), an optional `SPLIT`, and `build(seed, params)`. The
+registry reads these literals without importing the module: family scripts run only in the
+sandbox, and build123d stays out of the orchestrating process.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -24,6 +24,8 @@ PACKAGE = Path(__file__).resolve().parents[1]
 FAMILIES_DIR = PACKAGE / "families"
 # What family scripts may import from benchgen; their code versions cover these files.
 SHARED_BY_SCRIPTS = tuple(sorted((PACKAGE / "kit").glob("*.py")))
+# What every family declares in words, beside its PARAMS: a FamilyPlan's fields.
+DECLARED_IN_WORDS = ("PAYLOAD", "ZONES", "SOLUTION")
 
 
 def split_of(family: str, requested: Split | None = None) -> Split:
@@ -48,6 +50,15 @@ class UnknownFamily(UserError):
         super().__init__(f"unknown family {name!r}; built-in families: {', '.join(registry())}")
 
 
+class IncompleteFamily(Exception):
+    """A family module that lacks a declaration the registry needs: a bug in the family."""
+
+    def __init__(self, name: str, missing: list[str]) -> None:
+        super().__init__(
+            f"family {name!r} does not declare {', '.join(missing)} (a string literal in words)"
+        )
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
@@ -55,6 +66,9 @@ class Family:
     docstring: str
     params: dict[str, ParamRange]
     split: Split
+    payload: str
+    zones: str
+    solution: str
 
     @property
     def title(self) -> str:
@@ -64,16 +78,13 @@ class Family:
         return script_for(self.name, self.source, "builtin")
 
     def plan(self) -> FamilyPlan:
-        solution = re.search(r"Reference\s+solution:\s*(.+?)(?:\n\n|$)", self.docstring, re.S)
         return FamilyPlan(
             family=self.name,
             description=" ".join(self.docstring.split()),
-            payload=_sentence_about(
-                self.docstring, ("ball", "cube", "puck", "payload", "rod", "ring")
-            ),
-            zones=_sentence_about(self.docstring, ("goal",)),
+            payload=self.payload,
+            zones=self.zones,
             parameters=self.params,
-            reference_solution=" ".join(solution.group(1).split()) if solution else "",
+            reference_solution=self.solution,
             source="builtin",
         )
 
@@ -119,6 +130,10 @@ def read_family(name: str, source: str) -> Family:
         and len(node.targets) == 1
         and isinstance(node.targets[0], ast.Name)
     }
+    words = {key: _words(constants.get(key)) for key in DECLARED_IN_WORDS}
+    missing = [key for key, text in words.items() if not text]
+    if missing:
+        raise IncompleteFamily(name, missing)
     params = ast.literal_eval(constants["PARAMS"]) if "PARAMS" in constants else {}
     split = ast.literal_eval(constants["SPLIT"]) if "SPLIT" in constants else None
     return Family(
@@ -127,6 +142,9 @@ def read_family(name: str, source: str) -> Family:
         docstring=ast.get_docstring(tree) or name,
         params={key: param_range(value) for key, value in params.items()},
         split=Split(split) if split else hashed_split(name),
+        payload=words["PAYLOAD"],
+        zones=words["ZONES"],
+        solution=words["SOLUTION"],
     )
 
 
@@ -137,6 +155,10 @@ def param_range(spec: Any) -> ParamRange:
     return ParamRange(low=low, high=high)
 
 
-def _sentence_about(text: str, words: tuple[str, ...]) -> str:
-    sentences = re.split(r"(?<=\.)\s+", " ".join(text.split()[1:]))
-    return next((s for s in sentences if any(w in s.lower() for w in words)), "")
+def _words(node: ast.expr | None) -> str:
+    """The text of a declaration in words, on one line; empty unless it is a string literal."""
+    try:
+        value = ast.literal_eval(node) if node is not None else None
+    except ValueError:  # not a literal at all
+        value = None
+    return " ".join(value.split()) if isinstance(value, str) else ""

@@ -2,15 +2,14 @@
 are near-duplicates of another.
 
 Each scenario is reduced to a few numbers (metres) and a geometry signature, the content
-hashes of its meshes. Two scenarios are near-duplicates when their geometry is identical and
-every number is within NEAR_M of the other's.
+hashes of its scenery's meshes (`validation.model.geometry_signature`). Two scenarios are
+near-duplicates when their geometry is identical and every number is within NEAR_M of the
+other's.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
 import statistics
 from collections.abc import Sequence
 
@@ -22,7 +21,6 @@ NEAR_M = 0.005
 PLACEMENT = ("goal_x_m", "goal_y_m", "goal_z_m", "start_x_m", "start_y_m", "start_z_m")
 DIFFICULTY = ("distance_to_goal_m", "height_change_m", "goal_clearance_m")
 FEATURES = (*PLACEMENT, "payload_radius_m", *DIFFICULTY)
-MESH_NAME = re.compile(r'<mesh name="mesh_([0-9a-f]+)"')
 
 
 def scenario_features(scenario: Scenario) -> dict[str, float]:
@@ -42,12 +40,6 @@ def scenario_features(scenario: Scenario) -> dict[str, float]:
         "goal_clearance_m": min(goal.size) - 2 * radius,
     }
     return {name: round(value, 6) for name, value in features.items()}
-
-
-def geometry_signature(xml: str) -> str:
-    """A hash of the meshes a scene is made of (their names are content hashes)."""
-    meshes = sorted(set(MESH_NAME.findall(xml)))
-    return hashlib.sha256(",".join(meshes).encode()).hexdigest()[:16]
 
 
 def near_duplicates(features: Sequence[dict[str, float]], signatures: Sequence[str]) -> int:
@@ -85,5 +77,5 @@ def batch_diversity(batch: Bundle[ValidationBatch]) -> Diversity:
     scenarios = batch.record.scenarios
     return summarise(
         [scenario_features(s) for s in scenarios],
-        [geometry_signature(batch.files[f"{s.scenario_id}.mjcf.xml"].decode()) for s in scenarios],
+        [batch.record.geometry[s.scenario_id] for s in scenarios],
     )

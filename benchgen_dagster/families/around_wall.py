@@ -2,19 +2,30 @@
 
 A ball is dropped above a floor between side rails. A wall stands across the floor ahead of
 it, leaving an opening at one side only; the goal lies behind the wall, against a backstop.
-The floor in front of the wall is forbidden. Reference solution: a ramp under the drop point
-turned towards the opening, so the ball rolls diagonally through it.
+The floor in front of the wall is forbidden.
 """
 
 import math
 
 from build123d import Rot
 
-from benchgen_dagster.kit import Box as Zone
-from benchgen_dagster.kit import Payload, ScenarioBuild, draw
+from benchgen_dagster.kit import Payload, ScenarioBuild, Zone, draw
 from benchgen_dagster.kit.parts import block, budget, plank
 
 SPLIT = "test"
+PAYLOAD = (
+    "A ball 15 to 26 mm in radius, of rubber, wood or plastic, dropped 280 to 380 mm above a "
+    "floor between side rails."
+)
+ZONES = (
+    "The goal is the floor behind the wall, up to the backstop. A forbid zone covers the floor "
+    "just in front of the closed part of the wall, clear of the opening. The build zone runs "
+    "from behind the drop point to just short of the wall, below the ball."
+)
+SOLUTION = (
+    "A ramp under the drop point turned towards the opening, so the ball rolls diagonally "
+    "through it."
+)
 PARAMS = {
     "wall_x": (420.0, 560.0),
     "opening": (150.0, 220.0),

@@ -2,18 +2,27 @@
 
 A ball is dropped above an upper floor that ends in a step down. A bin with a backboard stands
 on the lower floor beyond the step; the goal is its inside. A forbid zone covers the lower
-floor in front of the bin. Reference solution: a chute from under the drop point, over the
-step, ending above the bin. Draws whose chute would not clear the step are redrawn.
+floor in front of the bin. Draws whose chute would not clear the step are redrawn.
 """
 
 import math
 
 from build123d import Box, Compound, Pos, Rot
 
-from benchgen_dagster.kit import Box as Zone
-from benchgen_dagster.kit import Payload, ScenarioBuild, attempts
+from benchgen_dagster.kit import Payload, ScenarioBuild, Zone, attempts
+from benchgen_dagster.kit.parts import budget
 
 SPLIT = "test"
+PAYLOAD = (
+    "A ball 15 to 28 mm in radius, of rubber, wood or steel, dropped 330 to 480 mm above the "
+    "upper floor."
+)
+ZONES = (
+    "The goal is the inside of the bin, on the lower floor beyond the step. A forbid zone "
+    "covers the lower floor between the step and the bin. The build zone runs from behind the "
+    "drop point to the bin's backboard, from just above the bin's walls up to below the ball."
+)
+SOLUTION = "A chute from under the drop point, over the step, ending above the bin."
 PARAMS = {
     "step_x": (220.0, 360.0),
     "step_depth": (120.0, 260.0),
@@ -67,9 +76,8 @@ def build(seed: int, params: dict) -> ScenarioBuild:
         ),
         solution={"chute": chute},
         materials={"bin": "plastic"},
-        max_unit_cost=round(1.5 * chute.volume * 600e-9 * 4.0 + 1.0, 2),
-        max_weight_g=round(1.5 * chute.volume * 600e-6 + 50.0, 1),
         params=p,
+        **budget(chute.volume),
     )
 
 

@@ -2,18 +2,27 @@
 
 A ball is dropped above a long floor and lands where it falls. The goal lies a metre or so
 along the floor, against a backstop. A forbid zone behind the drop point rules out sending the
-ball the wrong way. Reference solution: a ramp under the drop point that turns the fall into a
-roll towards the goal.
+ball the wrong way.
 """
 
 import math
 
 from build123d import Box, Pos, Rot
 
-from benchgen_dagster.kit import Box as Zone
-from benchgen_dagster.kit import Payload, ScenarioBuild, draw
+from benchgen_dagster.kit import Payload, ScenarioBuild, Zone, draw
+from benchgen_dagster.kit.parts import budget
 
 SPLIT = "train"
+PAYLOAD = (
+    "A ball 18 to 35 mm in radius, of rubber, wood, steel or plastic, dropped 250 to 420 mm "
+    "above a long floor between side rails."
+)
+ZONES = (
+    "The goal is the floor 800 to 1200 mm along from the drop point, 200 to 300 mm deep, "
+    "against a backstop. A forbid zone covers the floor behind the drop point. The build zone "
+    "runs from just behind the drop point to short of the goal, below the ball."
+)
+SOLUTION = "A ramp under the drop point that turns the fall into a roll towards the goal."
 PARAMS = {
     "goal_distance": (800.0, 1200.0),
     "goal_width": (200.0, 300.0),
@@ -54,7 +63,6 @@ def build(seed: int, params: dict) -> ScenarioBuild:
         (goal_near - 20.0, half_y - 5, p["drop_height"] - p["ball_radius"] - 20.0),
     )
     ramp = _ramp(start, p["ball_radius"], build_zone)
-    ramp_volume = ramp.volume
     return ScenarioBuild(
         parts={"floor": floor, "backstop": backstop, "rail_left": rails[0], "rail_right": rails[1]},
         payload=Payload("sphere", (p["ball_radius"],), p["material"], start, JITTER),
@@ -65,9 +73,8 @@ def build(seed: int, params: dict) -> ScenarioBuild:
             (x_min - 30, -half_y - 60, -60.0), (x_max + 60, half_y + 60, p["drop_height"] + 200)
         ),
         solution={"ramp": ramp},
-        max_unit_cost=round(1.5 * ramp_volume * 600e-9 * 4.0 + 1.0, 2),
-        max_weight_g=round(1.5 * ramp_volume * 600e-6 + 50.0, 1),
         params=p,
+        **budget(ramp.volume),
     )
 
 

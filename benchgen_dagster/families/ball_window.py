@@ -3,15 +3,26 @@
 A ball is dropped in front of a tall wall that stands across the floor. The wall has one
 window, raised above the floor and off-centre; the goal lies on the floor behind the wall,
 against a backstop. The floor in front of the wall is forbidden. The wall is a single concave
-solid, so it is decomposed into convex pieces. Reference solution: a chute from under the
-drop point, down through the window, that lets the ball out behind the wall.
+solid, so it is decomposed into convex pieces.
 """
 
-from benchgen_dagster.kit import Box as Zone
-from benchgen_dagster.kit import Payload, ScenarioBuild, attempts
+from benchgen_dagster.kit import Payload, ScenarioBuild, Zone, attempts
 from benchgen_dagster.kit.parts import block, budget, plank, slope_angle
 
 SPLIT = "train"
+PAYLOAD = (
+    "A ball 14 to 24 mm in radius, of rubber, wood, steel or plastic, dropped 360 to 500 mm "
+    "above the floor in front of the wall, in line with the window."
+)
+ZONES = (
+    "The goal is the floor behind the wall, up to the backstop. A forbid zone covers the floor "
+    "in front of the wall. The build zone runs from behind the drop point to just beyond the "
+    "wall, from the floor up to below the ball."
+)
+SOLUTION = (
+    "A chute from under the drop point, down through the window, that lets the ball out behind "
+    "the wall."
+)
 PARAMS = {
     "wall_x": (280.0, 480.0),
     "wall_height": (260.0, 360.0),

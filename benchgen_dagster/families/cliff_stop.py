@@ -2,15 +2,23 @@
 
 A ball is dropped onto a slope that runs down into a flat runout ending at a cliff edge. Left
 alone the ball rolls down, across the runout and over the edge into the pit below, whose floor
-is forbidden. The goal is the end of the runout, just before the edge. Reference solution: a
-stop wall standing on the runout at the edge of the cliff.
+is forbidden. The goal is the end of the runout, just before the edge.
 """
 
-from benchgen_dagster.kit import Box as Zone
-from benchgen_dagster.kit import Payload, ScenarioBuild, draw
+from benchgen_dagster.kit import Payload, ScenarioBuild, Zone, draw
 from benchgen_dagster.kit.parts import block, budget, prism
 
 SPLIT = "validation"
+PAYLOAD = (
+    "A ball 15 to 28 mm in radius, of rubber, wood, plastic or steel, dropped 30 to 80 mm "
+    "above the upper part of the slope."
+)
+ZONES = (
+    "The goal is the end of the runout, just before the cliff edge. A forbid zone covers the "
+    "floor of the pit below the edge. The build zone covers the runout, from the foot of the "
+    "slope to the edge."
+)
+SOLUTION = "A stop wall standing on the runout at the edge of the cliff."
 PARAMS = {
     "slope_height": (120.0, 240.0),
     "slope_length": (260.0, 420.0),

@@ -2,19 +2,27 @@
 
 A cube is dropped onto a sloped platform and slides down it. The slope breaks off at a gap
 and carries on beyond it, down to a backstop; the goal is at the bottom, against the
-backstop. Without help the cube falls into the gap, whose floor is forbidden. Reference
-solution: a plank laid on the slope from under the cube across the gap.
+backstop. Without help the cube falls into the gap, whose floor is forbidden.
 """
 
 import math
 
 from build123d import Box, Pos, Rot
 
-from benchgen_dagster.kit import Box as Zone
-from benchgen_dagster.kit import Payload, ScenarioBuild, draw
-from benchgen_dagster.kit.parts import prism
+from benchgen_dagster.kit import Payload, ScenarioBuild, Zone, draw
+from benchgen_dagster.kit.parts import budget, prism
 
 SPLIT = "validation"
+PAYLOAD = (
+    "A cube 36 to 64 mm on a side, of plastic, steel or ice, dropped onto the top of the upper "
+    "slope."
+)
+ZONES = (
+    "The goal is the bottom of the lower slope, against the backstop. A forbid zone covers the "
+    "floor of the gap. The build zone runs from the top of the upper slope to just beyond the "
+    "gap, up to below the cube."
+)
+SOLUTION = "A plank laid on the slope from under the cube across the gap."
 PARAMS = {
     "slope_deg": (26.0, 34.0),
     "upper_length": (300.0, 450.0),
@@ -73,9 +81,8 @@ def build(seed: int, params: dict) -> ScenarioBuild:
             "backstop": "wood",
         },
         solution_material=SURFACE,
-        max_unit_cost=round(1.5 * plank.volume * 950e-9 * 3.0 + 1.0, 2),
-        max_weight_g=round(1.5 * plank.volume * 950e-6 + 50.0, 1),
         params=p,
+        **budget(plank.volume, density=950.0, cost_per_kg=3.0),
     )
 
 

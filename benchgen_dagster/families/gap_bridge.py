@@ -2,17 +2,28 @@
 
 A ball is dropped onto the first of two tables of the same height, where it stays. The goal
 is on the far end of the second table, against a backstop; the floor of the gap between the
-tables is forbidden. Reference solution: a ramp on the first table that gets the ball
-rolling, and a flat bridge from the end of the ramp across the gap.
+tables is forbidden.
 """
 
 import math
 
-from benchgen_dagster.kit import Box as Zone
-from benchgen_dagster.kit import Payload, ScenarioBuild, attempts
+from benchgen_dagster.kit import Payload, ScenarioBuild, Zone, attempts
 from benchgen_dagster.kit.parts import block, budget, plank, slope_angle
 
 SPLIT = "train"
+PAYLOAD = (
+    "A ball 14 to 26 mm in radius, of rubber, wood, steel or plastic, dropped 200 to 300 mm "
+    "above the first table."
+)
+ZONES = (
+    "The goal is the far end of the second table, against a backstop. A forbid zone covers the "
+    "floor of the gap between the tables. The build zone runs from behind the drop point to "
+    "just beyond the gap, from the table tops up to below the ball."
+)
+SOLUTION = (
+    "A ramp on the first table that gets the ball rolling, and a flat bridge from the end of "
+    "the ramp across the gap."
+)
 PARAMS = {
     "table_height": (120.0, 240.0),
     "gap_start": (220.0, 340.0),

@@ -2,18 +2,28 @@
 
 A ball is dropped onto a table top, where it stays. The table has a square hole, off to the
 side, with a stop plate hanging into its far edge; under the hole a bin stands on the floor,
-and the goal is inside the bin. The floor beyond the bin is forbidden. Reference solution: a
-ramp on the table from under the drop point towards the hole; the ball rolls across, hits the
-stop and drops.
+and the goal is inside the bin. The floor beyond the bin is forbidden.
 """
 
 import math
 
-from benchgen_dagster.kit import Box as Zone
-from benchgen_dagster.kit import Payload, ScenarioBuild, attempts
+from benchgen_dagster.kit import Payload, ScenarioBuild, Zone, attempts
 from benchgen_dagster.kit.parts import block, budget, open_box, plank, slab_with_hole, slope_angle
 
 SPLIT = "train"
+PAYLOAD = (
+    "A ball 13 to 22 mm in radius, of rubber, wood or plastic, dropped 190 to 300 mm above the "
+    "table top."
+)
+ZONES = (
+    "The goal is the inside of the bin on the floor under the hole in the table. A forbid zone "
+    "covers the floor beyond the bin. The build zone is on the table, from behind the drop "
+    "point to the near edge of the hole, up to below the ball."
+)
+SOLUTION = (
+    "A ramp on the table from under the drop point towards the hole; the ball rolls across, "
+    "hits the stop and drops."
+)
 PARAMS = {
     "table_height": (160.0, 260.0),
     "hole_x": (260.0, 400.0),

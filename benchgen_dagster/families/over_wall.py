@@ -2,15 +2,26 @@
 
 A ball is dropped in front of a solid wall that runs across the floor, from side to side. The
 goal lies on the floor behind the wall, against a backstop; the floor in front of the wall is
-forbidden. Reference solution: a chute from under the drop point that clears the top of the
-wall and lets the ball fall behind it.
+forbidden.
 """
 
-from benchgen_dagster.kit import Box as Zone
-from benchgen_dagster.kit import Payload, ScenarioBuild, attempts
+from benchgen_dagster.kit import Payload, ScenarioBuild, Zone, attempts
 from benchgen_dagster.kit.parts import block, budget, plank, slope_angle
 
 SPLIT = "train"
+PAYLOAD = (
+    "A ball 15 to 30 mm in radius, of rubber, wood, steel or plastic, dropped 420 to 560 mm "
+    "above the floor in front of the wall."
+)
+ZONES = (
+    "The goal is the floor behind the wall, up to the backstop. A forbid zone covers the floor "
+    "in front of the wall. The build zone runs from behind the drop point to just beyond the "
+    "wall, from a little below the top of the wall up to below the ball."
+)
+SOLUTION = (
+    "A chute from under the drop point that clears the top of the wall and lets the ball fall "
+    "behind it."
+)
 PARAMS = {
     "wall_x": (220.0, 420.0),
     "wall_height": (120.0, 220.0),

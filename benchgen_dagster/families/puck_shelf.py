@@ -2,15 +2,26 @@
 
 A flat puck is dropped above the floor, well short of a raised shelf. The goal is the top of
 the shelf, which has a lip at its far end; left alone the puck lands on the floor and stays
-there. Reference solution: a smooth chute from under the drop point that ends at the shelf's
-edge, so the puck slides off it onto the shelf and stops against the lip.
+there.
 """
 
-from benchgen_dagster.kit import Box as Zone
-from benchgen_dagster.kit import Payload, ScenarioBuild, attempts
+from benchgen_dagster.kit import Payload, ScenarioBuild, Zone, attempts
 from benchgen_dagster.kit.parts import block, budget, plank, slope_angle
 
 SPLIT = "train"
+PAYLOAD = (
+    "A flat puck, a cylinder 22 to 34 mm in radius and 28 to 44 mm tall, of plastic, steel or "
+    "ice, dropped 440 to 560 mm above the floor, well short of the shelf."
+)
+ZONES = (
+    "The goal is the top of the shelf, up to the lip at its far end; there is no forbid zone. "
+    "The build zone runs from behind the drop point to just past the shelf's near edge, from "
+    "the floor up to below the puck."
+)
+SOLUTION = (
+    "A smooth chute from under the drop point that ends at the shelf's edge, so the puck "
+    "slides off it onto the shelf and stops against the lip."
+)
 PARAMS = {
     "shelf_x": (240.0, 380.0),
     "shelf_height": (120.0, 220.0),

@@ -2,15 +2,25 @@
 
 A ball is dropped above a floor crossed by one or two low, wedge-shaped bumps. The goal lies
 beyond the last bump, against a backstop; left alone the ball lands and stays in front of the
-bumps. The floor behind the drop point is forbidden. Reference solution: a steep ramp under the
-drop point that gives the ball enough speed to roll over every bump.
+bumps. The floor behind the drop point is forbidden.
 """
 
-from benchgen_dagster.kit import Box as Zone
-from benchgen_dagster.kit import Payload, ScenarioBuild, draw
+from benchgen_dagster.kit import Payload, ScenarioBuild, Zone, draw
 from benchgen_dagster.kit.parts import block, budget, plank, prism
 
 SPLIT = "train"
+PAYLOAD = (
+    "A ball 18 to 32 mm in radius, of rubber, wood or plastic, dropped 300 to 440 mm above the "
+    "floor in front of the bumps."
+)
+ZONES = (
+    "The goal is the floor beyond the last bump, against a backstop. A forbid zone covers the "
+    "floor behind the drop point. The build zone runs from behind the drop point to just short "
+    "of the first bump, below the ball."
+)
+SOLUTION = (
+    "A steep ramp under the drop point that gives the ball enough speed to roll over every bump."
+)
 PARAMS = {
     "bumps": (1, 2),
     "bump_height": (0.3, 0.6),  # of the ball's radius

@@ -2,17 +2,27 @@
 
 A cube is dropped onto the top landing of a staircase, where it stays. The goal is on the
 floor beyond the foot of the stairs, against a backstop. Steps vary in number, rise and run.
-Reference solution: a smooth plank laid on the noses of the steps, from behind the cube down
-to the floor, that the cube slides down.
 """
 
 import math
 
-from benchgen_dagster.kit import Box as Zone
-from benchgen_dagster.kit import Payload, ScenarioBuild, draw
+from benchgen_dagster.kit import Payload, ScenarioBuild, Zone, draw
 from benchgen_dagster.kit.parts import block, budget, plank
 
 SPLIT = "train"
+PAYLOAD = (
+    "A cube 32 to 52 mm on a side, of plastic, steel or ice, dropped onto the top landing of "
+    "the staircase."
+)
+ZONES = (
+    "The goal is the floor beyond the foot of the stairs, against a backstop; there is no "
+    "forbid zone. The build zone spans the stairs, from behind the cube to just past where the "
+    "line of the step noses meets the floor."
+)
+SOLUTION = (
+    "A smooth plank laid on the noses of the steps, from behind the cube down to the floor, "
+    "that the cube slides down."
+)
 PARAMS = {
     "steps": (3, 5),
     "rise": (45.0, 70.0),

@@ -2,8 +2,8 @@
 
 A family script is a module with a `PARAMS` dict of declared ranges and a function
 `build(seed: int, params: dict) -> ScenarioBuild`. Everything in a script is in millimetres:
-parts are build123d solids, zones are axis-aligned boxes. The script runs in a sandbox; what it
-returns is turned into plain data there and checked by trusted code outside.
+parts are build123d solids, zones are axis-aligned boxes (`Zone`). The script runs in a
+sandbox; what it returns is turned into plain data there and checked by trusted code outside.
 
 This module uses only the standard library, so that it loads anywhere a script can run.
 """
@@ -22,25 +22,11 @@ Range = tuple[float, float] | list[Any]
 
 
 @dataclass(frozen=True)
-class Box:
-    """An axis-aligned box in millimetres."""
+class Zone:
+    """An axis-aligned box in millimetres: a goal, forbid or build zone, or the bounds."""
 
     min: Vec3
     max: Vec3
-
-    @classmethod
-    def around(cls, center: Vec3, size: Vec3) -> Box:
-        half = [s / 2 for s in size]
-        return cls(
-            min=(center[0] - half[0], center[1] - half[1], center[2] - half[2]),
-            max=(center[0] + half[0], center[1] + half[1], center[2] + half[2]),
-        )
-
-    def overlaps(self, other: Box) -> bool:
-        return all(
-            a < d and c < b
-            for a, b, c, d in zip(self.min, self.max, other.min, other.max, strict=True)
-        )
 
 
 @dataclass(frozen=True)
@@ -62,14 +48,14 @@ class ScenarioBuild:
 
     parts: dict[str, Any]
     payload: Payload
-    goal_zone: Box
-    build_zone: Box
-    bounds: Box
+    goal_zone: Zone
+    build_zone: Zone
+    bounds: Zone
     solution: dict[str, Any]
     max_unit_cost: float
     max_weight_g: float
     params: dict[str, Any]
-    forbid_zones: dict[str, Box] = field(default_factory=dict)
+    forbid_zones: dict[str, Zone] = field(default_factory=dict)
     materials: dict[str, str] = field(default_factory=dict)
     solution_material: str = "wood"
     duration_s: float = 4.0

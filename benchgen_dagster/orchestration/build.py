@@ -4,6 +4,9 @@
 instance under the data folder (the one `make dev` shows), materializes the partitions that
 are out of date on all cores, then the release. A partition is up to date when its last
 successful shards were made from the same request, family code, validator and settings.
+
+A build never changes `os.environ`: its data folder, Dagster home, variants and workers reach
+every run it starts as arguments (a `BuildTarget`), so two builds in one process stay apart.
 """
 
 from __future__ import annotations
@@ -15,12 +18,19 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchgen_dagster import __version__
 from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.orchestration.tags import BUILD_TAG
+from benchgen_dagster.stores.local import LocalStore
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
+    from benchgen_dagster.resources.settings import PipelineSettings
 
 DAGSTER_YAML = """\
 telemetry:
@@ -31,13 +41,56 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def dagster_home(data_dir: Path) -> Path:
-    """The Dagster instance folder, created with its config on first use."""
+    """The Dagster instance folder ($DAGSTER_HOME, else DATA_DIR/dagster), created with its
+    config on first use."""
     home = Path(os.environ.get("DAGSTER_HOME") or data_dir / "dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text(DAGSTER_YAML)
-    os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+@dataclass(frozen=True)
+class BuildTarget:
+    """What a build hands every run it starts: where it writes, the Dagster instance that
+    records it, seeds per built-in family and the workers inside one partition."""
+
+    data_dir: Path
+    home: Path
+    variants: int
+    workers: int = 1
+
+    @classmethod
+    def on(cls, data_dir: Path, variants: int, workers: int = 1) -> BuildTarget:
+        """The target of a build into `data_dir`, with its Dagster home."""
+        return cls(data_dir.resolve(), dagster_home(data_dir), variants, workers)
+
+    def settings(self) -> PipelineSettings:
+        from benchgen_dagster.resources.settings import settings_from_environment
+
+        return settings_from_environment(
+            data_dir=str(self.data_dir), builtin_variants=self.variants, workers=self.workers
+        )
+
+    def resources(self) -> dict[str, object]:
+        """The resources built on this target's settings; the others stay as the definitions
+        have them."""
+        from benchgen_dagster.resources import settings_resources
+
+        return settings_resources(self.settings())
+
+    def instance(self) -> DagsterInstance:
+        from dagster import DagsterInstance
+
+        return DagsterInstance.from_config(str(self.home))
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "data_dir": str(self.data_dir), "home": str(self.home)})
+
+    @classmethod
+    def from_json(cls, text: str) -> BuildTarget:
+        values = json.loads(text)
+        return cls(**{**values, "data_dir": Path(values["data_dir"]), "home": Path(values["home"])})
 
 
 @dataclass(frozen=True)
@@ -49,19 +102,18 @@ class PartitionResult:
     error: str = ""
 
 
-def materialize_partition(partition: str) -> PartitionResult:
+def materialize_partition(partition: str, target: BuildTarget) -> PartitionResult:
     """Run the partitioned asset job for one partition in this process."""
-    from dagster import DagsterInstance
-
     from benchgen_dagster.orchestration.definitions import defs
 
     started = time.perf_counter()
     job = defs.resolve_job_def("build_partition")
-    with DagsterInstance.get() as instance:
+    with target.instance() as instance:
         result = job.execute_in_process(
             partition_key=partition,
             instance=instance,
             run_config=QUIET,
+            resources=target.resources(),
             tags={BUILD_TAG: "true"},
             raise_on_error=False,
         )
@@ -90,8 +142,7 @@ def build_dataset(
     """Materialize the built-in catalogue and release it; the exit status for the CLI."""
     from benchgen_dagster.catalogue.builtin import builtin_requests
     from benchgen_dagster.catalogue.registry import get_family
-    from benchgen_dagster.resources.workers import sandbox_kind_from_environment
-    from benchgen_dagster.sandbox.select import choose_launcher
+    from benchgen_dagster.sandbox.select import choose_launcher, sandbox_kind_from_environment
     from benchgen_dagster.validation.steps import parallelism
 
     # Every check of the input comes before anything is written.
@@ -99,18 +150,17 @@ def build_dataset(
     for name in sorted(set(families or []) - {r.request_id for r in requests}):
         get_family(name)  # raises UnknownFamily, naming the families there are
     choose_launcher(sandbox_kind_from_environment(), warn=say)  # fail early if unavailable
-    os.environ["BENCHGEN_DATA_DIR"] = str(data_dir)
-    os.environ["BENCHGEN_VARIANTS"] = str(variants)
-    home = dagster_home(data_dir)
-    from dagster import DagsterInstance
-
+    target = BuildTarget.on(data_dir, variants)
+    settings = target.settings()
     from benchgen_dagster.orchestration.definitions import defs
 
     started = time.perf_counter()
-    with DagsterInstance.get() as instance:
+    with target.instance() as instance:
         for run in _interrupted_runs(instance):
             instance.report_run_failed(run, "the build running it was interrupted")
             say(f"  marked run {run.run_id[:8]} of an interrupted build as failed")
+        for key in LocalStore(data_dir).clear_leftovers():
+            say(f"  removed {key}, left half-written by an interrupted build")
         known = set(instance.get_dynamic_partitions(requests_partitions.name))
         new = [r.request_id for r in requests if r.request_id not in known]
         if new:
@@ -118,21 +168,24 @@ def build_dataset(
         todo = [
             r.request_id
             for r in requests
-            if force or not _up_to_date(instance, r.request_id, expected_fingerprint(r))
+            if force or not _up_to_date(instance, settings, r.request_id)
         ]
     say(f"benchgen {__version__}: {len(requests)} families × {variants} variants")
-    say(f"Dagster home: {home}")
+    say(f"Dagster home: {target.home}")
     for skipped in sorted({r.request_id for r in requests} - set(todo)):
         say(f"  {skipped}: up to date")
     at_once, inside = parallelism([variants] * len(todo), workers)
-    os.environ["BENCHGEN_WORKERS"] = str(inside)  # read by the partition runs' settings
-    results = _run_all(todo, at_once, say)
+    results = run_partitions(todo, replace(target, workers=inside), at_once, say)
     failed = [r for r in results if not r.success]
     say("releasing the dataset …")
     release = defs.resolve_job_def("release_dataset")
-    with DagsterInstance.get() as instance:
+    with target.instance() as instance:
         outcome = release.execute_in_process(
-            instance=instance, run_config=QUIET, tags={BUILD_TAG: "true"}, raise_on_error=False
+            instance=instance,
+            run_config=QUIET,
+            resources=target.resources(),
+            tags={BUILD_TAG: "true"},
+            raise_on_error=False,
         )
     if not outcome.success:
         say("error: the release failed; see `make dev` for the run's logs")
@@ -156,13 +209,6 @@ def dataset_location(data_dir: Path, name: str) -> str:
     return s3.uri(f"datasets/{name}") if s3 else str(data_dir / "datasets" / name)
 
 
-def expected_fingerprint(request) -> str:  # type: ignore[no-untyped-def]
-    from benchgen_dagster.catalogue.registry import get_family
-    from benchgen_dagster.resources.settings import settings_from_environment
-
-    return settings_from_environment().fingerprint(request, get_family(request.family).script())
-
-
 def _interrupted_runs(instance):  # type: ignore[no-untyped-def]
     """Runs of earlier builds that never finished: their process is gone (builds run one at
     a time per data folder)."""
@@ -172,25 +218,26 @@ def _interrupted_runs(instance):  # type: ignore[no-untyped-def]
     return instance.get_runs(filters=filters)
 
 
-def _up_to_date(instance, partition: str, expected: str) -> bool:  # type: ignore[no-untyped-def]
-    from benchgen_dagster.orchestration.staleness import recorded_fingerprint
+def _up_to_date(instance: DagsterInstance, settings: PipelineSettings, partition: str) -> bool:
+    from benchgen_dagster.orchestration.staleness import current_fingerprint, recorded_fingerprint
 
-    return recorded_fingerprint(instance, partition) == expected
+    return recorded_fingerprint(instance, partition) == current_fingerprint(settings, partition)
 
 
-def _run_all(
+def run_partitions(
     partitions: list[str],
-    workers: int,
+    target: BuildTarget,
+    at_once: int,
     say: Callable[[str], None],
-    run: Callable[[str], PartitionResult] | None = None,
+    run: Callable[[str, BuildTarget], PartitionResult] | None = None,
 ) -> list[PartitionResult]:
-    """Every partition, `workers` at a time, each in a process of its own: one that fails or
-    crashes is reported and the others go on."""
+    """Materialize every partition, `at_once` at a time, each in a process of its own (or by
+    `run`): one that fails or crashes is reported and the others go on."""
     results: list[PartitionResult] = []
     if not partitions:
         return results
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(partitions)))) as pool:
-        futures = {pool.submit(_guarded, run or _partition_process, p): p for p in partitions}
+    with ThreadPoolExecutor(max_workers=max(1, min(at_once, len(partitions)))) as pool:
+        futures = [pool.submit(_guarded, run or _in_own_process, p, target) for p in partitions]
         for future in as_completed(futures):
             result = future.result()
             results.append(result)
@@ -202,19 +249,27 @@ def _run_all(
     return results
 
 
-def _guarded(run: Callable[[str], PartitionResult], partition: str) -> PartitionResult:
+def _guarded(
+    run: Callable[[str, BuildTarget], PartitionResult], partition: str, target: BuildTarget
+) -> PartitionResult:
     started = time.perf_counter()
     try:
-        return run(partition)
+        return run(partition, target)
     except Exception as error:
         return PartitionResult(partition, False, time.perf_counter() - started, error=str(error))
 
 
-def _partition_process(partition: str) -> PartitionResult:
-    """Materialize one partition in a fresh interpreter; its last stdout line is the result."""
+def _in_own_process(partition: str, target: BuildTarget) -> PartitionResult:
+    """Materialize one partition in a fresh interpreter, given the partition and the target as
+    arguments; its last stdout line is the result."""
     started = time.perf_counter()
-    code = f"from {__name__} import report_partition; report_partition({partition!r})"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    code = f"import sys; from {__name__} import report_partition; report_partition(*sys.argv[1:])"
+    done = subprocess.run(
+        [sys.executable, "-c", code, partition, target.to_json()],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     lines = done.stdout.strip().splitlines()
     if done.returncode == 0 and lines:
         return PartitionResult(**json.loads(lines[-1]))
@@ -227,6 +282,6 @@ def _partition_process(partition: str) -> PartitionResult:
     )
 
 
-def report_partition(partition: str) -> None:
-    """Entry point of a partition's process."""
-    print(json.dumps(asdict(materialize_partition(partition))))
+def report_partition(partition: str, target: str) -> None:
+    """Entry point of a partition's process: `target` is a `BuildTarget` as JSON."""
+    print(json.dumps(asdict(materialize_partition(partition, BuildTarget.from_json(target)))))

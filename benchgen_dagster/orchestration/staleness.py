@@ -1,19 +1,26 @@
-"""Which partitions are stale: their shards were built from other inputs than today's.
+"""Which partitions are stale in ways Dagster cannot see for itself.
 
-A partition's fingerprint covers its request, its family script (and the modules the script
-imports), the validator and the render settings. The last `dataset_shards` materialization
-records the fingerprint it was built with; a partition is stale when that differs from the
-fingerprint of what it would be built from now.
+Dagster marks a partition unsynced when the code version of one of its assets changed or an
+upstream partition was materialized with a new data version. It cannot see inputs that change
+outside a materialization: a built-in family's script (or the kit it imports) edited on disk,
+a request's file, the settings. A partition's fingerprint (`steps.inputs_fingerprint`) covers
+them all, and the validator; the last `dataset_shards` materialization records the fingerprint
+it was built with, and a partition is stale when that differs from the fingerprint of what it
+would be built from now.
 """
 
 from __future__ import annotations
+
+import logging
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.catalogue.registry import get_family
 from benchgen_dagster.catalogue.requests import RequestError
+from benchgen_dagster.errors import UserError
 from benchgen_dagster.resources.settings import PipelineSettings
+from benchgen_dagster.validation import steps
 
 
 def recorded_fingerprint(instance: DagsterInstance, partition: str) -> str | None:
@@ -36,15 +43,30 @@ def current_fingerprint(settings: PipelineSettings, partition: str) -> str | Non
         return None
     if request.family is None:
         return None
-    return settings.fingerprint(request, get_family(request.family).script())
+    return steps.inputs_fingerprint(
+        request,
+        get_family(request.family).script(),
+        settings.funnel,
+        settings.cameras,
+        settings.render_width,
+        settings.render_height,
+    )
 
 
-def stale_partitions(instance: DagsterInstance, settings: PipelineSettings) -> dict[str, str]:
-    """Materialized partitions whose fingerprint changed, with their new fingerprint."""
+def stale_partitions(
+    instance: DagsterInstance, settings: PipelineSettings, log: logging.Logger | None = None
+) -> dict[str, str]:
+    """Materialized partitions whose fingerprint changed, with their new fingerprint. A
+    partition whose request is bad (an unknown family, say) is logged and skipped: it never
+    stops the others."""
     stale = {}
     for partition in instance.get_dynamic_partitions(requests_partitions.name):
         recorded = recorded_fingerprint(instance, partition)
-        current = current_fingerprint(settings, partition)
+        try:
+            current = current_fingerprint(settings, partition)
+        except UserError as error:
+            (log or logging.getLogger(__name__)).warning(f"skipped partition {partition}: {error}")
+            continue
         if recorded is not None and current is not None and recorded != current:
             stale[partition] = current
     return stale

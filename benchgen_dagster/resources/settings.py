@@ -1,6 +1,5 @@
 """Settings every step shares, from the environment with working offline defaults."""
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -8,12 +7,10 @@ from typing import Any
 from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
-from benchgen_dagster import __version__
 from benchgen_dagster.catalogue.builtin import DEFAULT_VARIANTS
 from benchgen_dagster.catalogue.requests import RequestBook
 from benchgen_dagster.errors import env_int
-from benchgen_dagster.schema.records import FamilyScript, GenerationRequest
-from benchgen_dagster.validation.funnel import FunnelSettings, validator_version
+from benchgen_dagster.validation.funnel import FunnelSettings
 
 
 def env_or(name: str, default: Any) -> Any:
@@ -63,23 +60,14 @@ class PipelineSettings(ConfigurableResource):
     def funnel(self) -> FunnelSettings:
         return FunnelSettings(self.robust_trials, self.robust_min_successes)
 
-    def fingerprint(self, request: GenerationRequest, script: FamilyScript) -> str:
-        """What a partition's shards depend on: equal fingerprints mean nothing to redo."""
-        parts = [
-            request.model_dump_json(),
-            script.code_version,
-            validator_version(),
-            __version__,
-            f"{self.render_width}x{self.render_height}:{self.render_cameras}",
-            f"{self.robust_trials}/{self.robust_min_successes}",
-        ]
-        return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
-
-def settings_from_environment() -> PipelineSettings:
-    return PipelineSettings(
-        data_dir=env_or("BENCHGEN_DATA_DIR", "data"),
-        dataset=env_or("BENCHGEN_DATASET", "default"),
-        builtin_variants=env_int("BENCHGEN_VARIANTS", DEFAULT_VARIANTS),
-        workers=env_int("BENCHGEN_WORKERS", os.cpu_count() or 1),
-    )
+def settings_from_environment(**overrides: Any) -> PipelineSettings:
+    """The settings of the environment; `overrides` (a build's own data folder, variants and
+    workers) take the place of what the environment says."""
+    values = {
+        "data_dir": env_or("BENCHGEN_DATA_DIR", "data"),
+        "dataset": env_or("BENCHGEN_DATASET", "default"),
+        "builtin_variants": env_int("BENCHGEN_VARIANTS", DEFAULT_VARIANTS),
+        "workers": env_int("BENCHGEN_WORKERS", os.cpu_count() or 1),
+    }
+    return PipelineSettings(**{**values, **overrides})

@@ -1,23 +1,25 @@
-"""The sandbox that runs family scripts."""
+"""The sandbox that runs family scripts, as a Dagster resource. Inside a run the Docker
+sandbox starts its containers through dagster-docker's Pipes client, so the worker's progress
+reaches the run's logs; its messages travel through a file in the output folder, never through
+the container's stdout."""
 
+from __future__ import annotations
+
+import contextlib
 import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-from dagster import ConfigurableResource
+import docker
+from dagster import ConfigurableResource, PipesFileMessageReader
 from pydantic import Field
 
-from benchgen_dagster.errors import ConfigError
+from benchgen_dagster.sandbox.docker import DockerLauncher, worker_command
 from benchgen_dagster.sandbox.runner import Launcher, Limits
-from benchgen_dagster.sandbox.select import SANDBOX_KINDS, SandboxKind, choose_launcher
+from benchgen_dagster.sandbox.select import SandboxKind, choose_launcher
 
-
-def sandbox_kind_from_environment() -> SandboxKind:
-    kind = os.environ.get("BENCHGEN_SANDBOX", "auto")
-    if kind not in SANDBOX_KINDS:
-        raise ConfigError(
-            f"BENCHGEN_SANDBOX must be one of {', '.join(SANDBOX_KINDS)}, got {kind!r}"
-        )
-    return kind  # type: ignore[return-value]
+PIPES_MESSAGES = "pipes.jsonl"
 
 
 class SandboxResource(ConfigurableResource):
@@ -41,6 +43,49 @@ class SandboxResource(ConfigurableResource):
         )
 
     def launcher(self, context: Any = None) -> Launcher:
-        """The sandbox for a batch; pass the asset's context for Pipes and run-log warnings."""
-        warn = context.log.warning if context is not None else None
-        return choose_launcher(self.kind, context, warn) if warn else choose_launcher(self.kind)
+        """The sandbox for a batch; given the asset's context, Docker goes through Pipes and
+        a step down to a weaker sandbox is a warning in the run's log."""
+        if context is None:
+            return choose_launcher(self.kind)
+        launcher = choose_launcher(self.kind, context.log.warning)
+        if isinstance(launcher, DockerLauncher):
+            return PipesDockerLauncher(launcher.image, context)
+        return launcher
+
+
+class WorkerMessageReader(PipesFileMessageReader):
+    """Pipes messages through a file the worker, running as nobody, may append to."""
+
+    @contextlib.contextmanager
+    def read_messages(self, handler: Any) -> Iterator[Any]:
+        with super().read_messages(handler) as params:
+            os.chmod(self._path, 0o666)
+            yield params
+
+
+class PipesDockerLauncher(DockerLauncher):
+    """The Docker sandbox with the worker's messages in the Dagster run of `context`."""
+
+    def __init__(self, image: str, context: Any) -> None:
+        super().__init__(image)
+        self.context = context
+
+    def runner(
+        self, client: docker.DockerClient, workdir: Path, settings: dict[str, Any]
+    ) -> Callable[[], object]:
+        from dagster_docker import PipesDockerClient
+        from dagster_pipes import DagsterPipesError
+
+        def run() -> None:
+            reader = WorkerMessageReader(str(workdir / "out" / PIPES_MESSAGES))
+            pipes = PipesDockerClient(message_reader=reader)
+            # A non-zero exit is the runner's to interpret (a crash, a kill on timeout).
+            with contextlib.suppress(DagsterPipesError):
+                pipes.run(
+                    context=self.context,
+                    image=self.image,
+                    command=worker_command(workdir),
+                    container_kwargs=settings,
+                )
+
+        return run

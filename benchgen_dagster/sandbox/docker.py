@@ -2,10 +2,9 @@
 
 No network, a read-only root with a small private /tmp, nobody as the user, no capabilities,
 no privilege gain, limits on memory, CPUs and processes; only the batch's output folder is
-writable. Inside a Dagster run the container is started through dagster-docker's
-`PipesDockerClient`, so the worker's progress reaches the run's logs; its messages travel
-through a file in the output folder, never through the container's stdout. The runner's
-supervisor keeps the clock and kills the container; leaving the worker's context removes it.
+writable. The runner's supervisor keeps the clock and kills the container; leaving the
+worker's context removes it. (Inside a Dagster run the shell starts the same container through
+dagster-docker's Pipes client instead: see `resources/workers.py`.)
 """
 
 from __future__ import annotations
@@ -14,14 +13,13 @@ import contextlib
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
 import requests
-from dagster import PipesFileMessageReader
 from docker.types import LogConfig, Ulimit
 
 from benchgen_dagster.errors import with_retries
@@ -32,7 +30,6 @@ from benchgen_dagster.schema.contract import Reason
 
 # Lets one process find the containers it started among those of others on the same daemon.
 OWNER_LABEL = "benchgen.owner"
-PIPES_MESSAGES = "pipes.jsonl"
 CGROUP_MEMORY = Path("/sys/fs/cgroup/memory/docker")  # cgroup v1 with the cgroupfs driver
 
 
@@ -165,23 +162,11 @@ class DockerWorker:
             self._client.api.remove_container(self._name, force=True)
 
 
-class WorkerMessageReader(PipesFileMessageReader):
-    """Pipes messages through a file the worker, running as nobody, may append to."""
-
-    @contextlib.contextmanager
-    def read_messages(self, handler: Any) -> Iterator[Any]:
-        with super().read_messages(handler) as params:
-            os.chmod(self._path, 0o666)
-            yield params
-
-
 class DockerLauncher:
-    """Runs batches in containers of the worker image; through Pipes when given the Dagster
-    context of the asset that runs it."""
+    """Runs batches in containers of the worker image."""
 
-    def __init__(self, image: str, context: Any = None) -> None:
+    def __init__(self, image: str) -> None:
         self.image = image
-        self.context = context
         self.name = f"docker:{image}"
 
     def start(self, workdir: Path, limits: Limits) -> DockerWorker:
@@ -189,27 +174,15 @@ class DockerLauncher:
         name = f"benchgen-worker-{uuid.uuid4().hex[:12]}"
         settings = container_settings(workdir, limits, name)
         worker = DockerWorker(client, name, workdir)
-        if self.context is None:
-            container = with_retries(
-                lambda: client.containers.create(self.image, worker_command(workdir), **settings),
-                daemon_hiccup,
-            )
-            worker.run_in_background(lambda: (container.start(), container.wait()))
-        else:
-            worker.run_in_background(lambda: self._run_with_pipes(workdir, settings))
+        worker.run_in_background(self.runner(client, workdir, settings))
         return worker
 
-    def _run_with_pipes(self, workdir: Path, settings: dict[str, Any]) -> None:
-        from dagster_docker import PipesDockerClient
-        from dagster_pipes import DagsterPipesError
-
-        reader = WorkerMessageReader(str(workdir / "out" / PIPES_MESSAGES))
-        client = PipesDockerClient(message_reader=reader)
-        # A non-zero exit is the runner's to interpret (a crash, a kill on timeout).
-        with contextlib.suppress(DagsterPipesError):
-            client.run(
-                context=self.context,
-                image=self.image,
-                command=worker_command(workdir),
-                container_kwargs=settings,
-            )
+    def runner(
+        self, client: docker.DockerClient, workdir: Path, settings: dict[str, Any]
+    ) -> Callable[[], object]:
+        """What the worker's thread runs: the container, created here, started and waited for."""
+        container = with_retries(
+            lambda: client.containers.create(self.image, worker_command(workdir), **settings),
+            daemon_hiccup,
+        )
+        return lambda: (container.start(), container.wait())

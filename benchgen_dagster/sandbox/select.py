@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal, get_args
 
-from benchgen_dagster.errors import UserError
+from benchgen_dagster.errors import ConfigError, UserError
 from benchgen_dagster.sandbox.runner import Launcher
 
 log = logging.getLogger(__name__)
 
 SandboxKind = Literal["auto", "docker", "bubblewrap", "subprocess"]
-SANDBOX_KINDS: tuple[str, ...] = ("auto", "docker", "bubblewrap", "subprocess")
+SANDBOX_KINDS: tuple[SandboxKind, ...] = get_args(SandboxKind)
 
 
 class SandboxUnavailable(UserError):
     """The sandbox asked for cannot run here; the message says why and what to do."""
 
 
+def sandbox_kind_from_environment() -> SandboxKind:
+    """`BENCHGEN_SANDBOX`, checked; `auto` when unset."""
+    kind = os.environ.get("BENCHGEN_SANDBOX", "auto")
+    if kind not in SANDBOX_KINDS:
+        raise ConfigError(
+            f"BENCHGEN_SANDBOX must be one of {', '.join(SANDBOX_KINDS)}, got {kind!r}"
+        )
+    return kind  # type: ignore[return-value]
+
+
 def choose_launcher(
     kind: str = "auto",
-    context: Any = None,
     warn: Callable[[str], None] = log.warning,
     build_image: bool = False,
 ) -> Launcher:
@@ -37,7 +47,7 @@ def choose_launcher(
         if docker_available():
             tag = image_tag()
             if image_exists(tag) or (kind == "docker" and build_image):
-                return DockerLauncher(ensure_image(warn) if kind == "docker" else tag, context)
+                return DockerLauncher(ensure_image(warn) if kind == "docker" else tag)
             missing = f"the worker image {tag} is not built (run `benchgen worker-image`)"
         else:
             missing = "no Docker daemon answers"

@@ -71,12 +71,6 @@ class Box3(Model):
             for a_lo, a_hi, b_lo, b_hi in zip(self.min, self.max, other.min, other.max, strict=True)
         )
 
-    def grown(self, margin: float) -> Box3:
-        return Box3(
-            min=tuple(x - margin for x in self.min),  # type: ignore[arg-type]
-            max=tuple(x + margin for x in self.max),  # type: ignore[arg-type]
-        )
-
 
 class Zone(Box3):
     name: Slug
@@ -209,10 +203,10 @@ class Reason(StrEnum):
     script_process_limit = "script_process_limit"
     script_output_invalid = "script_output_invalid"
     script_output_too_large = "script_output_too_large"
+    script_not_text = "script_not_text"
     mesh_invalid = "mesh_invalid"
     mesh_not_closed = "mesh_not_closed"
     mesh_too_small = "mesh_too_small"
-    mesh_too_large = "mesh_too_large"
     units_implausible = "units_implausible"
     parts_interpenetrate = "parts_interpenetrate"
     duplicate_label = "duplicate_label"

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from benchgen_dagster.sandbox.protocol import RawBuild
 from benchgen_dagster.schema.contract import (
     SCHEMA_VERSION,
     Constraints,
@@ -107,7 +108,7 @@ class VariantRecord(Model):
     reason: Reason | None = None
     message: str = ""
     seconds: float | None = None
-    build: dict[str, Any] | None = Field(default=None, description="The raw build, millimetres")
+    build: RawBuild | None = Field(default=None, description="The raw build, millimetres")
 
 
 class VariantBatch(Model):
@@ -126,6 +127,9 @@ class ValidationBatch(Model):
     family: Slug
     reports: list[ValidationReport]
     scenarios: list[Scenario]
+    geometry: dict[str, str] = Field(
+        default_factory=dict, description="Scenario id → the hash of its scenery's meshes"
+    )
 
 
 class RenderResult(Model):

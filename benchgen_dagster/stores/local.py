@@ -1,24 +1,29 @@
 """A store of whole files in a local folder, and the protocol every store follows.
 
 Every write is atomic: a file appears under its key only when complete, so a killed run never
-leaves something that looks finished. Keys are POSIX-style paths relative to the store's root.
+leaves something that looks finished. What a killed writer does leave is a staged file,
+`.tmp-<pid>-…` beside its target: never listed as a key, reported by `leftovers` and removed
+by `clear_leftovers` once its writer is gone. Keys are POSIX-style paths relative to the
+store's root.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Protocol
+
+STAGED = ".tmp-"  # the prefix of a file being written
 
 
 class Store(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
 
-    def put_file(self, key: str, path: Path) -> None: ...
-
     def get(self, key: str) -> bytes: ...
+
+    def leftovers(self, prefix: str) -> list[str]:
+        """Writes under a folder-like prefix that were started and never completed."""
 
     def exists(self, key: str) -> bool: ...
 
@@ -49,10 +54,6 @@ class LocalStore:
         with self._staged(key) as tmp:
             tmp.write_bytes(data)
 
-    def put_file(self, key: str, path: Path) -> None:
-        with self._staged(key) as tmp:
-            shutil.copyfile(path, tmp)
-
     def get(self, key: str) -> bytes:
         return self.path(key).read_bytes()
 
@@ -66,8 +67,24 @@ class LocalStore:
         return sorted(
             p.relative_to(self.root.resolve()).as_posix()
             for p in folder.rglob("*")
-            if p.is_file() and not p.name.startswith(".tmp-")
+            if p.is_file() and not p.name.startswith(STAGED)
         )
+
+    def leftovers(self, prefix: str) -> list[str]:
+        folder = self.path(prefix)
+        if not folder.is_dir():
+            return []
+        root = self.root.resolve()
+        return sorted(p.relative_to(root).as_posix() for p in folder.rglob(f"{STAGED}*"))
+
+    def clear_leftovers(self, prefix: str = "") -> list[str]:
+        """Remove the staged files of writers that no longer run; the keys they were for."""
+        cleared = []
+        for key in self.leftovers(prefix):
+            if not _writer_alive(Path(key).name):
+                self.path(key).unlink(missing_ok=True)
+                cleared.append(key)
+        return cleared
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
@@ -90,7 +107,7 @@ class _Staged:
 
     def __enter__(self) -> Path:
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".tmp-", dir=self.target.parent)
+        fd, name = tempfile.mkstemp(prefix=f"{STAGED}{os.getpid()}-", dir=self.target.parent)
         os.close(fd)
         self.tmp = Path(name)
         return self.tmp
@@ -103,3 +120,17 @@ class _Staged:
             os.fsync(file.fileno())
         os.chmod(self.tmp, 0o644)
         os.replace(self.tmp, self.target)
+
+
+def _writer_alive(staged_name: str) -> bool:
+    """Whether the process that began a staged file still runs (its pid is in the name)."""
+    pid = staged_name.removeprefix(STAGED).partition("-")[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True

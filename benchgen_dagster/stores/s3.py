@@ -87,16 +87,6 @@ class S3Store:
             Config=self.transfer,
         )
 
-    def put_file(self, key: str, path: Path) -> None:
-        with _explained(self, key):
-            self.client.upload_file(
-                str(path),
-                self.bucket,
-                self._key(key),
-                ExtraArgs={"ContentType": content_type(key)},
-                Config=self.transfer,
-            )
-
     def get(self, key: str) -> bytes:
         with _explained(self, key):
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
@@ -120,6 +110,14 @@ class S3Store:
             ):
                 keys += [item["Key"][len(self.prefix) :] for item in page.get("Contents", [])]
         return sorted(keys)
+
+    def leftovers(self, prefix: str) -> list[str]:
+        """Multipart uploads begun under the prefix and never completed (a killed writer's);
+        S3 shows none of them as objects."""
+        folder = self._key(prefix).rstrip("/") + "/"
+        with _explained(self, prefix):
+            uploads = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=folder)
+        return sorted(u["Key"][len(self.prefix) :] for u in uploads.get("Uploads", []))
 
     def delete(self, key: str) -> None:
         with _explained(self, key):

@@ -169,6 +169,7 @@ def naive_variant(family: str, seed: int) -> None:
     """The baseline's unit of work, run in a fresh interpreter: import, run, validate."""
     from benchgen_dagster.sandbox import worker
     from benchgen_dagster.sandbox.protocol import Job, jobs_json, read_outcome
+    from benchgen_dagster.schema.contract import Lineage
     from benchgen_dagster.validation.funnel import validate_variant
     from benchgen_dagster.validation.scene import VariantContext
 
@@ -182,9 +183,15 @@ def naive_variant(family: str, seed: int) -> None:
         worker.main([str(folder), str(folder / "out")])  # runs the script in this process
         os.dup2(stdout, 1)
         outcome = read_outcome(folder / "out", Job(0, seed), Limits().max_triangles)
-    context = VariantContext(
-        family, family, get_family(family).split, "", script.sha256, {}, "none"
+    lineage = Lineage(
+        request_id=family,
+        prompt_sha256="",
+        script_sha256=script.sha256,
+        code_versions={},
+        sandbox="none",
+        family_source="builtin",
     )
+    context = VariantContext(family, get_family(family).split, lineage)
     report = validate_variant(outcome, context).report
     print(json.dumps({"accepted": report.accepted}))
 

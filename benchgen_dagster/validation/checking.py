@@ -11,8 +11,9 @@ from benchgen_dagster.errors import UserError
 from benchgen_dagster.sandbox.protocol import Job
 from benchgen_dagster.sandbox.runner import Limits, run_batch
 from benchgen_dagster.sandbox.select import choose_launcher
+from benchgen_dagster.schema.contract import Reason, Stage, StageResult, scenario_id_for
 from benchgen_dagster.schema.records import GenerationRequest
-from benchgen_dagster.validation.funnel import ValidatedVariant, validate_variant
+from benchgen_dagster.validation.funnel import ValidatedVariant, validate_variant, validator_version
 from benchgen_dagster.validation.scene import VariantContext
 from benchgen_dagster.validation.steps import run_variants, validate_variants
 
@@ -20,7 +21,7 @@ OUTPUT_LIMIT = 4000
 
 
 def check_script(
-    source: str,
+    source: str | bytes,
     family: str,
     seed: int,
     sandbox: str = "auto",
@@ -33,7 +34,7 @@ def check_script(
 
 
 def check_seeds(
-    source: str,
+    source: str | bytes,
     family: str,
     first_seed: int,
     count: int,
@@ -41,8 +42,15 @@ def check_seeds(
     params: dict[str, Any] | None = None,
     limits: Limits = Limits(),
 ) -> list[dict[str, Any]]:
-    """`check_script` for `count` seeds from `first_seed`, in one sandboxed batch."""
+    """`check_script` for `count` seeds from `first_seed`, in one sandboxed batch. A source
+    given as bytes that are not UTF-8 text is a rejected script, like any other broken one."""
     family_slug = "".join(c if c.isalnum() else "_" for c in family.lower()).strip("_") or "script"
+    if isinstance(source, bytes):
+        problem = not_text(source)
+        if problem:
+            seeds = range(first_seed, first_seed + count)
+            return [_not_text_report(family_slug, seed, problem) for seed in seeds]
+        source = source.decode()
     request = GenerationRequest(
         request_id=family_slug,
         prompt=f"validate {family}",
@@ -69,6 +77,34 @@ def check_seeds(
     ]
 
 
+def not_text(data: bytes) -> str:
+    """What keeps bytes from being a script's source, or "" when they are UTF-8 text."""
+    if b"\0" in data:
+        return f"the script has NUL bytes (first at byte {data.index(0)}): it is not text"
+    try:
+        data.decode()
+    except UnicodeDecodeError as error:
+        return f"the script is not UTF-8 text ({error.reason} at byte {error.start})"
+    return ""
+
+
+def _not_text_report(family_slug: str, seed: int, message: str) -> dict[str, Any]:
+    stage = StageResult(
+        stage=Stage.run, passed=False, reason=Reason.script_not_text, message=message
+    )
+    return {
+        "accepted": False,
+        "scenario_id": scenario_id_for(family_slug, seed),
+        "seed": seed,
+        "sandbox": "none",
+        "rejection": stage.model_dump(mode="json"),
+        "stages": [stage.model_dump(mode="json")],
+        "script_message": message,
+        "script_output": "",
+        "validator_version": validator_version(),
+    }
+
+
 def rebuild(sample: ScenarioSample, sandbox: str = "auto") -> ValidatedVariant:
     """A packaged scenario made again from what its shard records: the script, the seed, the
     parameters and the lineage. With the same code it gives the same bytes."""
@@ -78,15 +114,5 @@ def rebuild(sample: ScenarioSample, sandbox: str = "auto") -> ValidatedVariant:
         raise UserError(f"{scenario.scenario_id}: its script does not match its lineage hash")
     job = Job(0, scenario.seed, dict(scenario.params))
     result = run_batch(script.source, [job], choose_launcher(sandbox))
-    context = VariantContext(
-        request_id=lineage.request_id,
-        family=scenario.family,
-        split=scenario.split,
-        prompt_sha256=lineage.prompt_sha256,
-        script_sha256=lineage.script_sha256,
-        code_versions=lineage.code_versions,
-        sandbox=lineage.sandbox,
-        family_source=lineage.family_source,
-        trace_id=lineage.trace_id,
-    )
+    context = VariantContext(scenario.family, scenario.split, lineage)
     return validate_variant(result.outcomes[0], context)

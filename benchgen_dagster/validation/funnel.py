@@ -55,17 +55,22 @@ class ValidatedVariant:
     scenario: Scenario | None = None
     xml: str | None = None
     solution_xml: str | None = None
+    geometry_sha256: str | None = None
     seconds: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+def validator_sources() -> list[Path]:
+    """The files whose text the validator version hashes."""
+    package = Path(__file__).resolve().parents[1]
+    files = [package / "validation" / f"{module}.py" for module in VALIDATION_MODULES]
+    return [*files, package / "schema" / "contract.py"]
 
 
 @cache
 def validator_version() -> str:
     """A hash of the validation code and the schema: a change to any rule changes it."""
-    package = Path(__file__).resolve().parents[1]
-    files = [package / "validation" / f"{module}.py" for module in VALIDATION_MODULES]
-    files.append(package / "schema" / "contract.py")
     digest = hashlib.sha256()
-    for path in files:
+    for path in validator_sources():
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -143,7 +148,14 @@ def validate_variant(
     )
     if not report.accepted or compiled is None:
         return ValidatedVariant(report, seconds=funnel.seconds)
-    return ValidatedVariant(report, scenario, compiled.xml, compiled.solution_xml, funnel.seconds)
+    return ValidatedVariant(
+        report,
+        scenario,
+        compiled.xml,
+        compiled.solution_xml,
+        compiled.geometry_sha256,
+        funnel.seconds,
+    )
 
 
 def _geometry(funnel: _Funnel, outcome: JobOutcome) -> Scene:

@@ -7,6 +7,7 @@ compiled from that very string, so what was checked is what consumers load.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ class CompiledScene:
     solution_xml: str
     model: mujoco.MjModel
     solution_model: mujoco.MjModel
+    geometry_sha256: str
 
 
 def compile_scene(scene: Scene) -> CompiledScene:
@@ -46,7 +48,15 @@ def compile_scene(scene: Scene) -> CompiledScene:
         solution_xml,
         mujoco.MjModel.from_xml_string(xml),
         mujoco.MjModel.from_xml_string(solution_xml),
+        geometry_signature(scene.parts),
     )
+
+
+def geometry_signature(parts: tuple[Part, ...]) -> str:
+    """A hash of the meshes the scenery is made of (each keyed by its content), for finding
+    scenarios with the same geometry."""
+    keys = sorted({hull.key for part in parts for piece in part.pieces for hull in piece.hulls})
+    return hashlib.sha256(",".join(keys).encode()).hexdigest()[:16]
 
 
 def scene_xml(scene: Scene, *, with_solution: bool) -> str:

@@ -33,18 +33,12 @@ PLAUSIBLE_PAYLOAD_M = (0.002, 0.5)  # each payload size
 class VariantContext:
     """What the pipeline knows of a variant besides what its script returned."""
 
-    request_id: str
     family: str
     split: Split
-    prompt_sha256: str
-    script_sha256: str
-    code_versions: dict[str, str]
-    sandbox: str
-    family_source: str = "builtin"
-    trace_id: str | None = None
+    lineage: Lineage
 
     def scenario_id(self, seed: int) -> str:
-        return scenario_id_for(self.request_id, seed)
+        return scenario_id_for(self.lineage.request_id, seed)
 
 
 @dataclass(frozen=True)
@@ -169,15 +163,7 @@ def assemble_scenario(variant: RawVariant, context: VariantContext) -> Scenario:
                 max_unit_cost=build.max_unit_cost, max_weight_g=build.max_weight_g
             ),
             split=context.split,
-            lineage=Lineage(
-                request_id=context.request_id,
-                prompt_sha256=context.prompt_sha256,
-                script_sha256=context.script_sha256,
-                code_versions=context.code_versions,
-                sandbox=context.sandbox,
-                family_source=context.family_source,  # type: ignore[arg-type]
-                trace_id=context.trace_id,
-            ),
+            lineage=context.lineage,
         )
     except (ValidationError, ValueError) as error:
         raise SceneError(Reason.script_output_invalid, _short(error)) from None

@@ -176,14 +176,14 @@ def _world_box(model: mujoco.MjModel, data: mujoco.MjData, geoms: np.ndarray) ->
 def _part(label: str, shape: Any, material: str) -> Part:
     stls = [shape] if isinstance(shape, bytes) else shape
     if not isinstance(stls, Sequence) or not all(isinstance(s, bytes) for s in stls):
-        stls = _stl_solids(shape)
+        stls = stl_solids(shape)
     try:
         return Part(label, material, tuple(piece_from_stl(data) for data in stls))
     except GeometryError as error:
         raise ValueError(f"design part {label!r}: {error}") from None
 
 
-def _stl_solids(shape: Any) -> list[bytes]:
+def stl_solids(shape: Any) -> list[bytes]:
     """The shape's solids as STL, meshed as the sandbox meshes a family's parts."""
     from benchgen_dagster.sandbox.worker import write_stls
 
@@ -212,10 +212,9 @@ def _owner(geom: str) -> str:
 def reference_design(sample: ScenarioSample, sandbox: str | None = None) -> tuple[Design, str]:
     """The scenario's own reference solution and its material, made again by its script in
     the sandbox."""
-    from benchgen_dagster.resources.workers import sandbox_kind_from_environment
     from benchgen_dagster.sandbox.protocol import Job, ScriptFailure
     from benchgen_dagster.sandbox.runner import run_batch
-    from benchgen_dagster.sandbox.select import choose_launcher
+    from benchgen_dagster.sandbox.select import choose_launcher, sandbox_kind_from_environment
 
     scenario = sample.scenario
     job = Job(0, scenario.seed, dict(scenario.params))

@@ -6,17 +6,21 @@ wrap them only move bundles in and out of storage and attach metadata.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
 
 from benchgen_dagster import __version__
 from benchgen_dagster.catalogue.registry import split_of
-from benchgen_dagster.sandbox.protocol import Job, JobOutcome, RawBuild, RawVariant, ScriptFailure
+from benchgen_dagster.sandbox.protocol import Job, JobOutcome, RawVariant, ScriptFailure
 from benchgen_dagster.sandbox.runner import BatchResult, Launcher, Limits, run_batch
 from benchgen_dagster.schema.contract import (
+    Lineage,
     Reason,
     Stage,
     StageResult,
@@ -47,6 +51,7 @@ Progress = Callable[[int, int], None]
 # Below this many variants, starting more workers costs more than they save.
 PARALLEL_MIN_VARIANTS = 48
 CONSOLE_LIMIT = 4000
+PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def code_versions(script: FamilyScript) -> dict[str, str]:
@@ -55,6 +60,43 @@ def code_versions(script: FamilyScript) -> dict[str, str]:
         "validator": validator_version(),
         "family": script.code_version,
     }
+
+
+@cache
+def module_version(*files: str) -> str:
+    """A hash of files of the package (`"sandbox/worker.py"`, templates too): the code version
+    of a step that runs them, so that editing them, and only them, makes its results stale."""
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(name.encode() + b"\0" + (PACKAGE / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def request_version(request: GenerationRequest) -> str:
+    """The data version of a request: a hash of all of it (prompt, family, seeds, params)."""
+    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()[:16]
+
+
+def inputs_fingerprint(
+    request: GenerationRequest,
+    script: FamilyScript,
+    funnel: FunnelSettings,
+    cameras: Sequence[str],
+    width: int,
+    height: int,
+) -> str:
+    """What a partition's shards are made from: the request, the family script with the kit it
+    imports, the validator, benchgen itself, and the settings the results depend on (renders,
+    robustness trials). Equal fingerprints mean nothing to redo."""
+    parts = [
+        request.model_dump_json(),
+        script.code_version,
+        validator_version(),
+        __version__,
+        f"{width}x{height}:{','.join(cameras)}",
+        f"{funnel.robust_trials}/{funnel.robust_min_successes}",
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
 def run_variants(
@@ -116,7 +158,7 @@ def run_variants(
                 index=outcome.job.index,
                 produced=True,
                 seconds=outcome.seconds,
-                build=outcome.build.model_dump(mode="json"),
+                build=outcome.build,
             )
         )
     batch = VariantBatch(
@@ -149,7 +191,7 @@ def outcomes_of(variants: Bundle[VariantBatch]) -> list[JobOutcome]:
                 )
             )
             continue
-        build = RawBuild.model_validate(record.build)
+        build = record.build
         names = [n for group in (build.parts, build.solution) for ns in group.values() for n in ns]
         meshes = {n: variants.files[stored_mesh_name(record.scenario_id, n)] for n in names}
         outcomes.append(RawVariant(job, build, meshes, record.seconds or 0.0))
@@ -167,10 +209,8 @@ def validate_variants(
 ) -> Bundle[ValidationBatch]:
     """Every variant through the funnel; accepted ones bring their MJCF files. Seconds per
     stage are added to `timings` when given."""
-    context = VariantContext(
+    lineage = Lineage(
         request_id=request.request_id,
-        family=script.family,
-        split=split_of(script.family, request.split),
         prompt_sha256=request.prompt_sha256,
         script_sha256=script.sha256,
         code_versions=code_versions(script),
@@ -178,23 +218,28 @@ def validate_variants(
         family_source=script.origin,
         trace_id=script.trace_id,
     )
-    reports, scenarios, files = [], [], {}
+    context = VariantContext(script.family, split_of(script.family, request.split), lineage)
+    reports, scenarios, files, geometry = [], [], {}, {}
     outcomes = outcomes_of(variants)
     for done, validated in enumerate(_validated(outcomes, context, settings, workers), 1):
         reports.append(validated.report)
         if timings is not None:
             for stage, seconds in validated.seconds.items():
                 timings[stage] = timings.get(stage, 0.0) + seconds
-        if validated.scenario and validated.xml and validated.solution_xml:
-            scenarios.append(validated.scenario)
-            files[f"{validated.scenario.scenario_id}.mjcf.xml"] = validated.xml.encode()
-            files[f"{validated.scenario.scenario_id}.solution.mjcf.xml"] = (
-                validated.solution_xml.encode()
-            )
+        scenario = validated.scenario
+        if scenario and validated.xml and validated.solution_xml and validated.geometry_sha256:
+            scenarios.append(scenario)
+            files[f"{scenario.scenario_id}.mjcf.xml"] = validated.xml.encode()
+            files[f"{scenario.scenario_id}.solution.mjcf.xml"] = validated.solution_xml.encode()
+            geometry[scenario.scenario_id] = validated.geometry_sha256
         if progress:
             progress(done, len(outcomes))
     batch = ValidationBatch(
-        request_id=request.request_id, family=script.family, reports=reports, scenarios=scenarios
+        request_id=request.request_id,
+        family=script.family,
+        reports=reports,
+        scenarios=scenarios,
+        geometry=geometry,
     )
     return Bundle(batch, files)
 

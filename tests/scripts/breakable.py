@@ -9,8 +9,7 @@ from dataclasses import replace
 from build123d import Box, Pos
 
 from benchgen_dagster.families.ball_sideways import build as sound_build
-from benchgen_dagster.kit import Box as Zone
-from benchgen_dagster.kit import Payload
+from benchgen_dagster.kit import Payload, Zone
 
 
 def build(seed, params):

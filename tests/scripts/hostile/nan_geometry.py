@@ -1,12 +1,12 @@
 """Returns a scenario whose zones are NaN."""
 
-from benchgen_dagster.kit import Box, Payload, ScenarioBuild
+from benchgen_dagster.kit import Payload, ScenarioBuild, Zone
 
 NAN = float("nan")
 
 
 def build(seed, params):
-    box = Box((NAN, NAN, NAN), (NAN, NAN, NAN))
+    box = Zone((NAN, NAN, NAN), (NAN, NAN, NAN))
     return ScenarioBuild(
         parts={},
         payload=Payload("sphere", (20.0,), "wood", (0, 0, 100)),

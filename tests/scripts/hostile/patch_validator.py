@@ -6,7 +6,7 @@ from pathlib import Path
 
 import benchgen_dagster
 from benchgen_dagster.families.ball_sideways import build as sound_build
-from benchgen_dagster.kit import Box
+from benchgen_dagster.kit import Zone
 
 
 def build(seed, params):
@@ -21,5 +21,5 @@ def build(seed, params):
         validator.write_text("def validate_variant(*a, **k): return None\n")
     scenario = sound_build(seed, {})
     x, y, _ = scenario.payload.start
-    goal = Box((x - 150, y - 150, 0.0), (x + 150, y + 150, 150.0))  # where the ball falls anyway
+    goal = Zone((x - 150, y - 150, 0.0), (x + 150, y + 150, 150.0))  # where the ball falls anyway
     return replace(scenario, goal_zone=goal)
