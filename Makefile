@@ -42,9 +42,12 @@ test: $(STAMP) sandbox
 
 worker-image: sandbox
 
+# Ctrl-C and a SIGTERM to make (which make passes on) stop dagster dev and its servers. dagster dev
+# handles SIGTERM as it handles SIGINT, so both must be at their defaults: a shell that starts
+# make in the background without job control, or nohup, hands them down ignored.
 dev: $(STAMP)
 	$(BIN)/benchgen dagster-home >/dev/null
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+	exec env --default-signal=INT,TERM $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 bench: $(STAMP)
 	scripts/apt-ensure $(RUNTIME_PACKAGES)

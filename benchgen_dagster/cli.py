@@ -11,6 +11,7 @@ import click
 
 from benchgen_dagster import __version__
 from benchgen_dagster.errors import UserError, env_int
+from benchgen_dagster.sandbox.select import SANDBOX_KINDS
 
 DATA_DIR = Path(os.environ.get("BENCHGEN_DATA_DIR", "data"))
 
@@ -84,7 +85,7 @@ def build(
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--sandbox",
-    type=click.Choice(["auto", "docker", "bubblewrap", "subprocess"]),
+    type=click.Choice(SANDBOX_KINDS),
     default="auto",
     show_default=True,
     help="Which sandbox runs the script; auto picks the strongest available.",
@@ -101,9 +102,9 @@ def validate_script(path: Path, seed: int, sandbox: str) -> None:
     from benchgen_dagster.validation.checking import check_script
 
     try:
-        source = path.read_text()
-    except (UnicodeDecodeError, OSError) as error:
-        raise BadInput(f"cannot read {path} as a Python script: {error}") from None
+        source = path.read_bytes()
+    except OSError as error:
+        raise BadInput(f"cannot read {path}: {error}") from None
     report = check_script(source, path.stem, seed, sandbox)
     click.echo(json.dumps(report, indent=2))
     sys.exit(0 if report["accepted"] else 1)
@@ -145,7 +146,7 @@ def worker_image() -> None:
 @click.option("--workers", type=click.IntRange(1), default=os.cpu_count() or 1, show_default=True)
 @click.option(
     "--sandbox",
-    type=click.Choice(["auto", "docker", "bubblewrap", "subprocess"]),
+    type=click.Choice(SANDBOX_KINDS),
     default="auto",
     show_default=True,
 )
@@ -297,9 +298,21 @@ def evaluate(
 @click.option(
     "--family", default=None, help="A built-in family (omit to have the agent write one)."
 )
-@click.option("--variants", type=click.IntRange(1, 100_000), default=16, show_default=True)
-@click.option("--seed-start", type=click.IntRange(0), default=0, show_default=True)
-@click.option("--split", type=click.Choice(["train", "validation", "test"]), default=None)
+@click.option("--variants", type=int, default=16, show_default=True, help="Seeds, 1 to 100000.")
+@click.option(
+    "--seed-start",
+    type=int,
+    default=None,
+    help="The first seed [default: the first free one, see above].",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Fix one of the family's parameters, within its declared range (repeatable).",
+)
+@click.option("--split", default=None, help="train, validation or test (agent families only).")
 @click.option(
     "--requests-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -310,27 +323,85 @@ def request(
     prompt: str,
     family: str | None,
     variants: int,
-    seed_start: int,
+    seed_start: int | None,
+    params: tuple[str, ...],
     split: str | None,
     requests_dir: Path,
 ) -> None:
     """Write a generation request where the `new_requests` sensor picks it up (`make dev`).
 
+    The request is checked here as the sensor checks it, and every problem is named (exit
+    status 2): the family is a built-in one (or omitted, for the agent to write one), each
+    --param is one of its parameters, within its declared range or among its choices, and a
+    built-in family keeps its own split.
+
+    Seeds: the same family, parameters and seed make the same scenario, so requests of one
+    family with the same parameters must not share a seed (a built-in family's own partition
+    holds seeds 0 to BENCHGEN_VARIANTS-1). Without --seed-start a request gets the first seeds
+    no such request holds, chosen when the sensor accepts it; with --seed-start it gets exactly
+    those seeds, or is refused when another request holds one of them.
+
     \b
     Examples:
       benchgen request "a ball must clear a wall" --family over_wall --variants 8
+      benchgen request "a low wall" --family over_wall --param wall_height=130 --seed-start 0
       benchgen request "a 60 mm cube must cross a 180 mm gap" --seed-start 100
     """
-    from benchgen_dagster.catalogue.registry import get_family
-    from benchgen_dagster.catalogue.requests import RequestBook, request_from, request_yaml
+    import yaml
 
-    if family:
-        get_family(family)  # an unknown family is refused here, not in a run
+    from benchgen_dagster.catalogue.builtin import DEFAULT_VARIANTS
+    from benchgen_dagster.catalogue.requests import RequestBook, RequestRejected, request_yaml
+
+    fixed, problems = {}, []
+    for param in params:
+        name, equals, value = param.partition("=")
+        if not equals or not name:
+            problems.append(f"--param {param!r}: expected NAME=VALUE")
+        else:
+            fixed[name.strip()] = yaml.safe_load(value) if value.strip() else value
     fields = {"prompt": prompt, "family": family, "variants": variants, "seed_start": seed_start}
-    new = request_from({**fields, "split": split}, "the request")
-    path = RequestBook(requests_dir, variants).submit(new)
-    click.echo(f"{new.request_id}: written to {path}")
-    click.echo(request_yaml(new).rstrip())
+    book = RequestBook(requests_dir, env_int("BENCHGEN_VARIANTS", DEFAULT_VARIANTS))
+    verdict = book.check({**fields, "params": fixed or None, "split": split})
+    if problems or not verdict.ok:
+        raise RequestRejected("the request", problems + verdict.problems)
+    assert verdict.request is not None
+    if verdict.already_accepted:
+        click.echo(f"{verdict.request.request_id}: {verdict.notes[0]}")
+        return
+    path = book.submit(verdict.request)  # as asked: the sensor gives the seeds when it accepts
+    click.echo(f"{verdict.request.request_id}: written to {path}")
+    click.echo(request_yaml(verdict.request).rstrip())
+    for note in verdict.notes:
+        click.echo(f"note: {note}, when the sensor accepts it")
+
+
+@main.command()
+@click.argument("request_id")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=DATA_DIR, show_default=True)
+def forget(request_id: str, data_dir: Path) -> None:
+    """Forget a request: its partition and everything made for it.
+
+    Runs the `forget_request` job (the UI's launchpad runs the same job) on the Dagster
+    instance of DATA_DIR: it removes the dynamic partition, its runs with their
+    materializations, its stored asset values (assets/<asset>/REQUEST_ID/) and its accepted
+    request file. The next release (`benchgen build`, or the release_dataset job) leaves its
+    scenarios out. A built-in family's partition comes back with the next `benchgen build`.
+
+    \b
+    Example:
+      benchgen forget over-wall-1a2b3c
+    """
+    from benchgen_dagster.catalogue.builtin import DEFAULT_VARIANTS
+    from benchgen_dagster.orchestration.build import BuildTarget
+    from benchgen_dagster.orchestration.jobs import run_forget
+
+    target = BuildTarget.on(data_dir, env_int("BENCHGEN_VARIANTS", DEFAULT_VARIANTS))
+    with target.instance() as instance:
+        removed = run_forget(request_id, instance, target.resources())
+    click.echo(f"forgot {request_id}:")
+    for line in removed:
+        click.echo(f"  {line}")
+    click.echo("release again (`benchgen build`, or the release_dataset job) to drop its scenarios")
 
 
 @main.command()
@@ -338,7 +409,8 @@ def request(
 def verify(dataset: str) -> None:
     """Re-hash a released dataset against its manifest.
 
-    Exit status: 0 every file matches, 1 a file is changed, missing or unlisted, 2 not a dataset.
+    Exit status: 0 every file matches, 1 a file is changed, missing, unlisted or left half-written
+    by a killed run, 2 not a dataset.
     """
     from benchgen_dagster.dataset.reader import verify as verify_dataset
 
@@ -347,6 +419,7 @@ def verify(dataset: str) -> None:
         ("changed", result.mismatched),
         ("missing", result.missing),
         ("unlisted", result.unlisted),
+        ("leftover", result.leftovers),
     ):
         for path in paths:
             click.echo(f"{label}: {path}")

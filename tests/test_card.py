@@ -3,15 +3,21 @@ exactly as the card shows."""
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 import pytest
 import webdataset as wds
 import yaml
+from braceexpand import braceexpand
 from PIL import Image
 
 from benchgen_dagster.dataset import read_manifest
+from benchgen_dagster.dataset.card import _brace_pattern
+from benchgen_dagster.dataset.release import shard_members
+from benchgen_dagster.resources import PipelineSettings
+from benchgen_dagster.schema.contract import DatasetManifest, FileEntry, ShardEntry, Split
 
 
 def card_of(dataset: Path) -> tuple[dict, str]:
@@ -27,6 +33,10 @@ def test_the_release_has_a_dataset_card_listed_in_its_manifest(built_dataset: Pa
     assert header["license"] and "robotics" in header["task_categories"]
     splits = {s["name"]: s["num_examples"] for s in header["dataset_info"]["splits"]}
     assert splits == manifest.counts["splits"]
+    for split in header["dataset_info"]["splits"]:
+        assert split["num_bytes"] == sum(
+            s.bytes for s in manifest.shards if s.split.value == split["name"]
+        )
     paths = {f["split"]: f["path"] for f in header["configs"][0]["data_files"]}
     assert paths["test"] == "shards/test-*.tar"
     for family in manifest.counts["families"]:
@@ -82,3 +92,76 @@ def test_the_release_has_a_contact_sheet_and_plots_shown_in_its_card(built_datas
     for picture in pictures:
         assert f"]({picture})" in body
         assert Image.open(built_dataset / picture).width >= 400
+
+
+def test_the_card_passes_the_hubs_metadata_parsing_without_a_warning(
+    built_dataset: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the Hub's libraries check offline; the Hub's own validation (`DatasetCard.validate`)
+    is a call to huggingface.co."""
+    from datasets import Features
+    from datasets.info import DatasetInfosDict
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    header, _ = card_of(built_dataset)
+    with caplog.at_level(logging.WARNING):
+        card = DatasetCard.load(built_dataset / "README.md")  # raises on a malformed header
+        infos = DatasetInfosDict.from_dataset_card_data(card.data)
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert isinstance(card.data, DatasetCardData)
+    assert card.data.to_dict() == header
+    info = infos["default"]
+    manifest = read_manifest(built_dataset)
+    assert {n: s.num_examples for n, s in info.splits.items()} == manifest.counts["splits"]
+    assert isinstance(info.features, Features)
+
+
+def test_the_card_declares_the_features_of_every_member_a_sample_holds(
+    built_dataset: Path,
+) -> None:
+    header, _ = card_of(built_dataset)
+    declared = [f["name"] for f in header["dataset_info"]["features"]]
+    manifest = read_manifest(built_dataset)
+    members = shard_members((built_dataset / manifest.shards[0].path).read_bytes())
+    assert declared == [*members, "__key__", "__url__"]
+    scenario = next(f for f in header["dataset_info"]["features"] if f["name"] == "scenario.json")
+    fields = {f["name"]: f for f in scenario["struct"]}
+    assert fields["seed"] == {"name": "seed", "dtype": "int64"}
+    assert "params" not in fields  # its keys differ by family: it is text in maps.json
+
+
+def test_the_card_names_the_camera_of_each_render(built_dataset: Path) -> None:
+    _, body = card_of(built_dataset)
+    for k, camera in enumerate(PipelineSettings().cameras):
+        assert re.search(rf"`<id>\.render_{k}\.png` \| .*`{camera}` camera", body)
+    assert "{{" not in body and "{%" not in body  # the template rendered whole
+
+
+def test_a_brace_pattern_expands_to_exactly_the_splits_shards() -> None:
+    paths = [
+        "shards/test-around_wall-00000.tar",
+        "shards/test-ball_bin-00000.tar",
+        "shards/test-ball_bin-00001.tar",
+        "shards/test-ball_bin-00002.tar",
+        "shards/train-cube_gap-00000.tar",
+    ]
+    entry = {"sha256": "0", "bytes": 1, "scenarios": 1}
+    manifest = DatasetManifest(
+        name="d",
+        version="v",
+        created_at="",
+        code_versions={},
+        counts={},
+        shards=[ShardEntry(path=p, split=Split(p[7:].split("-")[0]), **entry) for p in paths],
+        index=FileEntry(path="index.parquet", sha256="0", bytes=1),
+        partitions=[],
+    )
+    assert list(braceexpand(_brace_pattern(manifest, "test"))) == paths[:4]
+    assert _brace_pattern(manifest, "train") == paths[4]
+
+
+def test_the_contact_sheet_labels_are_large_enough_to_read(built_dataset: Path) -> None:
+    sheet = Image.open(built_dataset / "contact_sheet.png").convert("L")
+    label = sheet.crop((0, 0, 150, 144)).point(lambda v: 255 if v < 128 else 0)
+    top, bottom = label.getbbox()[1], label.getbbox()[3]  # type: ignore[index]
+    assert bottom - top >= 16  # pixels from the tallest glyph to the underscore; it was 9

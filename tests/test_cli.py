@@ -88,13 +88,6 @@ def test_bad_input_gets_one_clear_line_and_exit_2(
     assert sorted(tmp_path.iterdir()) == before  # nothing written
 
 
-def test_validate_script_rejects_a_file_that_is_not_text(tmp_path: Path) -> None:
-    binary = tmp_path / "family.py"
-    binary.write_bytes(b"\xff\xfe\x00garbage")
-    code, output = run("validate-script", str(binary))
-    assert code == 2 and "cannot read" in output
-
-
 def test_inspect_prints_a_table_per_family_and_the_lineage_of_one_scenario(
     built_dataset: Path,
 ) -> None:
@@ -124,3 +117,18 @@ def test_request_writes_a_valid_request_file_and_refuses_an_unknown_family(tmp_p
     assert "family: ball_bin" in path.read_text() and "variants: 3" in path.read_text()
     code, output = run("request", "x", "--family", "nope", "--requests-dir", str(tmp_path))
     assert code == 2 and "unknown family 'nope'" in output
+
+
+@pytest.mark.parametrize(
+    "garbage", [b"import os\x00\x01\x02", b"def build(seed, params):\n    return '\xff\xfe'\n"]
+)
+def test_validate_script_rejects_a_file_that_is_not_text_with_exit_1_and_its_reason(
+    tmp_path: Path, garbage: bytes
+) -> None:
+    script = tmp_path / "garbage.py"
+    script.write_bytes(garbage)
+    code, output = run("validate-script", str(script), "--sandbox", "subprocess")
+    report = json.loads(output)
+    assert code == 1 and not report["accepted"]
+    assert report["rejection"]["reason"] == "script_not_text"
+    assert report["rejection"]["stage"] == "run"

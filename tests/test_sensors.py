@@ -11,7 +11,7 @@ from dagster import (
     AssetRecordsFilter,
     DagsterEventType,
     DagsterInstance,
-    EventRecordsFilter,
+    RunFailureSensorContext,
     RunRequest,
     SkipReason,
     build_run_status_sensor_context,
@@ -20,9 +20,10 @@ from dagster import (
 )
 
 import benchgen_dagster.catalogue.registry as registry_module
-import benchgen_dagster.resources.settings as settings_module
+import benchgen_dagster.validation.steps as steps_module
 from benchgen_dagster.assets import PARTITIONED_ASSETS
 from benchgen_dagster.assets.partitions import requests_partitions
+from benchgen_dagster.catalogue.requests import RequestBook
 from benchgen_dagster.orchestration.definitions import defs
 from benchgen_dagster.orchestration.sensors import (
     new_requests,
@@ -122,36 +123,112 @@ def test_a_new_validator_makes_every_partition_stale(
     built, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     instance, settings = built
-    monkeypatch.setattr(settings_module, "validator_version", lambda: "a-new-rule")
+    monkeypatch.setattr(steps_module, "validator_version", lambda: "a-new-rule")
     assert set(stale_partitions(instance, settings)) == {TOUCHED, UNTOUCHED}
 
 
-def test_a_failed_partition_run_is_repaired_a_bounded_number_of_times(tmp_path: Path) -> None:
+def failed_run(
+    instance: DagsterInstance,
+    settings: PipelineSettings,
+    partition: str,
+    tags: dict[str, str] | None = None,
+) -> RunFailureSensorContext:
+    """A real `build_partition` run of the partition that fails, as the repair sensor sees it."""
+    result = defs.resolve_job_def("build_partition").execute_in_process(
+        instance=instance,
+        partition_key=partition,
+        resources=resources_for(settings),
+        raise_on_error=False,
+        tags=tags or {},
+    )
+    assert not result.success
+    [failure] = instance.get_records_for_run(
+        result.run_id, of_type=DagsterEventType.RUN_FAILURE
+    ).records
+    return build_run_status_sensor_context(
+        sensor_name="repair_failed_partition",
+        dagster_event=failure.event_log_entry.dagster_event,
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+    ).for_run_failure()
+
+
+def test_a_partition_failed_by_a_passing_fault_is_repaired_a_bounded_number_of_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = PipelineSettings(data_dir=str(tmp_path))
-    job = defs.resolve_job_def("build_partition")
+
+    def disk_hiccup(book: RequestBook, request_id: str) -> None:
+        raise OSError("the disk went away for a moment")
+
+    monkeypatch.setattr(RequestBook, "load", disk_hiccup)
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(requests_partitions.name, ["no-such-request"])
-        for attempt, expected in ((0, RunRequest), (2, SkipReason)):
-            tags = {REPAIR_TAG: str(attempt)} if attempt else {}
-            result = job.execute_in_process(
-                instance=instance,
-                partition_key="no-such-request",
-                resources=resources_for(settings),
-                raise_on_error=False,
-                tags=tags,
-            )
-            assert not result.success
-            [failure] = instance.fetch_run_status_changes(
-                EventRecordsFilter(DagsterEventType.RUN_FAILURE), limit=1
-            ).records
-            context = build_run_status_sensor_context(
-                sensor_name="repair_failed_partition",
-                dagster_event=failure.event_log_entry.dagster_event,
-                dagster_instance=instance,
-                dagster_run=result.dagster_run,
-            ).for_run_failure()
-            outcome = repair_failed_partition(context)
-            assert isinstance(outcome, expected)
-            if isinstance(outcome, RunRequest):
-                assert outcome.partition_key == "no-such-request"
-                assert outcome.tags[REPAIR_TAG] == "1"
+        instance.add_dynamic_partitions(requests_partitions.name, ["ball_bin"])
+        first = repair_failed_partition(failed_run(instance, settings, "ball_bin"))
+        assert isinstance(first, RunRequest) and first.partition_key == "ball_bin"
+        assert first.tags[REPAIR_TAG] == "1"
+        last = failed_run(instance, settings, "ball_bin", {REPAIR_TAG: "2"})
+        assert isinstance(repair_failed_partition(last), SkipReason)
+
+
+# Partitions whose request is bad: accepted before intake checked it, or its file removed.
+BROKEN = {
+    "unknown-family": ("family: nope\n", "unknown family 'nope'"),
+    "out-of-range": ("family: over_wall\nparams: {wall_height: 999}\n", "999 is outside"),
+    "request-gone": (None, "no request 'request-gone'"),
+}
+
+
+def break_partition(settings: PipelineSettings, partition: str) -> None:
+    fields, _ = BROKEN[partition]
+    if fields is not None:
+        path = settings.requests.accepted_path(partition)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"request_id: {partition}\nprompt: a bad request\n{fields}")
+
+
+@pytest.mark.parametrize("partition", sorted(BROKEN))
+def test_a_partition_failed_on_bad_input_fails_once_with_its_message_and_is_not_repaired(
+    tmp_path: Path, partition: str
+) -> None:
+    settings = PipelineSettings(data_dir=str(tmp_path))
+    break_partition(settings, partition)
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(requests_partitions.name, [partition])
+        context = failed_run(instance, settings, partition)
+        [failure] = context.get_step_failure_events()
+        retries = instance.get_records_for_run(
+            context.dagster_run.run_id, of_type=DagsterEventType.STEP_UP_FOR_RETRY
+        ).records
+        outcome = repair_failed_partition(context)
+    assert failure.step_key == "generation_requests" and retries == []
+    message = failure.step_failure_data.user_failure_data.description
+    assert message.startswith(f"partition {partition}: ") and BROKEN[partition][1] in message
+    assert isinstance(outcome, SkipReason) and message in outcome.skip_message
+
+
+def test_a_broken_partition_never_stops_the_others_going_stale(
+    built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    instance, settings = built
+    for partition in BROKEN:
+        break_partition(settings, partition)
+    instance.add_dynamic_partitions(requests_partitions.name, sorted(BROKEN))
+    try:
+        families = registry_module.registry()
+        touched = dataclasses.replace(families[TOUCHED], source=families[TOUCHED].source + "\n#\n")
+        monkeypatch.setattr(registry_module, "registry", lambda: {**families, TOUCHED: touched})
+        context = build_sensor_context(instance=instance, resources={"settings": settings})
+        result = stale_partitions_sensor(context)
+        assert [r.partition_key for r in result.run_requests] == [TOUCHED]
+        assert materialize(
+            PARTITIONED_ASSETS,
+            partition_key=TOUCHED,
+            instance=instance,
+            resources=resources_for(settings),
+        ).success
+        assert stale_partitions(instance, settings) == {}
+    finally:
+        for partition in BROKEN:
+            instance.delete_dynamic_partition(requests_partitions.name, partition)
+            settings.requests.forget(partition)

@@ -7,13 +7,14 @@ from dagster import AssetExecutionContext, DataVersion, Failure, MetadataValue, 
 
 from benchgen_dagster.agents.graph import AgentNotConfigured, FamilyRejected
 from benchgen_dagster.agents.tracing import traced
-from benchgen_dagster.assets.partitions import STEP_RETRIES, requests_partitions
+from benchgen_dagster.assets.partitions import RETRYABLE, STEP_RETRIES, requests_partitions
 from benchgen_dagster.catalogue.registry import get_family
-from benchgen_dagster.catalogue.requests import RequestError
+from benchgen_dagster.errors import UserError
 from benchgen_dagster.resources.generator import AgentResource
 from benchgen_dagster.resources.settings import PipelineSettings
 from benchgen_dagster.resources.workers import SandboxResource
 from benchgen_dagster.schema.records import FamilyPlan, FamilyScript, GenerationRequest
+from benchgen_dagster.validation import steps
 
 GROUP = "generation"
 
@@ -23,16 +24,17 @@ GROUP = "generation"
     partitions_def=requests_partitions,
     group_name=GROUP,
     kinds={"yaml"},
+    code_version=steps.module_version(
+        "catalogue/requests.py", "catalogue/checks.py", "catalogue/builtin.py"
+    ),
     description="The generation request behind a partition: a prompt, a family (or none, for "
     "the agent to write one), the number of variants and their seeds.",
 )
 def generation_requests(
     context: AssetExecutionContext, settings: PipelineSettings
-) -> GenerationRequest:
-    try:
-        request = settings.requests.load(context.partition_key)
-    except RequestError as error:
-        raise RequestError(f"partition {context.partition_key}: {error}") from None
+) -> Output[GenerationRequest]:
+    with user_errors(f"partition {context.partition_key}"):
+        request = settings.requests.load_checked(context.partition_key)
     context.add_output_metadata(
         {
             "prompt": request.prompt,
@@ -42,7 +44,7 @@ def generation_requests(
             "prompt_sha256": request.prompt_sha256,
         }
     )
-    return request
+    return Output(request, data_version=DataVersion(steps.request_version(request)))
 
 
 @asset(
@@ -50,6 +52,9 @@ def generation_requests(
     partitions_def=requests_partitions,
     group_name=GROUP,
     kinds={"python"},
+    code_version=steps.module_version(
+        "catalogue/registry.py", "agents/graph.py", "agents/prompts.py"
+    ),
     description="How the family works: zones, payload, declared randomisation ranges and the "
     "idea of its reference solution. For a request without a built-in family the Planner of "
     "the generator agent writes it.",
@@ -67,7 +72,8 @@ def scenario_plans(
             plan = agent.generator(request, settings.root / "agents", sandbox.kind).plan(t)
         context.add_output_metadata({"trace_id": t.trace_id or "(not traced)"})
     else:
-        plan = get_family(request.family).plan()
+        with user_errors(f"partition {context.partition_key}"):
+            plan = get_family(request.family).plan()
     context.add_output_metadata(
         {
             "family": plan.family,
@@ -86,6 +92,9 @@ def scenario_plans(
     partitions_def=requests_partitions,
     group_name=GROUP,
     kinds={"python"},
+    code_version=steps.module_version(
+        "catalogue/registry.py", "agents/graph.py", "agents/prompts.py"
+    ),
     description="The family script `build(seed, params)`; its data version is the hash of the "
     "script and the kit it imports, so a change to it makes its partition stale.",
 )
@@ -111,7 +120,8 @@ def family_scripts(
             "journal": MetadataValue.md(generator.workspace.read("journal.md")),
         }
     else:
-        script = get_family(plan.family).script()
+        with user_errors(f"partition {context.partition_key}"):
+            script = get_family(plan.family).script()
     return Output(
         script,
         data_version=DataVersion(script.code_version),
@@ -127,6 +137,22 @@ def family_scripts(
     )
 
 
+# Step failure metadata the `repair_failed_partition` sensor reads: `retryable: false` marks a
+# failure that another run of the partition would only repeat.
+
+
+@contextmanager
+def user_errors(where: str) -> Iterator[None]:
+    """Bad input (an unknown family, parameters out of range, a request file gone) fails the
+    step once with its message: retrying cannot fix it, only the request can."""
+    try:
+        yield
+    except UserError as error:
+        raise Failure(
+            description=f"{where}: {error}", metadata={RETRYABLE: False}, allow_retries=False
+        ) from None
+
+
 @contextmanager
 def _agent_failures() -> Iterator[None]:
     """A missing model or a rejected family fails the step once, with its reasons; retrying
@@ -134,7 +160,9 @@ def _agent_failures() -> Iterator[None]:
     try:
         yield
     except AgentNotConfigured as error:
-        raise Failure(description=str(error), allow_retries=False) from None
+        raise Failure(
+            description=str(error), metadata={RETRYABLE: False}, allow_retries=False
+        ) from None
     except FamilyRejected as rejected:
         record = rejected.record
         raise Failure(
@@ -143,6 +171,7 @@ def _agent_failures() -> Iterator[None]:
                 "rounds": record.rounds,
                 "reasons": MetadataValue.json(record.reasons),
                 "trace_id": record.trace_id or "(not traced)",
+                RETRYABLE: False,
             },
             allow_retries=False,
         ) from None

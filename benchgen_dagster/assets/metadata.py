@@ -1,23 +1,35 @@
 """How the funnel and lineage appear in the Dagster UI."""
 
 from collections import Counter
+from collections.abc import Mapping
 
 from dagster import MetadataValue
 
-from benchgen_dagster.schema.contract import FUNNEL, Diversity, ValidationReport, stage_counts
+from benchgen_dagster.schema.contract import (
+    FUNNEL,
+    REPORTED_STAGES,
+    Diversity,
+    Stage,
+    ValidationReport,
+    stage_counts,
+)
+
+# What validated_simulations runs; the render stage is scenario_renders' and comes later.
+VALIDATION_STAGES = [stage for stage in FUNNEL if stage is not Stage.render]
 
 
 def funnel_metadata(reports: list[ValidationReport]) -> dict[str, object]:
-    """Pass counts and rates per stage, and a table of rejection reasons."""
-    counts = stage_counts(reports)
+    """Pass counts and rates per validation stage, also as a table in funnel order (the UI
+    sorts the keys of a JSON value), and a table of rejection reasons."""
+    counts = {k: v for k, v in stage_counts(reports).items() if k != Stage.render.value}
     generated = counts["generated"] or 1
     metadata: dict[str, object] = {"generated": counts["generated"]}
-    for stage in FUNNEL:
-        if stage.value in counts:
-            metadata[f"passed_{stage.value}"] = counts[stage.value]
+    for stage in VALIDATION_STAGES:
+        metadata[f"passed_{stage.value}"] = counts[stage.value]
     accepted = sum(r.accepted for r in reports)
     metadata["accepted"] = accepted
     metadata["pass_rate"] = MetadataValue.float(round(accepted / generated, 4))
+    metadata["funnel"] = funnel_table(counts)
     reasons = Counter(
         (r.rejection.stage.value, r.rejection.reason.value)
         for r in reports
@@ -27,6 +39,17 @@ def funnel_metadata(reports: list[ValidationReport]) -> dict[str, object]:
     table = "\n".join(["| stage | reason | variants |", "|---|---|---|", *rows])
     metadata["rejections"] = MetadataValue.md(table if rows else "No rejections.")
     return metadata
+
+
+def funnel_table(counts: Mapping[str, int]) -> MetadataValue:
+    """Counts per stage as a Markdown table, in funnel order: generated, each stage, packaged."""
+    generated = counts.get("generated") or 1
+    rows = [
+        f"| {stage} | {counts[stage]} | {counts[stage] / generated:.1%} |"
+        for stage in REPORTED_STAGES
+        if stage in counts
+    ]
+    return MetadataValue.md("\n".join(["| stage | passed | rate |", "|---|---|---|", *rows]))
 
 
 def diversity_metadata(diversity: Diversity) -> dict[str, object]:

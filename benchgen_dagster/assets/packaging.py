@@ -1,18 +1,31 @@
 """Renders, shards and the released dataset."""
 
 import base64
+from collections.abc import Iterable
+from itertools import islice
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetRecordsFilter,
+    Failure,
     MetadataValue,
+    Output,
     asset,
 )
 
+from benchgen_dagster.assets.metadata import funnel_table
 from benchgen_dagster.assets.partitions import STEP_RETRIES, requests_partitions
 from benchgen_dagster.dataset.figures import shrink_png
-from benchgen_dagster.dataset.release import CARD, CONTACT_SHEET, pack_shards, write_release
+from benchgen_dagster.dataset.release import (
+    CARD,
+    CONTACT_SHEET,
+    exact_duplicates,
+    pack_shards,
+    write_release,
+)
 from benchgen_dagster.resources.settings import PipelineSettings
 from benchgen_dagster.resources.storage import StorageResource, asset_prefix
 from benchgen_dagster.schema.contract import DatasetManifest, PartitionLineage
@@ -23,8 +36,9 @@ from benchgen_dagster.validation import steps
 from benchgen_dagster.validation.funnel import validator_version
 
 GROUP = "packaging"
-PREVIEW_WIDTH = 480
+PREVIEW_WIDTH = 800  # the contact sheet in the UI: its family names still legible
 PREVIEWS = 4
+NO_DUPLICATES = "no_duplicates_across_partitions"
 
 
 @asset(
@@ -32,6 +46,7 @@ PREVIEWS = 4
     partitions_def=requests_partitions,
     group_name=GROUP,
     kinds={"mujoco", "png"},
+    code_version=steps.module_version("validation/render.py"),
     description="Offscreen renders of every accepted scenario from fixed cameras, with a few "
     "previews in the metadata.",
 )
@@ -41,24 +56,29 @@ def scenario_renders(
     bundle = steps.render_scenarios(
         validated_simulations, settings.cameras, settings.render_width, settings.render_height
     )
-    previews = [
-        f"**{r.scenario_id}**\n\n"
-        + " ".join(
-            f"![{name}](data:image/png;base64,{base64.b64encode(bundle.files[name]).decode()})"
-            for name in r.files
-        )
-        for r in bundle.record.results[:PREVIEWS]
-        if r.files
-    ]
     context.add_output_metadata(
         {
             "rendered": sum(r.stage.passed for r in bundle.record.results),
             "failed": sum(not r.stage.passed for r in bundle.record.results),
             "cameras": ", ".join(settings.cameras),
-            "preview": MetadataValue.md("\n\n".join(previews) or "Nothing rendered."),
+            "preview": render_previews(bundle, [r.scenario_id for r in bundle.record.results]),
         }
     )
     return bundle
+
+
+def render_previews(renders: Bundle, scenario_ids: Iterable[str]) -> MetadataValue:
+    """The renders of the first few of these scenarios that have any, inline, for the UI."""
+    files = {r.scenario_id: r.files for r in renders.record.results}
+    previews = [
+        f"**{sid}**\n\n"
+        + " ".join(
+            f"![{name}](data:image/png;base64,{base64.b64encode(renders.files[name]).decode()})"
+            for name in files[sid]
+        )
+        for sid in islice((sid for sid in scenario_ids if files.get(sid)), PREVIEWS)
+    ]
+    return MetadataValue.md("\n\n".join(previews) or "Nothing rendered.")
 
 
 @asset(
@@ -66,6 +86,7 @@ def scenario_renders(
     partitions_def=requests_partitions,
     group_name=GROUP,
     kinds={"tar"},
+    code_version=steps.module_version("dataset/release.py", "dataset/members.py"),
     description="WebDataset-style tars of this request's packaged scenarios, with their index "
     "rows and the funnel counts.",
 )
@@ -86,14 +107,22 @@ def dataset_shards(
             "packaged": len(batch.rows),
             "split": batch.split.value,
             "shards": MetadataValue.json([s.model_dump() for s in batch.shards]),
-            "funnel": MetadataValue.json(batch.funnel),
+            "funnel": funnel_table(batch.funnel),
             "request_id": generation_requests.request_id,
             "prompt": generation_requests.prompt,
             "script_sha256": family_scripts.sha256,
             "family_code_version": family_scripts.code_version,
             "validator_version": validator_version(),
-            "fingerprint": settings.fingerprint(generation_requests, family_scripts),
+            "fingerprint": steps.inputs_fingerprint(
+                generation_requests,
+                family_scripts,
+                settings.funnel,
+                settings.cameras,
+                settings.render_width,
+                settings.render_height,
+            ),
             "seeds": f"{generation_requests.seeds.start}–{generation_requests.seeds.stop - 1}",
+            "preview": render_previews(scenario_renders, [r.scenario_id for r in batch.rows]),
         }
     )
     return bundle
@@ -103,13 +132,31 @@ def dataset_shards(
     retry_policy=STEP_RETRIES,
     group_name=GROUP,
     kinds={"parquet"},
+    code_version=steps.module_version(
+        "dataset/release.py",
+        "dataset/members.py",
+        "dataset/card.py",
+        "dataset/card.md.j2",
+        "dataset/figures.py",
+        "dataset/diversity.py",
+    ),
     deps=[dataset_shards],
-    description="The released dataset: every materialized partition's shards renamed by split, "
-    "index.parquet, and manifest.json written last.",
+    check_specs=[
+        AssetCheckSpec(
+            NO_DUPLICATES,
+            asset="dataset_release",
+            blocking=True,
+            description="No scenario is in two partitions (the same scenery and parameters "
+            "under two requests); a release that would hold one is not written.",
+        )
+    ],
+    description="The released dataset: every materialized partition's shards under "
+    "`shards/<split>-<request>-<nnnnn>.tar`, index.parquet, the card and its pictures, and "
+    "manifest.json written last.",
 )
 def dataset_release(
     context: AssetExecutionContext, settings: PipelineSettings, storage: StorageResource
-) -> DatasetManifest:
+):  # type: ignore[no-untyped-def]
     store = storage.store()
     shards_key = AssetKey("dataset_shards")
     partitions = sorted(
@@ -145,6 +192,16 @@ def dataset_release(
             "no materialized dataset_shards partitions to release; materialize "
             "the partitioned assets first (make dataset)"
         )
+    duplicates = exact_duplicates(batches)
+    if duplicates:
+        yield duplicates_check(duplicates, len(batches))
+        raise Failure(
+            description=f"not released: {len(duplicates)} scenarios are in more than one "
+            "partition with the same scenery and parameters ("
+            + "; ".join(" = ".join(group) for group in duplicates[:3])
+            + "); give the repeating requests other seeds or remove them",
+            allow_retries=False,  # the same partitions would give the same duplicates
+        )
     manifest = write_release(
         store,
         settings.dataset,
@@ -152,22 +209,41 @@ def dataset_release(
         lineage,
         {"validator": validator_version()},
         settings.dataset_license,
+        cameras=settings.cameras,
     )
     root = f"datasets/{settings.dataset}"
-    context.add_output_metadata(
-        {
+    yield Output(
+        manifest,
+        metadata={
             "path": store.uri(root),
             "version": manifest.version,
             "scenarios": sum(manifest.counts["splits"].values()),
             "splits": MetadataValue.json(manifest.counts["splits"]),
             "families": MetadataValue.json(manifest.counts["families"]),
-            "funnel": MetadataValue.json(manifest.counts["stages"]),
+            "funnel": funnel_table(manifest.counts["stages"]),
             "partitions": MetadataValue.json([p.model_dump() for p in manifest.partitions]),
             "card": MetadataValue.md(store.get(f"{root}/{CARD}").decode()),
             "pictures": MetadataValue.md(_pictures_preview(store, root, manifest)),
-        }
+        },
     )
-    return manifest
+    yield duplicates_check([], len(batches))
+
+
+def duplicates_check(duplicates: list[list[str]], partitions: int) -> AssetCheckResult:
+    rows = [f"| {', '.join(group)} |" for group in duplicates]
+    return AssetCheckResult(
+        check_name=NO_DUPLICATES,
+        passed=not duplicates,
+        metadata={
+            "duplicates": len(duplicates),
+            "partitions": partitions,
+            "groups": MetadataValue.md(
+                "\n".join(["| one scenario, as `<request>/<scenario id>` |", "|---|", *rows])
+                if rows
+                else "No scenario is in two partitions."
+            ),
+        },
+    )
 
 
 def _pictures_preview(store: Store, root: str, manifest: DatasetManifest) -> str:

@@ -8,3 +8,5 @@ requests_partitions = DynamicPartitionsDefinition(name="requests")
 STEP_RETRIES = RetryPolicy(
     max_retries=2, delay=1.0, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
 )
+# Marks a step failure that another try cannot mend (bad input): `Failure(metadata=...)`.
+RETRYABLE = "retryable"

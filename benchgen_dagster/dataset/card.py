@@ -4,10 +4,30 @@ release's own manifest and index, never by hand."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from importlib.resources import files
 
+import jinja2
 import yaml
 
+from benchgen_dagster.dataset.members import MAPS, RENDER, card_features
 from benchgen_dagster.schema.contract import REPORTED_STAGES, DatasetManifest, IndexRow
+
+TEMPLATE = jinja2.Environment(
+    trim_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined
+).from_string(files("benchgen_dagster.dataset").joinpath("card.md.j2").read_text())
+MEMBERS = {
+    "scenario.json": "the scenario: family, seed, parameters, zones, payload, limits, lineage "
+    "(metres)",
+    "mjcf.xml": "the world as self-contained MJCF in metres, meshes inline "
+    "(`mujoco.MjModel.from_xml_string`)",
+    "solution.mjcf.xml": "the same world with the reference solution's parts",
+    "script.py": "the family script that made it",
+    "validation.json": "every validation stage's result and measurements",
+    MAPS: "the open-ended maps of `scenario.json` and `validation.json` (`params`, "
+    "`lineage.code_versions`, each stage's `measurements`) as JSON text, for readers that hold "
+    "one schema for every row",
+}
 
 LIMITATIONS = [
     "Scenery and solutions are static: the payload is the only moving body, so solvers design "
@@ -29,27 +49,37 @@ def size_category(count: int) -> str:
 
 
 def _brace_pattern(manifest: DatasetManifest, split: str) -> str:
-    """The split's shards as one brace pattern, e.g. `shards/test-{00000..00002}.tar`."""
+    """The split's shards as one webdataset brace pattern: a partition with one shard by name,
+    one with several by range: `shards/test-{around_wall-00000,ball_bin-{00000..00002}}.tar`."""
     paths = [shard.path for shard in manifest.shards if shard.split == split]
     if len(paths) == 1:
         return paths[0]
-    stem, _, first = paths[0].rpartition("-")
-    last = paths[-1].rpartition("-")[2]
-    return f"{stem}-{{{first.removesuffix('.tar')}..{last.removesuffix('.tar')}}}.tar"
+    prefix = f"shards/{split}-"
+    numbers: dict[str, list[str]] = {}
+    for path in paths:
+        request, _, number = path.removeprefix(prefix).removesuffix(".tar").rpartition("-")
+        numbers.setdefault(request, []).append(number)
+    parts = [
+        f"{request}-{found[0]}" if len(found) == 1 else f"{request}-{{{found[0]}..{found[-1]}}}"
+        for request, found in numbers.items()
+    ]
+    return f"{prefix}{parts[0]}.tar" if len(parts) == 1 else f"{prefix}{{{','.join(parts)}}}.tar"
 
 
-def dataset_card(
-    manifest: DatasetManifest, rows: list[IndexRow], license_id: str, pictures: list[str]
-) -> str:
-    total = len(rows)
-    splits = sorted({r.split.value for r in rows})
-    example = "test" if "test" in splits else splits[0]  # the split the loading examples use
-    header = {
+def card_header(
+    manifest: DatasetManifest, splits: list[str], license_id: str, members: list[str]
+) -> dict[str, object]:
+    """The card's YAML: the Hub's metadata, the configuration `datasets` loads (one split per
+    shard pattern) and the features of every member, so no reader infers them from a few rows."""
+    split_bytes = Counter()
+    for shard in manifest.shards:
+        split_bytes[shard.split.value] += shard.bytes
+    return {
         "pretty_name": f"benchgen {manifest.name}",
         "license": license_id,
         "task_categories": ["robotics", "reinforcement-learning"],
         "tags": ["physics", "mujoco", "build123d", "benchmark", "engineering-design", "webdataset"],
-        "size_categories": [size_category(total)],
+        "size_categories": [size_category(sum(manifest.counts["splits"].values()))],
         "configs": [
             {
                 "config_name": "default",
@@ -59,126 +89,78 @@ def dataset_card(
             }
         ],
         "dataset_info": {
+            "features": card_features(members),
             "splits": [
-                {"name": split, "num_examples": manifest.counts["splits"].get(split, 0)}
+                {
+                    "name": split,
+                    "num_bytes": split_bytes[split],
+                    "num_examples": manifest.counts["splits"].get(split, 0),
+                }
                 for split in splits
             ],
+            "download_size": sum(split_bytes.values()),
+            "dataset_size": sum(split_bytes.values()),
         },
     }
+
+
+def member_description(member: str, cameras: Sequence[str]) -> str:
+    render = RENDER.fullmatch(member)
+    if render:
+        k = int(member.removeprefix("render_").removesuffix(".png"))
+        camera = f"the `{cameras[k]}` camera" if k < len(cameras) else "a fixed camera"
+        return f"a render of the scene at rest from {camera} (PNG)"
+    return MEMBERS.get(member, "")
+
+
+def dataset_card(
+    manifest: DatasetManifest,
+    rows: list[IndexRow],
+    license_id: str,
+    pictures: list[str],
+    members: Sequence[str] = (),
+    cameras: Sequence[str] = (),
+) -> str:
+    """The card, from the release's manifest and index rows: `members` are the files a sample
+    holds (`scenario.json`, `render_0.png`, ...), `cameras` the camera of each render."""
+    splits = sorted({r.split.value for r in rows})
+    members = list(members) or list(MEMBERS)
     prompts = {p.family: p.prompt for p in manifest.partitions}
     family_split = {r.family: r.split.value for r in rows}
     per_family = Counter(r.family for r in rows)
     stages = manifest.counts["stages"]
-    versions = ", ".join(f"{k} {v}" for k, v in sorted(manifest.code_versions.items()))
     generated = stages.get("generated", 0) or 1
-    lines = [
-        "---",
-        yaml.safe_dump(header, sort_keys=False).rstrip(),
-        "---",
-        "",
-        f"# benchgen {manifest.name} ({manifest.version})",
-        "",
-        f"{total} physics benchmark scenarios for engineering agents, generated and validated "
-        "by benchgen. Each scenario is a small MuJoCo world: a payload, a goal zone it must "
-        "reach, forbid zones it must never touch, a build zone where a solver may place parts, "
-        "and cost and weight limits. A solver designs a mechanism that brings the payload to the "
-        "goal.",
-        "",
-        "## Families",
-        "",
-        "Splits assign whole families, so the validation and test splits hold families a "
-        "solver never saw in training.",
-        "",
-        "| family | split | scenarios | description | unique geometries | near-duplicates |",
-        "|---|---|---|---|---|---|",
-    ]
+    example = "test" if "test" in splits else splits[0]  # the split the loading examples use
+    header = card_header(manifest, splits, license_id, members)
+    families = []
     for family in sorted(per_family):
         diversity = manifest.diversity.get(family)
-        lines.append(
-            f"| {family} | {family_split[family]} | {per_family[family]} | "
-            f"{prompts.get(family, '')} | {diversity.unique_geometries if diversity else ''} | "
-            f"{diversity.near_duplicates if diversity else ''} |"
+        families.append(
+            {
+                "family": family,
+                "split": family_split[family],
+                "scenarios": per_family[family],
+                "description": prompts.get(family, ""),
+                "unique_geometries": diversity.unique_geometries if diversity else "",
+                "near_duplicates": diversity.near_duplicates if diversity else "",
+            }
         )
-    lines += [
-        "",
-        *(f"![{path}]({path})" for path in pictures),
-        "",
-        "## How it was made",
-        "",
-        "Each family is a parametric build123d script `build(seed, params)` with declared "
-        "randomisation ranges. A script runs in a sandboxed worker (no network, limited memory, "
-        "time and processes) for a batch of seeds; trusted code then converts its parts to "
-        "metres, decomposes concave parts, assembles the MuJoCo model and simulates it. The "
-        "same family, seed and parameters always give byte-identical files.",
-        "",
-        "## Validation",
-        "",
-        "A scenario is packaged only if it passes every stage: the script runs; the geometry is "
-        "closed and sound; the static rules hold (zones inside the bounds, goal larger than the "
-        "payload, reference solution inside the build zone and within cost and weight); the "
-        "model compiles without interpenetration; it is stable; it is not solved by gravity "
-        "alone; the reference solution solves it; and it still does from seeded perturbations "
-        "of the payload's start (the robust stage). It is then rendered.",
-        "",
-        "| stage | passed | rate |",
-        "|---|---|---|",
-        *(
-            f"| {stage} | {stages.get(stage, 0)} | {stages.get(stage, 0) / generated:.1%} |"
-            for stage in REPORTED_STAGES
-            if stage in stages
-        ),
-        "",
-        "## Loading",
-        "",
-        "```python",
-        "from benchgen_dagster.dataset.reader import load",
-        "",
-        'for sample in load("path/to/this/folder", split="test"):',
-        "    model = sample.model()  # mujoco.MjModel",
-        "```",
-        "",
-        "The shards are WebDataset tars, so the `webdataset` library and Hugging Face "
-        "`datasets` read them as they are:",
-        "",
-        "```python",
-        "import webdataset as wds",
-        "",
-        f'samples = wds.WebDataset("{_brace_pattern(manifest, example)}").decode()',
-        "",
-        "from datasets import load_dataset",
-        "",
-        f'files = {{"{example}": "shards/{example}-*.tar"}}',
-        'dataset = load_dataset("webdataset", data_files=files)',
-        "```",
-        "",
-        "On S3 the same loaders stream the shards through presigned links (the endpoint and "
-        "credentials come from the usual `AWS_*` variables and `BENCHGEN_S3_ENDPOINT`):",
-        "",
-        "```python",
-        "from benchgen_dagster.dataset.reader import shard_urls",
-        "",
-        f'urls = shard_urls("s3://bucket/prefix/datasets/{manifest.name}", split="{example}")',
-        "samples = wds.WebDataset(urls).decode()",
-        f'dataset = load_dataset("webdataset", data_files={{"{example}": urls}}, streaming=True)',
-        "```",
-        "",
-        "## Lineage",
-        "",
-        f"Code versions: {versions}. "
-        "Every scenario's `scenario.json` records its request, prompt hash, script hash, seed, "
-        "parameters, code versions and sandbox; `manifest.json` also records the Dagster run "
-        "that built each partition (`benchgen inspect DATASET SCENARIO_ID` shows it all):",
-        "",
-        "| request | family | family code version |",
-        "|---|---|---|",
-        *(
-            f"| {p.request_id} | {p.family} | {p.family_code_version} |"
-            for p in manifest.partitions
-        ),
-        "",
-        "## Known limitations",
-        "",
-        *(f"- {limitation}" for limitation in LIMITATIONS),
-        "",
-    ]
-    return "\n".join(lines)
+    return TEMPLATE.render(
+        header=yaml.safe_dump(header, sort_keys=False).rstrip(),
+        name=manifest.name,
+        version=manifest.version,
+        total=len(rows),
+        families=families,
+        pictures=pictures,
+        stages=[
+            {"stage": s, "passed": stages.get(s, 0), "rate": f"{stages.get(s, 0) / generated:.1%}"}
+            for s in REPORTED_STAGES
+            if s in stages
+        ],
+        members=[{"member": m, "description": member_description(m, cameras)} for m in members],
+        example=example,
+        brace_pattern=_brace_pattern(manifest, example),
+        versions=", ".join(f"{k} {v}" for k, v in sorted(manifest.code_versions.items())),
+        partitions=manifest.partitions,
+        limitations=LIMITATIONS,
+    )

@@ -5,14 +5,28 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from benchgen_dagster.schema.contract import REPORTED_STAGES, IndexRow
 
 THUMB = (192, 144)
-LABEL_WIDTH = 150
+LABEL_WIDTH = 150  # at least; wider when a family's name needs it
+LABEL_PADDING = 12
+LABEL_SIZE = 24  # pixels: legible when the sheet is shown at half its width
 PER_FAMILY = 6
+
+
+@cache
+def label_font(size: int = LABEL_SIZE) -> ImageFont.FreeTypeFont:
+    """DejaVu Sans, the TrueType font matplotlib ships: the same on every machine."""
+    import matplotlib
+
+    return ImageFont.truetype(
+        str(Path(matplotlib.get_data_path(), "fonts/ttf/DejaVuSans.ttf")), size
+    )
 
 
 def _png(image: Image.Image) -> bytes:
@@ -28,17 +42,23 @@ def shrink_png(data: bytes, width: int) -> bytes:
 
 
 def contact_sheet(renders: Mapping[str, Sequence[bytes]], per_family: int = PER_FAMILY) -> bytes:
-    """A grid: a row per family (sorted), its first `per_family` renders."""
+    """A grid: a row per family (sorted), its name, then its first `per_family` renders."""
     families = sorted(renders)
-    width = LABEL_WIDTH + per_family * THUMB[0]
+    font = label_font()
+    label_width = max(
+        [LABEL_WIDTH, *(round(font.getlength(f)) + 2 * LABEL_PADDING for f in families)]
+    )
+    width = label_width + per_family * THUMB[0]
     sheet = Image.new("RGB", (width, max(1, len(families)) * THUMB[1]), "white")
     draw = ImageDraw.Draw(sheet)
     for row, family in enumerate(families):
         top = row * THUMB[1]
-        draw.text((8, top + THUMB[1] // 2 - 6), family, fill="black")
+        draw.text(
+            (LABEL_PADDING, top + THUMB[1] // 2), family, fill="black", font=font, anchor="lm"
+        )
         for column, data in enumerate(renders[family][:per_family]):
             thumb = Image.open(io.BytesIO(data)).convert("RGB").resize(THUMB)
-            sheet.paste(thumb, (LABEL_WIDTH + column * THUMB[0], top))
+            sheet.paste(thumb, (label_width + column * THUMB[0], top))
     return _png(sheet)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from benchgen_dagster.schema.contract import DatasetManifest, FileEntry, Scenari
 from benchgen_dagster.stores.local import LocalStore, Store
 
 MANIFEST = "manifest.json"
+CARD = "README.md"
+RENDER = re.compile(r"render_(\d+)\.png")
 
 
 class DatasetError(UserError):
@@ -96,6 +99,21 @@ def shard_urls(location: str | Path, split: str | None = None, expires_s: int = 
     ]
 
 
+def hf_features(location: str | Path):  # type: ignore[no-untyped-def]
+    """The Hugging Face `datasets.Features` the release's card declares: pass them to
+    `load_dataset("webdataset", data_files=..., features=...)` when loading shards by URL, or
+    `datasets` infers one schema from a few rows and drops the fields other rows hold."""
+    from datasets.info import DatasetInfosDict
+    from huggingface_hub import DatasetCard
+
+    store, root, manifest = open_with_manifest(location)
+    entry = next((f for f in manifest.files if f.path == CARD), None)
+    if entry is None:
+        raise DatasetError(f"{location} has no dataset card ({CARD}); rebuild the dataset")
+    card = DatasetCard(_checked(store, root, entry).decode())
+    return DatasetInfosDict.from_dataset_card_data(card.data)["default"].features
+
+
 def _checked(store: Store, root: str, entry: FileEntry) -> bytes:
     """A listed file's bytes, refused unless they are exactly what the manifest recorded."""
     key = f"{root}/{entry.path}"
@@ -131,7 +149,10 @@ def _read_shard(data: bytes) -> Iterator[ScenarioSample]:
             assert handle is not None
             groups.setdefault(key, {})[suffix] = handle.read()
     for members in groups.values():
-        renders = [members[s] for s in sorted(members) if s.startswith("render_")]
+        # render_<k> in camera order (render_10 after render_9); other members, such as
+        # maps.json for readers that hold one schema, are not part of a sample
+        numbers = {int(m.group(1)): s for s in members if (m := RENDER.fullmatch(s))}
+        renders = [members[numbers[k]] for k in sorted(numbers)]
         yield ScenarioSample(
             scenario=Scenario.model_validate_json(members["scenario.json"]),
             mjcf=members["mjcf.xml"].decode(),
@@ -148,15 +169,16 @@ class Verification:
     mismatched: list[str]
     missing: list[str]
     unlisted: list[str]
+    leftovers: list[str]  # writes a killed run began and never completed
 
     @property
     def ok(self) -> bool:
-        return not (self.mismatched or self.missing or self.unlisted)
+        return not (self.mismatched or self.missing or self.unlisted or self.leftovers)
 
 
 def verify(location: str | Path) -> Verification:
-    """Re-hash every file the manifest lists; report any that differ, are missing, or are in
-    the dataset without being listed."""
+    """Re-hash every file the manifest lists; report any that differ, are missing, are in the
+    dataset without being listed, or were left half-written by a killed run."""
     store, root, manifest = open_with_manifest(location)
     listed = {entry.path: entry for entry in [*manifest.shards, manifest.index, *manifest.files]}
     mismatched, missing = [], []
@@ -170,7 +192,8 @@ def verify(location: str | Path) -> Verification:
             mismatched.append(path)
     present = {key.removeprefix(f"{root}/") for key in store.list(root)}
     unlisted = sorted(present - set(listed) - {MANIFEST})
-    return Verification(len(listed), mismatched, missing, unlisted)
+    leftovers = [key.removeprefix(f"{root}/") for key in store.leftovers(root)]
+    return Verification(len(listed), mismatched, missing, unlisted, leftovers)
 
 
 def read_index(location: str | Path) -> tuple[DatasetManifest, list[dict[str, object]]]:

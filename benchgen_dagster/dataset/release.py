@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import tarfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 
@@ -24,10 +23,10 @@ from benchgen_dagster.dataset import figures
 from benchgen_dagster.dataset.card import dataset_card
 from benchgen_dagster.dataset.diversity import (
     FEATURES,
-    geometry_signature,
     scenario_features,
     summarise,
 )
+from benchgen_dagster.dataset.members import MAPS, maps_member, member_json
 from benchgen_dagster.schema.contract import (
     DatasetManifest,
     Diversity,
@@ -100,12 +99,17 @@ def pack_shards(
         for scenario in packaged[start : start + scenarios_per_shard]:
             sid = scenario.scenario_id
             report = reports[sid]
+            records = {
+                "scenario.json": scenario.model_dump(mode="json"),
+                "validation.json": report.model_dump(mode="json"),
+            }
             members += [
-                (f"{sid}.scenario.json", _json(scenario.model_dump(mode="json"))),
+                (f"{sid}.scenario.json", _json(records["scenario.json"])),
                 (f"{sid}.mjcf.xml", validated.files[f"{sid}.mjcf.xml"]),
                 (f"{sid}.solution.mjcf.xml", validated.files[f"{sid}.solution.mjcf.xml"]),
                 (f"{sid}.script.py", script.source.encode()),
-                (f"{sid}.validation.json", _json(report.model_dump(mode="json"))),
+                (f"{sid}.validation.json", _json(records["validation.json"])),
+                (f"{sid}.{MAPS}", maps_member(records)),
             ]
             members += [(f, renders.files[f]) for f in rendered[sid].files]
             rows.append(
@@ -122,7 +126,7 @@ def pack_shards(
                     validator_version=report.validator_version,
                     family_code_version=script.code_version,
                     sandbox=scenario.lineage.sandbox,
-                    geometry_sha256=geometry_signature(validated.files[f"{sid}.mjcf.xml"].decode()),
+                    geometry_sha256=validated.record.geometry[sid],
                     measurements={**report.measurements(), **scenario_features(scenario)},
                 )
             )
@@ -163,7 +167,7 @@ def tar_bytes(members: Iterable[tuple[str, bytes]]) -> bytes:
 
 
 def _json(value: object) -> bytes:
-    return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
+    return member_json(value)
 
 
 # --- the release --------------------------------------------------------------------------
@@ -176,19 +180,23 @@ def write_release(
     lineage: list[PartitionLineage],
     code_versions: dict[str, str],
     license_id: str = "cc-by-4.0",
+    cameras: Sequence[str] = (),
 ) -> DatasetManifest:
-    """Publish `datasets/<name>/`: shards renamed `<split>-<nnnnn>.tar`, then the index, then the
-    manifest last, so a reader never sees a manifest pointing at something missing."""
+    """Publish `datasets/<name>/`: each partition's shards as
+    `shards/<split>-<request>-<nnnnn>.tar`, then the index, then the manifest last, so a reader
+    never sees a manifest pointing at something missing. A shard's name depends on its partition
+    alone, so adding or removing a partition leaves every other shard, name and bytes, as it
+    was. `cameras` names the camera of each `render_<k>` in the card."""
     root = f"datasets/{name}"
     ordered = sorted(batches.items(), key=lambda item: (item[1].record.split, item[0]))
-    numbers: Counter[str] = Counter()
-    shard_entries, rows = [], []
+    shard_entries, rows, members = [], [], []
     for _, bundle in ordered:
         batch = bundle.record
         for shard in batch.shards:
-            path = f"shards/{batch.split}-{numbers[batch.split]:05d}.tar"
-            numbers[batch.split] += 1
-            store.put(f"{root}/{path}", bundle.files[shard.name])
+            path = shard_path(batch.split.value, shard.name)
+            data = bundle.files[shard.name]
+            store.put(f"{root}/{path}", data)
+            members += [m for m in shard_members(data) if m not in members]
             shard_entries.append(
                 ShardEntry(
                     path=path,
@@ -215,7 +223,9 @@ def write_release(
         diversity=release_diversity(rows),
     )
     extras = release_pictures(ordered, rows, manifest.counts["stages"])
-    extras[CARD] = dataset_card(manifest, rows, license_id, pictures=list(extras)).encode()
+    extras[CARD] = dataset_card(
+        manifest, rows, license_id, pictures=list(extras), members=members, cameras=cameras
+    ).encode()
     for path, data in extras.items():
         store.put(f"{root}/{path}", data)
         manifest.files.append(FileEntry(path=path, sha256=sha256(data), bytes=len(data)))
@@ -225,6 +235,38 @@ def write_release(
         if key not in keep:
             store.delete(key)
     return manifest
+
+
+def shard_path(split: str, shard: str) -> str:
+    """Where a partition's shard `<request>-<nnnnn>.tar` goes in a release; the split comes
+    first, so `shards/<split>-*.tar` selects a split."""
+    return f"shards/{split}-{shard}"
+
+
+def shard_members(data: bytes) -> list[str]:
+    """The members a shard's samples hold (`scenario.json`, `render_0.png`, ...), in order."""
+    members: list[str] = []
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        for name in tar.getnames():
+            member = name.partition(".")[2]
+            if member and member not in members:
+                members.append(member)
+    return members
+
+
+def exact_duplicates(batches: Mapping[str, Bundle[ShardBatch]]) -> list[list[str]]:
+    """Scenarios of different partitions that are the same scenario: the same scenery (geometry
+    hash) and the same parameters. Each group lists `<request>/<scenario id>`, sorted."""
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for request_id, bundle in sorted(batches.items()):
+        for row in bundle.record.rows:
+            key = (row.geometry_sha256, row.params_json)
+            groups.setdefault(key, []).append((request_id, row.scenario_id))
+    return sorted(
+        sorted(f"{request}/{sid}" for request, sid in group)
+        for group in groups.values()
+        if len({request for request, _ in group}) > 1
+    )
 
 
 def release_pictures(

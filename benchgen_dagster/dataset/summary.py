@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.console import Console
 from rich.table import Table
 
@@ -39,8 +41,11 @@ def funnel_table(manifest: DatasetManifest) -> Table:
 
 
 def family_table(manifest: DatasetManifest, rows: list[dict[str, object]]) -> Table:
-    """Per family: what was tried and packaged, robustness, and how varied the variants are."""
-    tried = {p.family: p.funnel.get("generated", 0) for p in manifest.partitions}
+    """Per family: what was tried and packaged, robustness, and how varied the variants are.
+    A family may have several partitions (requests); its counts are theirs together."""
+    tried: Counter[str] = Counter()
+    for partition in manifest.partitions:
+        tried[partition.family] += partition.funnel.get("generated", 0)
     table = Table(title="Families", title_justify="left")
     for column in ("family", "split"):
         table.add_column(column)

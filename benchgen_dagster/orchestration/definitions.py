@@ -6,6 +6,7 @@ from benchgen_dagster.assets import ALL_ASSETS
 from benchgen_dagster.orchestration.jobs import (
     build_partition,
     build_partition_in_docker,
+    forget_request,
     release_dataset,
     stage_jobs,
 )
@@ -14,7 +15,7 @@ from benchgen_dagster.resources import resources_from_environment
 
 defs = Definitions(
     assets=ALL_ASSETS,
-    jobs=[build_partition, build_partition_in_docker, *stage_jobs, release_dataset],
+    jobs=[build_partition, build_partition_in_docker, *stage_jobs, release_dataset, forget_request],
     sensors=ALL_SENSORS,
     resources=resources_from_environment(),
 )

@@ -20,6 +20,9 @@ from dagster import (
 )
 
 from benchgen_dagster.assets import requests_partitions
+from benchgen_dagster.assets.partitions import RETRYABLE
+from benchgen_dagster.catalogue.checks import seed_span
+from benchgen_dagster.catalogue.requests import Intake, RequestBook
 from benchgen_dagster.orchestration.jobs import build_partition, release_dataset
 from benchgen_dagster.orchestration.staleness import stale_partitions
 from benchgen_dagster.orchestration.tags import BUILD_TAG, REPAIR_TAG, TRIGGER_TAG
@@ -34,30 +37,67 @@ MAX_REPAIRS = 2
     default_status=DefaultSensorStatus.RUNNING,
     description="Watches the requests folder (`data/requests/`, or `$BENCHGEN_DATA_DIR/requests`) "
     "for YAML generation requests (`benchgen request` writes one). A valid request becomes a "
-    "partition and a run; a bad file is moved to `rejected/` with the reason beside it. The "
-    "cursor lists the requests already run, so a restart neither loses nor repeats one.",
+    "partition and a run; a bad file is moved to `rejected/` with every problem beside it, and "
+    "the tick says why. The cursor holds the run key of every request already run, so a "
+    "restart neither loses nor repeats one.",
 )
 def new_requests(context: SensorEvaluationContext, settings: PipelineSettings) -> SensorResult:
     book = settings.requests
     intake = book.intake()
     for name, reason in intake.rejected:
         context.log.warning(f"rejected {name}: {reason} (moved to {book.rejected_folder})")
+    for name, note in intake.notes:
+        context.log.info(f"{name}: {note}")
     for request in intake.accepted:
-        context.log.info(f"accepted {request.request_id}: {request.prompt!r}")
-    requested = set(json.loads(context.cursor)) if context.cursor else set()
-    pending = [rid for rid in book.accepted_ids() if rid not in requested]
+        seeds = seed_span(request.seeds)
+        context.log.info(f"accepted {request.request_id}: {request.prompt!r}, {seeds}")
+    run_keys = _run_keys(book)
+    done = _requested(context.cursor, run_keys)
+    pending = {rid: key for rid, key in run_keys.items() if done.get(rid) != key}
     known = set(context.instance.get_dynamic_partitions(requests_partitions.name))
     new_partitions = [rid for rid in pending if rid not in known]
+    cursor = json.dumps(run_keys, sort_keys=True)
+    if not pending:
+        return SensorResult(skip_reason=_nothing_to_run(intake, book), cursor=cursor)
     return SensorResult(
         run_requests=[
-            RunRequest(partition_key=rid, run_key=f"request:{rid}", tags={TRIGGER_TAG: "request"})
-            for rid in pending
+            RunRequest(partition_key=rid, run_key=key, tags={TRIGGER_TAG: "request"})
+            for rid, key in pending.items()
         ],
         dynamic_partitions_requests=(
             [requests_partitions.build_add_request(new_partitions)] if new_partitions else []
         ),
-        cursor=json.dumps(sorted(requested | set(pending))),
+        cursor=cursor,
     )
+
+
+def _run_keys(book: RequestBook) -> dict[str, str]:
+    """A run key per accepted request, new each time it is accepted: Dagster runs a run key
+    once per sensor, and a request forgotten and sent again must run again."""
+    keys = {}
+    for rid in book.accepted_ids():
+        try:
+            keys[rid] = f"request:{rid}:{book.accepted_path(rid).stat().st_mtime_ns}"
+        except FileNotFoundError:  # forgotten since it was listed
+            continue
+    return keys
+
+
+def _requested(cursor: str | None, run_keys: dict[str, str]) -> dict[str, str]:
+    """The run keys the cursor says were asked for already."""
+    done = json.loads(cursor) if cursor else {}
+    if isinstance(done, list):  # an earlier cursor: the request ids only
+        return {rid: run_keys[rid] for rid in done if rid in run_keys}
+    return done
+
+
+def _nothing_to_run(intake: Intake, book: RequestBook) -> str:
+    if intake.rejected:
+        files = " | ".join(f"rejected {name}: {reason}" for name, reason in intake.rejected)
+        return f"nothing to run: {files} (moved to {book.rejected_folder})"
+    if intake.notes:
+        return "nothing new: " + "; ".join(f"{name}: {note}" for name, note in intake.notes)
+    return f"no new request in {book.folder}"
 
 
 @sensor(
@@ -66,12 +106,14 @@ def new_requests(context: SensorEvaluationContext, settings: PipelineSettings) -
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
     description="Re-runs exactly the partitions whose inputs changed since their shards were "
-    "built: their family script, the modules it imports, the validator or the settings.",
+    "built: their request, family script or the kit it imports, the validator or the settings. "
+    "Dagster's own unsynced marks show changed code versions and upstream data versions; this "
+    "sensor also sees what changes outside Dagster (a script on disk, the settings) and runs it.",
 )
 def stale_partitions_sensor(
     context: SensorEvaluationContext, settings: PipelineSettings
 ) -> SensorResult | SkipReason:
-    stale = stale_partitions(context.instance, settings)
+    stale = stale_partitions(context.instance, settings, log=context.log)
     if not stale:
         return SkipReason("every materialized partition is up to date")
     context.log.info(f"stale: {', '.join(sorted(stale))}")
@@ -105,7 +147,9 @@ def release_after_build(context: RunStatusSensorContext) -> RunRequest | SkipRea
     request_job=build_partition,
     default_status=DefaultSensorStatus.RUNNING,
     description=f"A failed partition run (a failed blocking check fails its run) is run again, "
-    f"at most {MAX_REPAIRS} times; the attempt is in the `{REPAIR_TAG}` tag.",
+    f"at most {MAX_REPAIRS} times; the attempt is in the `{REPAIR_TAG}` tag. A run that failed "
+    f"on bad input (its failing step says `{RETRYABLE}: false`) is left failed: another run "
+    f"would only repeat it.",
 )
 def repair_failed_partition(context: RunFailureSensorContext) -> RunRequest | SkipReason:
     run = context.dagster_run
@@ -113,6 +157,8 @@ def repair_failed_partition(context: RunFailureSensorContext) -> RunRequest | Sk
     attempt = int(run.tags.get(REPAIR_TAG, "0"))
     if run.tags.get(BUILD_TAG) or partition is None:
         return SkipReason("not a partition run of the UI or a sensor")
+    if cause := _retry_cannot_help(context):
+        return SkipReason(f"{partition} failed on what a retry cannot fix ({cause}); left failed")
     if attempt >= MAX_REPAIRS:
         return SkipReason(f"{partition} failed after {attempt} repairs; leaving it failed")
     return RunRequest(
@@ -120,6 +166,17 @@ def repair_failed_partition(context: RunFailureSensorContext) -> RunRequest | Sk
         run_key=f"repair:{run.run_id}",
         tags={TRIGGER_TAG: "repair", REPAIR_TAG: str(attempt + 1)},
     )
+
+
+def _retry_cannot_help(context: RunFailureSensorContext) -> str | None:
+    """The failure of a step that marked it `retryable: false`, if the run has one."""
+    for event in context.get_step_failure_events():
+        data = event.step_failure_data
+        failure = data.user_failure_data if data else None
+        marked = failure.metadata.get(RETRYABLE) if failure else None
+        if failure and marked is not None and marked.value is False:
+            return f"{event.step_key}: {failure.description}"
+    return None
 
 
 ALL_SENSORS = [new_requests, stale_partitions_sensor, release_after_build, repair_failed_partition]

@@ -50,7 +50,10 @@ class BundleIOManager(ConfigurableIOManager):
         partition = context.partition_key if context.has_partition_key else None
         prefix = asset_prefix(context.asset_key.to_user_string(), partition)
         write_bundle(self.storage.store(), prefix, obj)  # type: ignore[arg-type]
-        context.add_output_metadata({"path": self.storage.store().uri(prefix)})
+        # An asset's own `path` (the release's: the dataset's folder) says more than where its
+        # value is kept, so it wins.
+        key = "stored_at" if "path" in context.output_metadata else "path"
+        context.add_output_metadata({key: self.storage.store().uri(prefix)})
 
     def load_input(self, context: InputContext) -> object:
         asset = context.asset_key.to_user_string()
