@@ -13,7 +13,7 @@ from benchgen_dagster.resources import (
     SandboxResource,
     StorageResource,
 )
-from benchgen_dagster.sandbox.local import SubprocessLauncher
+from benchgen_dagster.sandbox.processes import SubprocessLauncher
 from benchgen_dagster.sandbox.protocol import Job, JobOutcome
 from benchgen_dagster.sandbox.runner import Limits, run_batch
 from benchgen_dagster.schema.contract import Lineage, Split

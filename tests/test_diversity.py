@@ -10,7 +10,7 @@ from benchgen_dagster.assets.simulations import diversity_check
 from benchgen_dagster.catalogue.registry import get_family, registry, script_for
 from benchgen_dagster.dataset import read_manifest
 from benchgen_dagster.dataset.diversity import batch_diversity, near_duplicates
-from benchgen_dagster.sandbox.local import SubprocessLauncher
+from benchgen_dagster.sandbox.processes import SubprocessLauncher
 from benchgen_dagster.sandbox.protocol import Job
 from benchgen_dagster.sandbox.runner import Limits
 from benchgen_dagster.schema.contract import Stage

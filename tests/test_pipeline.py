@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchgen_dagster.catalogue.registry import get_family
-from benchgen_dagster.sandbox.local import BubblewrapLauncher
+from benchgen_dagster.sandbox.processes import BubblewrapLauncher
 from benchgen_dagster.sandbox.runner import Limits
 from benchgen_dagster.schema.records import GenerationRequest, VariantBatch
 from benchgen_dagster.validation.steps import (

@@ -31,7 +31,7 @@ from benchgen_dagster.resources import (
 from benchgen_dagster.resources.storage import asset_prefix
 from benchgen_dagster.sandbox.docker import OWNER_LABEL, DockerLauncher, docker_available
 from benchgen_dagster.sandbox.image import ensure_image
-from benchgen_dagster.sandbox.local import BubblewrapLauncher, SubprocessLauncher
+from benchgen_dagster.sandbox.processes import BubblewrapLauncher, SubprocessLauncher
 from benchgen_dagster.sandbox.protocol import Job, ScriptFailure
 from benchgen_dagster.sandbox.runner import Launcher, Limits, run_batch
 from benchgen_dagster.sandbox.select import SandboxUnavailable, choose_launcher

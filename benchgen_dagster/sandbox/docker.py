@@ -24,7 +24,7 @@ from docker.types import LogConfig, Ulimit
 
 from benchgen_dagster.errors import with_retries
 from benchgen_dagster.sandbox.image import VENV
-from benchgen_dagster.sandbox.local import NOBODY, console_tail, scrubbed_environment
+from benchgen_dagster.sandbox.processes import NOBODY, console_tail, scrubbed_environment
 from benchgen_dagster.sandbox.runner import PACKAGE_ROOT, WORKER_MODULE, Limits, SandboxError
 from benchgen_dagster.schema.contract import Reason
 

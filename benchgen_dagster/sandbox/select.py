@@ -39,7 +39,7 @@ def choose_launcher(
     can be built); else bubblewrap; else a plain subprocess, with a warning for each step down."""
     from benchgen_dagster.sandbox.docker import DockerLauncher, docker_available
     from benchgen_dagster.sandbox.image import ensure_image, image_exists, image_tag
-    from benchgen_dagster.sandbox.local import BubblewrapLauncher, SubprocessLauncher
+    from benchgen_dagster.sandbox.processes import BubblewrapLauncher, SubprocessLauncher
 
     if kind not in SANDBOX_KINDS:
         raise SandboxUnavailable(f"unknown sandbox {kind!r}; choose one of {SANDBOX_KINDS}")
