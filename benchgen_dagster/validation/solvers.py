@@ -350,10 +350,16 @@ def _draw_part(
     if volume > budget_m3:  # too heavy: thinner across (a plank keeps its thickness)
         axes = [1] if kind == "plank" else [0, 1, 2]
         size[axes] *= (budget_m3 / volume) ** (1 / len(axes))
-    extents = np.abs(_rotation(yaw, pitch)) @ size
-    if np.any(extents > room):  # too big for the zone: shrink it as a whole to fit
-        size *= float(np.min(room / extents))
-        extents = np.abs(_rotation(yaw, pitch)) @ size
+    turn = np.abs(_rotation(yaw, pitch))
+    extents = turn @ size
+    if np.any(extents > room):  # too big for the zone: shrink it to fit (a plank not thinner)
+        kept = np.zeros(3)
+        if kind == "plank":
+            kept[2] = size[2]
+        fixed, scalable = turn @ kept, turn @ (size - kept)
+        scale = float(np.min((room - fixed) / np.maximum(scalable, 1e-12)))
+        size = kept + (size - kept) * max(scale, 0.05)  # no fit: the caller redraws
+        extents = turn @ size
     center = lo + extents / 2 + rng.uniform(0, 1, size=3) * np.maximum(room - extents, 0)
     return RandomPart(
         kind,
