@@ -335,6 +335,13 @@ def evaluate(
     show_default=True,
     help="Where script solvers and the reference run.",
 )
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 600),
+    default=30,
+    show_default=True,
+    help="Seconds a script solver may take per attempt.",
+)
 def solve(
     dataset: str,
     solvers: tuple[str, ...],
@@ -343,6 +350,7 @@ def solve(
     as_json: bool,
     out: Path | None,
     sandbox: str,
+    timeout: float,
 ) -> None:
     """Score solvers over a split: up to K attempts per scenario, and per family and overall
     success@1, success@K, AUCCESS (PHYRE's area over attempts 1..K) and the mean cost and
@@ -371,7 +379,7 @@ def solve(
     if split not in {s.value for s in Split}:
         raise BadInput(f"unknown split {split!r}; choose train, validation or test")
     read_manifest(dataset)  # a path that is not a dataset is bad input, before any solver loads
-    chosen = [(name, solver_from_spec(name, sandbox)) for name in solvers]
+    chosen = [(name, solver_from_spec(name, sandbox, timeout)) for name in solvers]
     samples = list(load(dataset, split=split))
     if not samples:
         raise BadInput(f"{dataset} has no scenarios in the {split} split")

@@ -74,8 +74,8 @@ def success_curve(solved_at: Sequence[int | None], attempts: int) -> list[float]
     1-based attempt of each scenario's first success, None when it has none)."""
     if not solved_at:
         return [0.0] * attempts
-    return [sum(1 for s in solved_at if s is not None and s <= k) / len(solved_at)
-            for k in range(1, attempts + 1)]  # fmt: skip
+    solved = [s for s in solved_at if s is not None]
+    return [sum(s <= k for s in solved) / len(solved_at) for k in range(1, attempts + 1)]
 
 
 def auccess(solved_at: Sequence[int | None], attempts: int) -> float:
@@ -389,8 +389,8 @@ def parts_mjcf(parts: Sequence[RandomPart], material: Material) -> str:
             geom = f'<geom type="mesh" mesh="{name}" {common}/>'
         else:
             geom = f'<geom type="box" size="{" ".join(f"{h:.6f}" for h in half)}" {common}/>'
-        bodies.append(f'<body name="{name}" pos="{pos}" quat="{w:.8f} {x:.8f} {y:.8f} {z:.8f}">'
-                      f"{geom}</body>")  # fmt: skip
+        quat = f"{w:.8f} {x:.8f} {y:.8f} {z:.8f}"
+        bodies.append(f'<body name="{name}" pos="{pos}" quat="{quat}">{geom}</body>')
     asset = f"<asset>{''.join(assets)}</asset>" if assets else ""
     return f"<mujoco>{asset}<worldbody>{''.join(bodies)}</worldbody></mujoco>"
 
@@ -529,9 +529,14 @@ class ScriptSolver:
 
         launcher = choose_launcher(self.sandbox or sandbox_kind_from_environment())
         batch = run_jobs(
-            self.source, jobs, launcher, self.limits, describe=describe, read=read_design,
+            self.source,
+            jobs,
+            launcher,
+            self.limits,
+            describe=describe,
+            read=read_design,
             inputs=inputs,
-        )  # fmt: skip
+        )
         for key, outcome in zip(keys, batch.outcomes, strict=True):
             self._made[key] = outcome
 
@@ -578,10 +583,15 @@ def solver_from_name(name: str) -> Solver:
     return solver
 
 
-def solver_from_spec(spec: str, sandbox: str | None = None) -> Solver:
+def solver_from_spec(
+    spec: str, sandbox: str | None = None, attempt_timeout_s: float | None = None
+) -> Solver:
     """What `benchgen solve --solver` names: a baseline, `path/to/solver.py` (run in the
-    sandbox), or `module:callable` (imported here)."""
+    sandbox, each attempt within `attempt_timeout_s`), or `module:callable` (imported here)."""
+    import dataclasses
     from pathlib import Path
+
+    from benchgen_dagster.sandbox.runner import Limits
 
     if spec.endswith(".py"):
         path = Path(spec)
@@ -589,7 +599,10 @@ def solver_from_spec(spec: str, sandbox: str | None = None) -> Solver:
             source = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise UserError(f"cannot read the solver script {spec}: {error}") from None
-        return ScriptSolver(source, sandbox)
+        limits = Limits()
+        if attempt_timeout_s:
+            limits = dataclasses.replace(limits, variant_timeout_s=attempt_timeout_s)
+        return ScriptSolver(source, sandbox, limits)
     solver = solver_from_name(spec)
     if isinstance(solver, ReferenceSolver):
         solver.sandbox = sandbox
