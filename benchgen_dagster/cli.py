@@ -60,9 +60,19 @@ def main() -> None:
     help="Partitions materialized at once.",
 )
 @click.option("--force", is_flag=True, help="Rebuild partitions that are up to date.")
+@click.option(
+    "--baselines",
+    is_flag=True,
+    help="Then score the built-in solvers on the test split: the card's leaderboard.",
+)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=DATA_DIR, show_default=True)
 def build(
-    variants: int | None, families: tuple[str, ...], workers: int, force: bool, data_dir: Path
+    variants: int | None,
+    families: tuple[str, ...],
+    workers: int,
+    force: bool,
+    baselines: bool,
+    data_dir: Path,
 ) -> None:
     """Build the default dataset through Dagster: every built-in family, validated, rendered
     and packaged into DATA_DIR/datasets/default.
@@ -76,7 +86,15 @@ def build(
 
     count = variants or env_int("BENCHGEN_VARIANTS", DEFAULT_VARIANTS)
     sys.exit(
-        build_dataset(data_dir.resolve(), count, workers, force, list(families) or None, click.echo)
+        build_dataset(
+            data_dir.resolve(),
+            count,
+            workers,
+            force,
+            list(families) or None,
+            click.echo,
+            baselines,
+        )
     )
 
 
@@ -291,6 +309,95 @@ def evaluate(
         raise BadInput(str(error)) from None
     click.echo(result.model_dump_json(indent=2))
     sys.exit(0 if result.success else 1)
+
+
+@main.command()
+@click.argument("dataset")
+@click.option(
+    "--solver",
+    "solvers",
+    multiple=True,
+    required=True,
+    help="A baseline (null, random-plank, random-parts, reference), MODULE:CALLABLE imported "
+    "here (trusted code), or path/to/solver.py defining solve(scenario, attempt), run in the "
+    "sandbox. Repeat it for a leaderboard.",
+)
+@click.option("--split", default="test", show_default=True, help="train, validation or test.")
+@click.option("--attempts", "-k", type=click.IntRange(1, 100), default=3, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON here."
+)
+@click.option(
+    "--sandbox",
+    type=click.Choice(SANDBOX_KINDS),
+    default="auto",
+    show_default=True,
+    help="Where script solvers and the reference run.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 600),
+    default=30,
+    show_default=True,
+    help="Seconds a script solver may take per attempt.",
+)
+def solve(
+    dataset: str,
+    solvers: tuple[str, ...],
+    split: str,
+    attempts: int,
+    as_json: bool,
+    out: Path | None,
+    sandbox: str,
+    timeout: float,
+) -> None:
+    """Score solvers over a split: up to K attempts per scenario, and per family and overall
+    success@1, success@K, AUCCESS (PHYRE's area over attempts 1..K) and the mean cost and
+    weight of successful designs.
+
+    With --json the output is one solver's {"overall": {...}, "families": {...}, ...}, or a
+    list of them for several --solver. Exit status: 0 scored (whatever the success), 2 bad input.
+
+    \b
+    Examples:
+      benchgen solve data/datasets/default --solver random-plank --attempts 3
+      benchgen solve data/datasets/default --solver null --solver reference --json
+      benchgen solve data/datasets/default --solver my_solver.py --sandbox docker
+    """
+    from benchgen_dagster.dataset.reader import load, read_manifest
+    from benchgen_dagster.schema.contract import Split
+    from benchgen_dagster.validation.solvers import (
+        leaderboard_markdown,
+        results_table,
+        solver_from_spec,
+    )
+    from benchgen_dagster.validation.solvers import (
+        solve as score_solver,
+    )
+
+    if split not in {s.value for s in Split}:
+        raise BadInput(f"unknown split {split!r}; choose train, validation or test")
+    read_manifest(dataset)  # a path that is not a dataset is bad input, before any solver loads
+    chosen = [(name, solver_from_spec(name, sandbox, timeout)) for name in solvers]
+    samples = list(load(dataset, split=split))
+    if not samples:
+        raise BadInput(f"{dataset} has no scenarios in the {split} split")
+    results = [
+        score_solver(samples, solver, attempts, name=name, split=split) for name, solver in chosen
+    ]
+    document = [r.model_dump(mode="json") for r in results]
+    text = json.dumps(document[0] if len(document) == 1 else document, indent=2)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+    if as_json:
+        click.echo(text)
+        return
+    for result in results:
+        click.echo(results_table(result) + "\n")
+    if len(results) > 1:
+        click.echo(leaderboard_markdown(results))
 
 
 @main.command()

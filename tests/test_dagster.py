@@ -26,6 +26,7 @@ CONTRACT = {
         "scenario_renders",
     },
     "dataset_release": {"dataset_shards"},
+    "solver_baselines": {"dataset_release"},
 }
 
 
@@ -37,6 +38,7 @@ def test_the_definitions_load_with_the_asset_graph_of_the_design() -> None:
     }
     assert upstream == CONTRACT
     assert defs.resolve_job_def("build_partition") and defs.resolve_job_def("release_dataset")
+    assert defs.resolve_job_def("score_baselines")
 
 
 def test_the_graph_releases_a_dataset_with_the_contracted_layout(built_dataset: Path) -> None:

@@ -14,6 +14,7 @@ CORE = [
     "benchgen_dagster.sandbox.docker",
     "benchgen_dagster.validation.steps",
     "benchgen_dagster.validation.scoring",
+    "benchgen_dagster.validation.solvers",
     "benchgen_dagster.dataset.release",
 ]
 

@@ -4,8 +4,9 @@ release's own manifest and index, never by hand."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib.resources import files
+from typing import Any
 
 import jinja2
 import yaml
@@ -39,6 +40,49 @@ LIMITATIONS = [
     "tolerance.",
     "Difficulty measures are geometric (distance, drop, clearance), not a learned estimate.",
 ]
+
+
+LEADERBOARD_START = "<!-- leaderboard -->"
+LEADERBOARD_END = "<!-- /leaderboard -->"
+
+
+def leaderboard_table(board: Mapping[str, Any]) -> str:
+    """The solvers of a leaderboard (`leaderboard.json`) as a Markdown table, best AUCCESS
+    first."""
+    lines = [
+        "| solver | scenarios | success@1 | success@K | AUCCESS | mean cost | mean weight (g) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for entry in sorted(board["solvers"], key=lambda e: -e["overall"]["auccess"]):
+        o = entry["overall"]
+        cost = "–" if o.get("mean_cost") is None else f"{o['mean_cost']:.2f}"
+        weight = "–" if o.get("mean_weight_g") is None else f"{o['mean_weight_g']:.0f}"
+        lines.append(
+            f"| {entry['solver']} | {o['scenarios']} | {o['success_at_1']:.1%} "
+            f"| {o['success_at_k']:.1%} | {o['auccess']:.3f} | {cost} | {weight} |"
+        )
+    return "\n".join(lines)
+
+
+def leaderboard_section(board: Mapping[str, Any] | None) -> str:
+    """The card's leaderboard, between its markers (only the markers without one)."""
+    if not board:
+        return f"{LEADERBOARD_START}\n{LEADERBOARD_END}"
+    return (
+        f"{LEADERBOARD_START}\n## Leaderboard\n\n"
+        f"The built-in baselines on the {board['split']} split, {board['attempts']} attempts per "
+        "scenario (`benchgen solve`): success@1 and success@K are the shares of scenarios solved "
+        "at the first attempt and within K, AUCCESS is PHYRE's weighted area under success@k "
+        "for k = 1..K, cost and weight are means over the successful designs. `leaderboard.json` "
+        "holds the figures per family.\n\n"
+        f"{leaderboard_table(board)}\n{LEADERBOARD_END}"
+    )
+
+
+def with_leaderboard(card: str, board: Mapping[str, Any] | None) -> str:
+    """The card with its leaderboard section replaced."""
+    start, end = card.index(LEADERBOARD_START), card.index(LEADERBOARD_END) + len(LEADERBOARD_END)
+    return card[:start] + leaderboard_section(board) + card[end:]
 
 
 def size_category(count: int) -> str:
@@ -120,9 +164,11 @@ def dataset_card(
     pictures: list[str],
     members: Sequence[str] = (),
     cameras: Sequence[str] = (),
+    leaderboard: Mapping[str, Any] | None = None,
 ) -> str:
     """The card, from the release's manifest and index rows: `members` are the files a sample
-    holds (`scenario.json`, `render_0.png`, ...), `cameras` the camera of each render."""
+    holds (`scenario.json`, `render_0.png`, ...), `cameras` the camera of each render,
+    `leaderboard` the baselines' results (`leaderboard.json`) when the release has them."""
     splits = sorted({r.split.value for r in rows})
     members = list(members) or list(MEMBERS)
     prompts = {p.family: p.prompt for p in manifest.partitions}
@@ -163,4 +209,5 @@ def dataset_card(
         versions=", ".join(f"{k} {v}" for k, v in sorted(manifest.code_versions.items())),
         partitions=manifest.partitions,
         limitations=LIMITATIONS,
+        leaderboard=leaderboard_section(leaderboard),
     )

@@ -82,7 +82,13 @@ def _manifest(store: Store, root: str, location: str | Path) -> DatasetManifest:
 
 def load(location: str | Path, split: str | None = None) -> Iterator[ScenarioSample]:
     """Every scenario of a dataset (or of one split), shard by shard in manifest order."""
-    store, root, manifest = open_with_manifest(location)
+    yield from samples_in(*open_with_manifest(location), split)
+
+
+def samples_in(
+    store: Store, root: str, manifest: DatasetManifest, split: str | None = None
+) -> Iterator[ScenarioSample]:
+    """`load` on a store already open: each shard checked against its manifest hash."""
     for shard in manifest.shards:
         if split is None or shard.split == split:
             yield from read_shard(_checked(store, root, shard), shard.path)

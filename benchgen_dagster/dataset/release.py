@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import islice
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -50,6 +52,7 @@ from benchgen_dagster.stores.local import Store
 
 SCENARIOS_PER_SHARD = 256
 CARD = "README.md"
+LEADERBOARD = "leaderboard.json"
 CONTACT_SHEET = "contact_sheet.png"
 INDEX_COLUMNS = [
     "scenario_id",
@@ -223,9 +226,18 @@ def write_release(
         diversity=release_diversity(rows),
     )
     extras = release_pictures(ordered, rows, manifest.counts["stages"])
+    board = _standing_leaderboard(store, root, manifest.version)
     extras[CARD] = dataset_card(
-        manifest, rows, license_id, pictures=list(extras), members=members, cameras=cameras
+        manifest,
+        rows,
+        license_id,
+        pictures=list(extras),
+        members=members,
+        cameras=cameras,
+        leaderboard=board,
     ).encode()
+    if board is not None:
+        extras[LEADERBOARD] = _json(board)
     for path, data in extras.items():
         store.put(f"{root}/{path}", data)
         manifest.files.append(FileEntry(path=path, sha256=sha256(data), bytes=len(data)))
@@ -234,6 +246,46 @@ def write_release(
     for key in store.list(f"{root}/shards"):
         if key not in keep:
             store.delete(key)
+    return manifest
+
+
+def _standing_leaderboard(store: Store, root: str, version: str) -> dict[str, Any] | None:
+    """The leaderboard of the release being replaced, when it scored these very scenarios
+    (the same version); else it is removed, and `solver_baselines` makes a new one."""
+    key = f"{root}/{LEADERBOARD}"
+    if not store.exists(key):
+        return None
+    try:
+        board = json.loads(store.get(key))
+    except ValueError:
+        board = None
+    if isinstance(board, dict) and board.get("dataset_version") == version:
+        return board
+    store.delete(key)
+    return None
+
+
+def attach_leaderboard(store: Store, name: str, board: dict[str, Any]) -> DatasetManifest:
+    """Add the baselines' leaderboard to a written release: `leaderboard.json`, the card's
+    leaderboard section, and both in the manifest (rewritten last, its version unchanged: the
+    scenarios are the same), so `verify` holds."""
+    from benchgen_dagster.dataset.card import with_leaderboard
+
+    root = f"datasets/{name}"
+    manifest = DatasetManifest.model_validate_json(store.get(f"{root}/manifest.json"))
+    if board.get("dataset_version") != manifest.version:
+        raise ValueError(
+            f"the leaderboard scored version {board.get('dataset_version')}, "
+            f"the release is {manifest.version}"
+        )
+    card = with_leaderboard(store.get(f"{root}/{CARD}").decode(), board).encode()
+    written = {LEADERBOARD: _json(board), CARD: card}
+    for path, data in written.items():
+        store.put(f"{root}/{path}", data)
+    files = [f for f in manifest.files if f.path not in written]
+    files += [FileEntry(path=p, sha256=sha256(d), bytes=len(d)) for p, d in written.items()]
+    manifest = manifest.model_copy(update={"files": files})
+    store.put(f"{root}/manifest.json", _json(manifest.model_dump(mode="json")))
     return manifest
 
 

@@ -138,8 +138,10 @@ def build_dataset(
     force: bool,
     families: list[str] | None,
     say: Callable[[str], None],
+    baselines: bool = False,
 ) -> int:
-    """Materialize the built-in catalogue and release it; the exit status for the CLI."""
+    """Materialize the built-in catalogue and release it (and, with `baselines`, score the
+    built-in baselines into its leaderboard); the exit status for the CLI."""
     from benchgen_dagster.catalogue.builtin import builtin_requests
     from benchgen_dagster.catalogue.registry import get_family
     from benchgen_dagster.sandbox.select import choose_launcher, sandbox_kind_from_environment
@@ -197,9 +199,31 @@ def build_dataset(
         f"{manifest.counts['splits']} in {time.perf_counter() - started:.0f} s → "
         f"{dataset_location(data_dir, manifest.name)}"
     )
+    if baselines and not _score_baselines(target, say):
+        return 1
     for r in failed:
         say(f"  failed {r.partition}: {r.error}")
     return 1 if failed else 0
+
+
+def _score_baselines(target: BuildTarget, say: Callable[[str], None]) -> bool:
+    from benchgen_dagster.orchestration.definitions import defs
+
+    say("scoring the baselines …")
+    started = time.perf_counter()
+    with target.instance() as instance:
+        outcome = defs.resolve_job_def("score_baselines").execute_in_process(
+            instance=instance,
+            run_config=QUIET,
+            resources=target.resources(),
+            tags={BUILD_TAG: "true"},
+            raise_on_error=False,
+        )
+    if not outcome.success:
+        say("error: scoring the baselines failed; see `make dev` for the run's logs")
+        return False
+    say(f"leaderboard written in {time.perf_counter() - started:.0f} s")
+    return True
 
 
 def dataset_location(data_dir: Path, name: str) -> str:

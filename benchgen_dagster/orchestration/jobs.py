@@ -79,6 +79,13 @@ release_dataset = define_asset_job(
     description="Publish every materialized partition as the dataset.",
 )
 
+score_baselines = define_asset_job(
+    "score_baselines",
+    selection=["solver_baselines"],
+    description="Score the built-in baselines on the released dataset's test split and add "
+    "their leaderboard to the release (`benchgen build --baselines` runs it after the release).",
+)
+
 
 class ForgetConfig(Config):
     request_id: str = Field(description="The request to forget: its partition key")

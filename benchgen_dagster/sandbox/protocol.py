@@ -12,7 +12,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -208,3 +208,86 @@ def jobs_json(jobs: list[Job], tolerance_mm: float, angular_tolerance: float) ->
             "angular_tolerance": angular_tolerance,
         }
     )
+
+
+# --- a user's solver script ----------------------------------------------------------------
+
+DESIGN_MESH = re.compile(r"^\d+\.design\.\d+\.\d+\.stl$")
+MAX_MJCF_BYTES = 4 << 20
+UNSAFE_MJCF = re.compile(r"<!DOCTYPE|<!ENTITY|<\s*include\b", re.IGNORECASE)
+DesignMesh = Annotated[str, Field(pattern=DESIGN_MESH.pattern)]
+
+
+class SolverRecord(_Raw):
+    """What the worker says of one attempt of a solver script."""
+
+    index: int
+    seed: int
+    ok: bool
+    kind: Literal["none", "mjcf", "parts"] | None = None
+    parts: dict[Label, list[DesignMesh]] = Field(default_factory=dict, max_length=64)
+    material: str = Field("wood", max_length=32)
+    error: str | None = None
+    traceback: str | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class RawDesign:
+    """An attempt the solver script made: MJCF text, or STL bytes per part label, or nothing."""
+
+    job: Job
+    material: str
+    mjcf: str | None = None
+    parts: dict[str, list[bytes]] = field(default_factory=dict)
+
+
+def read_design(output_dir: Path, job: Job, max_triangles: int) -> RawDesign | ScriptFailure:
+    """Parse one finished attempt of a solver script; any breach of the protocol fails it."""
+    try:
+        record = SolverRecord.model_validate_json(
+            _read_bounded(output_dir / f"{job.index}.json", MAX_RECORD_BYTES)
+        )
+        if record.index != job.index or record.seed != job.seed:
+            raise OutputError(Reason.script_output_invalid, "record is for another job")
+        if not record.ok or record.kind is None:
+            error = record.error or "the solver failed without a message"
+            return ScriptFailure(job, classify_error(error), error, record.seconds)
+        if record.kind == "mjcf":
+            data = _read_bounded(output_dir / f"{job.index}.design.xml", MAX_MJCF_BYTES)
+            return RawDesign(job, record.material, mjcf=untrusted_mjcf(data))
+        parts = {}
+        for label, names in record.parts.items():
+            if not all(name.startswith(f"{job.index}.") for name in names):
+                raise OutputError(Reason.script_output_invalid, f"{label} names another job's")
+            parts[label] = [_read_stl(output_dir / name, max_triangles) for name in names]
+        return RawDesign(job, record.material, parts=parts)
+    except ValidationError as error:
+        return ScriptFailure(job, Reason.script_output_invalid, _first_error(error))
+    except OutputError as error:
+        return ScriptFailure(job, error.reason, str(error))
+
+
+def untrusted_mjcf(data: bytes) -> str:
+    """MJCF from a sandboxed script, refused when it could make the host read a file (an
+    include, an asset file, a directory) or expand entities."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise OutputError(Reason.script_output_invalid, "the design's MJCF is not UTF-8") from None
+    if UNSAFE_MJCF.search(text):
+        raise OutputError(Reason.script_output_invalid, "the design's MJCF includes other files")
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as error:
+        raise OutputError(Reason.script_output_invalid, f"the design's MJCF: {error}") from None
+    for element in root.iter():
+        named = [a for a in element.attrib if a.endswith(("file", "dir"))]
+        if named or element.tag in ("include", "plugin", "extension"):
+            raise OutputError(
+                Reason.script_output_invalid,
+                f"the design's MJCF may not name files ({element.tag} {' '.join(named)})",
+            )
+    return text

@@ -13,10 +13,10 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from benchgen_dagster.sandbox.protocol import (
     Job,
@@ -103,7 +103,32 @@ def run_batch(
     on_outcome: ProgressCallback | None = None,
 ) -> BatchResult:
     """Run every job; each ends as a RawVariant or a ScriptFailure, in job order."""
-    outcomes: dict[int, JobOutcome] = {}
+    return run_jobs(
+        source,
+        jobs,
+        launcher,
+        limits,
+        describe=lambda pending: jobs_json(pending, tolerance_mm, angular_tolerance),
+        read=read_outcome,
+        on_outcome=on_outcome,
+    )
+
+
+def run_jobs(
+    source: str,
+    jobs: Sequence[Job],
+    launcher: Launcher,
+    limits: Limits,
+    *,
+    describe: Callable[[list[Job]], str],
+    read: Callable[[Path, Job, int], Any],
+    inputs: Mapping[str, bytes] | None = None,
+    on_outcome: ProgressCallback | None = None,
+) -> BatchResult:
+    """The runner of any worker task: `describe` writes the jobs.json of the jobs still
+    pending, `read` parses one finished job's output (untrusted), `inputs` are further files
+    of the input folder. A job the worker never finished fails with the sandbox's reason."""
+    outcomes: dict[int, Any] = {}
     pending = list(jobs)
     starts = peak = 0
     console = ""
@@ -117,7 +142,7 @@ def run_batch(
         starts += 1
         with tempfile.TemporaryDirectory(prefix="benchgen-batch-") as tmp:
             workdir = Path(tmp)
-            _prepare(workdir, source, pending, tolerance_mm, angular_tolerance)
+            _prepare(workdir, source, describe(pending), inputs or {})
             with launcher.start(workdir, limits) as worker:
                 culprit_reason = _supervise(worker, workdir, pending, limits) or worker.verdict()
                 console = worker.console()
@@ -127,7 +152,7 @@ def run_batch(
             started = [j for j in pending if (out / f"{j.index}.started").exists()]
             for job in pending:
                 if (out / f"{job.index}.json").exists():
-                    settle(read_outcome(out, job, limits.max_triangles))
+                    settle(read(out, job, limits.max_triangles))
             unfinished = [j for j in pending if j.index not in outcomes]
             in_flight = [j for j in started if j.index not in outcomes]
             if not (out / "ready").exists():
@@ -144,14 +169,16 @@ def run_batch(
     return BatchResult([outcomes[j.index] for j in jobs], launcher.name, starts, console, peak)
 
 
-def _prepare(
-    workdir: Path, source: str, jobs: list[Job], tolerance_mm: float, angular_tolerance: float
-) -> None:
+def _prepare(workdir: Path, source: str, jobs: str, inputs: Mapping[str, bytes]) -> None:
     (workdir / "in").mkdir()
     (workdir / "out").mkdir()
     (workdir / "home").mkdir()
     (workdir / "in" / "script.py").write_text(source)
-    (workdir / "in" / "jobs.json").write_text(jobs_json(jobs, tolerance_mm, angular_tolerance))
+    (workdir / "in" / "jobs.json").write_text(jobs)
+    for name, data in inputs.items():
+        path = workdir / "in" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
     for folder in ("out", "home"):
         os.chmod(workdir / folder, 0o777)  # a worker under another uid writes here
     os.chmod(workdir, 0o755)

@@ -2,6 +2,9 @@
 
 Usage: python -m benchgen_dagster.sandbox.worker INPUT_DIR OUTPUT_DIR
 
+With `"task": "solve"` in `jobs.json` the script is a user's solver instead, and the worker
+calls its `solve(scenario, attempt)` for each job (see `_run_solver_jobs`).
+
 INPUT_DIR holds `script.py` and `jobs.json`. For each job the worker writes `<i>.started`, then
 the part meshes as binary STL (millimetres) and `<i>.json` (renamed into place when whole), so
 the host can tell which variant a hang or a crash belongs to. Everything printed goes to
@@ -30,9 +33,65 @@ def main(argv: list[str]) -> int:
     input_dir, output_dir = Path(argv[0]), Path(argv[1])
     _capture_console(output_dir / "console.log")
     spec = json.loads((input_dir / "jobs.json").read_text())
+    if spec.get("task") == "solve":
+        _run_solver_jobs(spec, input_dir, output_dir)
+        return 0
     with _pipes() as pipes:
         _run_jobs(spec, input_dir, output_dir, pipes)
     return 0
+
+
+def _run_solver_jobs(spec: dict[str, Any], input_dir: Path, output_dir: Path) -> None:
+    """A user's solver script: `solve(scenario, attempt)` for each job, its design written as
+    `<i>.design.xml` (MJCF) or `<i>.design.<k>.<n>.stl` (parts), described by `<i>.json`."""
+    _write_atomic(output_dir / "ready", b"")
+    try:
+        module = _load_script(input_dir / "script.py", "solve", "solve(scenario, attempt)")
+    except BaseException as error:
+        for job in spec["jobs"]:
+            _write_json(output_dir / f"{job['index']}.json", _solver_record(job, _failure(error)))
+        return
+    for job in spec["jobs"]:
+        index = job["index"]
+        (output_dir / f"{index}.started").touch()
+        started = time.perf_counter()
+        try:
+            scenario = json.loads((input_dir / job["scenario"]).read_text())
+            made = module.solve(scenario, job["seed"])
+            record = _solver_record(job, {"ok": True, **_export_design(made, index, output_dir)})
+        except BaseException as error:
+            record = _solver_record(job, _failure(error))
+        record["seconds"] = round(time.perf_counter() - started, 6)
+        _write_json(output_dir / f"{index}.json", record)
+
+
+def _solver_record(job: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    return {"index": job["index"], "seed": job["seed"], **fields}
+
+
+def _export_design(made: Any, index: int, output_dir: Path) -> dict[str, Any]:
+    material = "wood"
+    if isinstance(made, tuple) and len(made) == 2 and isinstance(made[1], str):
+        made, material = made
+    if made is None or (isinstance(made, dict) and not made):
+        return {"kind": "none", "material": material}
+    if isinstance(made, str):
+        _write_atomic(output_dir / f"{index}.design.xml", made.encode())
+        return {"kind": "mjcf", "material": material}
+    if not isinstance(made, dict):
+        raise TypeError(f"solve() returned {type(made).__name__}: give MJCF text, a dict or None")
+    parts = {}
+    for k, (label, shape) in enumerate(made.items()):
+        stem = f"{index}.design.{k}"
+        stls = [shape] if isinstance(shape, bytes) else shape
+        if isinstance(stls, list) and all(isinstance(b, bytes) for b in stls):
+            names = [f"{stem}.{n}.stl" for n in range(len(stls))]
+            for name, data in zip(names, stls, strict=True):
+                (output_dir / name).write_bytes(data)
+        else:
+            names = write_stls(shape, output_dir, stem, 0.1, 0.1)
+        parts[str(label)] = names
+    return {"kind": "parts", "parts": parts, "material": material}
 
 
 def _run_jobs(spec: dict[str, Any], input_dir: Path, output_dir: Path, pipes: Any) -> None:
@@ -87,13 +146,15 @@ def _pipes() -> Any:
     return open_dagster_pipes()
 
 
-def _load_script(path: Path) -> Any:
+def _load_script(
+    path: Path, function: str = "build", signature: str = "build(seed, params)"
+) -> Any:
     spec = importlib.util.spec_from_file_location("family_script", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    if not callable(getattr(module, "build", None)):
-        raise AttributeError("the script defines no build(seed, params) function")
+    if not callable(getattr(module, function, None)):
+        raise AttributeError(f"the script defines no {signature} function")
     return module
 
 

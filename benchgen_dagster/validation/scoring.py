@@ -82,9 +82,7 @@ def evaluate(
     reasons = _constraint_violations(scenario.scenario, candidate)
     if reasons:
         return Evaluation(valid=False, success=False, reasons=reasons, **scored)
-    spec = mujoco.MjSpec.from_string(scenario.mjcf)
-    candidate.attach(spec)
-    model = spec.compile()
+    model = _with_design(scenario, candidate)
     clash = _clash(model)
     if clash:
         return Evaluation(valid=False, success=False, reasons=[clash], **scored)
@@ -108,6 +106,23 @@ def evaluate(
         robust_trials=trials,
         **scored,
     )
+
+
+def ruled_out(scenario: ScenarioSample, design: Design, material: str = "wood") -> list[str]:
+    """Why `evaluate` would rule the design out before simulating it (outside the build zone,
+    above a limit, sunk into the scenery), or nothing: what a random design is redrawn on."""
+    candidate = (
+        _from_mjcf(design, material) if isinstance(design, str) else _from_parts(design, material)
+    )
+    reasons = _constraint_violations(scenario.scenario, candidate)
+    clash = "" if reasons else _clash(_with_design(scenario, candidate))
+    return [*reasons, clash] if clash else reasons
+
+
+def _with_design(scenario: ScenarioSample, candidate: _Candidate) -> mujoco.MjModel:
+    spec = mujoco.MjSpec.from_string(scenario.mjcf)
+    candidate.attach(spec)
+    return spec.compile()
 
 
 def _constraint_violations(scenario: Scenario, candidate: _Candidate) -> list[str]:
@@ -212,21 +227,42 @@ def _owner(geom: str) -> str:
 def reference_design(sample: ScenarioSample, sandbox: str | None = None) -> tuple[Design, str]:
     """The scenario's own reference solution and its material, made again by its script in
     the sandbox."""
+    [made] = reference_designs([sample], sandbox)
+    if isinstance(made, str):
+        raise ValueError(made)
+    return made
+
+
+def reference_designs(
+    samples: Sequence[ScenarioSample], sandbox: str | None = None
+) -> list[tuple[Design, str] | str]:
+    """Each scenario's reference solution and its material, made again by its script in the
+    sandbox: one worker per family script for all its scenarios. A scenario whose script fails
+    gets the failure's message instead."""
     from benchgen_dagster.sandbox.protocol import Job, ScriptFailure
     from benchgen_dagster.sandbox.runner import run_batch
     from benchgen_dagster.sandbox.select import choose_launcher, sandbox_kind_from_environment
 
-    scenario = sample.scenario
-    job = Job(0, scenario.seed, dict(scenario.params))
     launcher = choose_launcher(sandbox or sandbox_kind_from_environment())
-    [outcome] = run_batch(sample.script, [job], launcher).outcomes
-    if isinstance(outcome, ScriptFailure):
-        raise ValueError(f"the script of {scenario.scenario_id} failed: {outcome.message}")
-    design = {
-        label: [outcome.meshes[name] for name in names]
-        for label, names in outcome.build.solution.items()
-    }
-    return design, outcome.build.solution_material
+    by_script: dict[str, list[int]] = {}
+    for number, sample in enumerate(samples):
+        by_script.setdefault(sample.script, []).append(number)
+    made: dict[int, tuple[Design, str] | str] = {}
+    for script, numbers in by_script.items():
+        jobs = [Job(n, samples[n].scenario.seed, dict(samples[n].scenario.params)) for n in numbers]
+        for outcome in run_batch(script, jobs, launcher).outcomes:
+            scenario = samples[outcome.job.index].scenario
+            if isinstance(outcome, ScriptFailure):
+                made[outcome.job.index] = (
+                    f"the script of {scenario.scenario_id} failed: {outcome.message}"
+                )
+                continue
+            design = {
+                label: [outcome.meshes[name] for name in names]
+                for label, names in outcome.build.solution.items()
+            }
+            made[outcome.job.index] = (design, outcome.build.solution_material)
+    return [made[n] for n in range(len(samples))]
 
 
 def load_design(path: Path, scenario: Scenario) -> Design:
