@@ -14,7 +14,7 @@ SANDBOX_PACKAGES := docker.io bubblewrap debootstrap
 # The browser the UI tests drive (Playwright uses Debian's Chromium; nothing is downloaded).
 TEST_PACKAGES := chromium
 
-.PHONY: setup sandbox dataset test dev lint bench bench-scale worker-image
+.PHONY: setup sandbox dataset test dev lint bench bench-scale bench-latency worker-image
 
 setup: $(STAMP)
 
@@ -56,6 +56,11 @@ bench: $(STAMP)
 bench-scale: $(STAMP)
 	scripts/apt-ensure $(RUNTIME_PACKAGES)
 	$(BIN)/benchgen bench --scale 100,1000,10000 --cameras iso
+
+# A request through the UI's path (a dagster dev of its own on 127.0.0.1) against the CLI.
+bench-latency: $(STAMP)
+	scripts/apt-ensure $(RUNTIME_PACKAGES)
+	$(BIN)/benchgen bench --latency --family over_wall --variants 3
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

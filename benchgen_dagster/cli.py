@@ -178,6 +178,29 @@ def worker_image() -> None:
     show_default=True,
     help="Folder for the JSON results.",
 )
+@click.option(
+    "--latency",
+    is_flag=True,
+    help="Instead of throughput: one request dropped into the requests folder of a `dagster "
+    "dev` (as `make dev`) until its release, stage by stage, against `benchgen build` of it.",
+)
+@click.option(
+    "--family", default="over_wall", show_default=True, help="--latency: the request's family."
+)
+@click.option(
+    "--variants",
+    type=click.IntRange(1),
+    default=3,
+    show_default=True,
+    help="--latency: the request's variants.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1),
+    default=600,
+    show_default=True,
+    help="--latency: seconds to wait for the release.",
+)
 def bench(
     scenarios: int,
     scale: str | None,
@@ -186,17 +209,35 @@ def bench(
     sandbox: str,
     cameras: str,
     out: Path,
+    latency: bool,
+    family: str,
+    variants: int,
+    timeout: float,
 ) -> None:
     """Measure throughput: the pipeline path against a naive fresh-process-per-variant baseline,
-    in one run; print a table and write it as JSON.
+    in one run; print a table and write it as JSON. With --latency, measure one request's way
+    through the UI's sensors and jobs instead.
 
     \b
     Examples:
       benchgen bench                           # 1000 scenarios (make bench)
       benchgen bench --scale 100,1000,10000 --cameras iso   # make bench-scale
+      benchgen bench --latency --family over_wall --variants 3   # make bench-latency
     """
     from benchgen_dagster.validation.bench import per_scenario_ms, run_bench, table
 
+    if latency:
+        from benchgen_dagster.catalogue.registry import get_family
+        from benchgen_dagster.orchestration.latency import latency_table, run_latency
+
+        get_family(family)  # an unknown family is a usage error before anything starts
+        result = run_latency(family, variants, timeout, click.echo)
+        click.echo(latency_table(result))
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"latency-{family}-{variants}-{result['created_at'].replace(':', '')}.json"
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        click.echo(f"written {path}")
+        return
     sizes = [int(n) for n in scale.split(",")] if scale else [scenarios]
     views = tuple(c.strip() for c in cameras.split(",") if c.strip())
     results = []

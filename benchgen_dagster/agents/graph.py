@@ -19,22 +19,22 @@ from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import Field
 
 from benchgen_dagster.agents import prompts
+from benchgen_dagster.agents.outcomes import (
+    DEFAULT_ROUNDS,
+    MODEL_VARIABLE,
+    AgentNotConfigured,
+    AgentRecord,
+    FamilyRejected,
+)
 from benchgen_dagster.agents.tracing import Tracer
 from benchgen_dagster.agents.workspace import Workspace
 from benchgen_dagster.catalogue.registry import registry, script_for
-from benchgen_dagster.errors import UserError
 from benchgen_dagster.schema.contract import Constraints, Model, Slug
 from benchgen_dagster.schema.records import FamilyPlan, FamilyScript, GenerationRequest, ParamRange
 
 ROLES = ("orchestrator", "planner", "coder", "reviewer")
-DEFAULT_ROUNDS = 3
 VALIDATION_SEEDS = 2  # each round validates the request's first seeds
 RECURSION_LIMIT = 200  # graph steps per run; a runaway conversation stops here
-MODEL_VARIABLE = "BENCHGEN_AGENT_MODEL"
-
-
-class AgentNotConfigured(UserError):
-    pass
 
 
 class PlanDraft(Model):
@@ -55,25 +55,6 @@ class Verdict(Model):
     approved: bool
     reasons: list[str] = Field(default_factory=list)
     round: int = 0
-
-
-class AgentRecord(Model):
-    """What the Coder and Reviewer achieved: kept in the workspace and in the lineage."""
-
-    approved: bool
-    rounds: int
-    max_rounds: int
-    reasons: list[str]
-    trace_id: str | None = None
-
-
-class FamilyRejected(Exception):
-    def __init__(self, record: AgentRecord) -> None:
-        self.record = record
-        super().__init__(
-            f"the agent's family was rejected after {record.rounds} of {record.max_rounds} "
-            f"rounds: {'; '.join(record.reasons)}"
-        )
 
 
 def chat_models(model_name: str | None, request_id: str) -> dict[str, BaseChatModel]:

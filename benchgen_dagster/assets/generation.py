@@ -5,7 +5,7 @@ from contextlib import contextmanager
 
 from dagster import AssetExecutionContext, DataVersion, Failure, MetadataValue, Output, asset
 
-from benchgen_dagster.agents.graph import AgentNotConfigured, FamilyRejected
+from benchgen_dagster.agents.outcomes import AgentNotConfigured, FamilyRejected
 from benchgen_dagster.agents.tracing import traced
 from benchgen_dagster.assets.partitions import RETRYABLE, STEP_RETRIES, requests_partitions
 from benchgen_dagster.catalogue.registry import get_family

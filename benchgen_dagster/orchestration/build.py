@@ -35,7 +35,16 @@ if TYPE_CHECKING:
 DAGSTER_YAML = """\
 telemetry:
   enabled: false
+# A queued run is launched within a second (Dagster's default: every 5 s).
+run_queue:
+  dequeue_interval_seconds: 1
+# Sensors in threads of their own: a slow one (stale_partitions) never holds up the others.
+sensors:
+  use_threads: true
+  num_workers: 4
 """
+# What earlier versions wrote: brought up to date; a file anyone edited is left alone.
+EARLIER_DAGSTER_YAML = ["telemetry:\n  enabled: false\n"]
 # The run's events stay in the Dagster instance (see `make dev`); the console shows progress.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -43,10 +52,16 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 def dagster_home(data_dir: Path) -> Path:
     """The Dagster instance folder ($DAGSTER_HOME, else DATA_DIR/dagster), created with its
     config on first use."""
-    home = Path(os.environ.get("DAGSTER_HOME") or data_dir / "dagster").resolve()
+    return init_dagster_home(Path(os.environ.get("DAGSTER_HOME") or data_dir / "dagster"))
+
+
+def init_dagster_home(home: Path) -> Path:
+    """`home` as a Dagster instance folder, its config written on first use; its full path."""
+    home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    config = home / "dagster.yaml"
+    if not config.exists() or config.read_text() in EARLIER_DAGSTER_YAML:
+        config.write_text(DAGSTER_YAML)
     return home
 
 

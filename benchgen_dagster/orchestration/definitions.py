@@ -1,6 +1,7 @@
-"""The Dagster definitions: the asset graph, its jobs, sensors and resources."""
+"""The Dagster definitions: the asset graph, its jobs, sensors and resources, and the
+executor."""
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from benchgen_dagster.assets import ALL_ASSETS
 from benchgen_dagster.orchestration.jobs import (
@@ -26,4 +27,9 @@ defs = Definitions(
     ],
     sensors=ALL_SENSORS,
     resources=resources_from_environment(),
+    # A run's steps in its own process, one after another: a partition's steps form a chain,
+    # and a process per step would import the whole stack again for each (most of a small
+    # run). Parallelism is inside the steps (their workers) and across runs. Jobs that name
+    # an executor of their own (build_partition_in_docker) keep it.
+    executor=in_process_executor,
 )

@@ -9,19 +9,14 @@ from typing import TYPE_CHECKING
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from benchgen_dagster.agents.graph import (
-    DEFAULT_ROUNDS,
-    MODEL_VARIABLE,
-    GeneratorAgent,
-    chat_models,
-)
-from benchgen_dagster.agents.workspace import Workspace
+from benchgen_dagster.agents.outcomes import DEFAULT_ROUNDS, MODEL_VARIABLE
 from benchgen_dagster.errors import env_int
 from benchgen_dagster.resources.settings import env_or
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
+    from benchgen_dagster.agents.graph import GeneratorAgent
     from benchgen_dagster.schema.records import GenerationRequest
 
 
@@ -34,12 +29,18 @@ class AgentResource(ConfigurableResource):
     )
     max_rounds: int = Field(default=DEFAULT_ROUNDS, ge=1, description="Validation rounds")
 
+    # The graph and LangChain are imported when an agent is used, not with the definitions.
     def chat_models(self, request_id: str) -> Mapping[str, BaseChatModel]:
+        from benchgen_dagster.agents.graph import chat_models
+
         return chat_models(self.model, request_id)
 
     def generator(
         self, request: GenerationRequest, workspaces: Path, sandbox: str
     ) -> GeneratorAgent:
+        from benchgen_dagster.agents.graph import GeneratorAgent
+        from benchgen_dagster.agents.workspace import Workspace
+
         return GeneratorAgent(
             self.chat_models(request.request_id),
             Workspace(workspaces / request.request_id),
