@@ -23,7 +23,7 @@ def test_validate_script_accepts_a_sound_family_with_exit_0() -> None:
     code, output = run("validate-script", str(FAMILY), "--seed", "1", "--sandbox", "bubblewrap")
     report = json.loads(output)
     assert code == 0 and report["accepted"] and report["sandbox"] == "bubblewrap"
-    assert [s["stage"] for s in report["stages"]][-1] == "robust"
+    assert [s["stage"] for s in report["stages"]][-2:] == ["robust", "difficulty"]
 
 
 def test_validate_script_rejects_a_broken_script_with_exit_1_and_its_reason() -> None:

@@ -12,7 +12,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, materialize
 
 from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
 from benchgen_dagster.assets.metadata import VALIDATION_STAGES, funnel_metadata
-from benchgen_dagster.assets.packaging import NO_DUPLICATES
+from benchgen_dagster.assets.packaging import NO_DUPLICATES, TIER_MIX
 from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.dataset import read_index, read_manifest
 from benchgen_dagster.dataset.release import exact_duplicates, write_release
@@ -204,8 +204,10 @@ def test_a_release_of_distinct_partitions_passes_and_its_metadata_reads_right(
     result = release(home, ["ball_bin", "cube_gap"], instance)
 
     assert result.success
-    (check,) = result.get_asset_check_evaluations()
-    assert check.check_name == NO_DUPLICATES and check.passed
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert set(checks) == {NO_DUPLICATES, TIER_MIX}
+    assert checks[NO_DUPLICATES].passed and checks[TIER_MIX].passed
+    assert checks[TIER_MIX].metadata["problems"].value == 0
     metadata = result.asset_materializations_for_node("dataset_release")[0].metadata
     folder = home / "datasets" / "default"
     assert metadata["path"].value == folder.as_uri()

@@ -9,10 +9,13 @@ from benchgen_dagster.schema.contract import (
     FUNNEL,
     REPORTED_STAGES,
     Diversity,
+    Reason,
+    Scenario,
     Stage,
     ValidationReport,
     stage_counts,
 )
+from benchgen_dagster.validation.difficulty import tier_mix
 
 # What validated_simulations runs; the render stage is scenario_renders' and comes later.
 VALIDATION_STAGES = [stage for stage in FUNNEL if stage is not Stage.render]
@@ -63,4 +66,28 @@ def diversity_metadata(diversity: Diversity) -> dict[str, object]:
         "unique_geometries": diversity.unique_geometries,
         "near_duplicates": diversity.near_duplicates,
         "diversity": MetadataValue.md(table if rows else "Nothing accepted."),
+    }
+
+
+def difficulty_metadata(
+    scenarios: list[Scenario], reports: list[ValidationReport]
+) -> dict[str, object]:
+    """The difficulty stage in the UI: the tier mix of the accepted variants, how many were
+    rejected as trivial, and each one's random solve rate with its interval."""
+    tiers = tier_mix([s.difficulty.tier for s in scenarios if s.difficulty])
+    trivial = sum(1 for r in reports if r.rejection and r.rejection.reason is Reason.trivial_random)
+    rows = [
+        f"| {s.scenario_id} | {d.tier} | {d.successes}/{d.trials} | {d.random_solve_rate:.1%} "
+        f"| {d.random_solve_low95:.1%}–{d.random_solve_high95:.1%} |"
+        for s in scenarios
+        if (d := s.difficulty)
+    ]
+    table = "\n".join(
+        ["| scenario | tier | solved | rate | 95% interval |", "|---|---|---|---|---|", *rows]
+    )
+    return {
+        "rejected_trivial_random": trivial,
+        "tier_mix": MetadataValue.json(tiers),
+        **{f"tier_{tier}": n for tier, n in tiers.items()},
+        "difficulty": MetadataValue.md(table if rows else "Nothing accepted."),
     }

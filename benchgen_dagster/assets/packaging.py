@@ -26,6 +26,7 @@ from benchgen_dagster.dataset.release import (
     pack_shards,
     write_release,
 )
+from benchgen_dagster.dataset.tiers import release_tier_mix, tier_problems
 from benchgen_dagster.resources.settings import PipelineSettings
 from benchgen_dagster.resources.storage import StorageResource, asset_prefix
 from benchgen_dagster.schema.contract import DatasetManifest, PartitionLineage
@@ -39,6 +40,7 @@ GROUP = "packaging"
 PREVIEW_WIDTH = 800  # the contact sheet in the UI: its family names still legible
 PREVIEWS = 4
 NO_DUPLICATES = "no_duplicates_across_partitions"
+TIER_MIX = "difficulty_tier_mix"
 
 
 @asset(
@@ -139,6 +141,7 @@ def dataset_shards(
         "dataset/card.md.j2",
         "dataset/figures.py",
         "dataset/diversity.py",
+        "dataset/tiers.py",
     ),
     deps=[dataset_shards],
     check_specs=[
@@ -148,7 +151,15 @@ def dataset_shards(
             blocking=True,
             description="No scenario is in two partitions (the same scenery and parameters "
             "under two requests); a release that would hold one is not written.",
-        )
+        ),
+        AssetCheckSpec(
+            TIER_MIX,
+            asset="dataset_release",
+            blocking=True,
+            description="Every packaged scenario has a difficulty tier and none is trivial for "
+            "random designs (Wilson lower bound of the random solve rate below 10%); a release "
+            "that breaks this is not written.",
+        ),
     ],
     description="The released dataset: every materialized partition's shards under "
     "`shards/<split>-<request>-<nnnnn>.tar`, index.parquet, the card and its pictures, and "
@@ -202,6 +213,16 @@ def dataset_release(
             + "); give the repeating requests other seeds or remove them",
             allow_retries=False,  # the same partitions would give the same duplicates
         )
+    rows = [row for bundle in batches.values() for row in bundle.record.rows]
+    problems = tier_problems(rows)
+    if problems:
+        yield duplicates_check([], len(batches))
+        yield tier_mix_check(problems, release_tier_mix(rows))
+        raise Failure(
+            description=f"not released: {len(problems)} packaged scenarios break the tier "
+            "mix (" + "; ".join(problems[:3]) + ")",
+            allow_retries=False,
+        )
     manifest = write_release(
         store,
         settings.dataset,
@@ -224,9 +245,36 @@ def dataset_release(
             "partitions": MetadataValue.json([p.model_dump() for p in manifest.partitions]),
             "card": MetadataValue.md(store.get(f"{root}/{CARD}").decode()),
             "pictures": MetadataValue.md(_pictures_preview(store, root, manifest)),
+            "tier_mix": tier_mix_table(release_tier_mix(rows)),
         },
     )
     yield duplicates_check([], len(batches))
+    yield tier_mix_check([], release_tier_mix(rows))
+
+
+def tier_mix_table(mix: dict[str, dict[str, int]]) -> MetadataValue:
+    tiers = list(mix["all"])
+    rows = [
+        f"| {family} | " + " | ".join(str(n) for n in counts.values()) + " |"
+        for family, counts in mix.items()
+    ]
+    header = ["| family | " + " | ".join(tiers) + " |", "|---|" + "---|" * len(tiers)]
+    return MetadataValue.md("\n".join([*header, *rows]))
+
+
+def tier_mix_check(problems: list[str], mix: dict[str, dict[str, int]]) -> AssetCheckResult:
+    return AssetCheckResult(
+        check_name=TIER_MIX,
+        passed=not problems,
+        metadata={
+            "problems": len(problems),
+            "tiers": MetadataValue.json(mix["all"]),
+            "tier_mix": tier_mix_table(mix),
+            "details": MetadataValue.md(
+                "\n".join(f"- {p}" for p in problems[:50]) or "Every scenario has a tier."
+            ),
+        },
+    )
 
 
 def duplicates_check(duplicates: list[list[str]], partitions: int) -> AssetCheckResult:

@@ -12,7 +12,11 @@ from dagster import (
     asset,
 )
 
-from benchgen_dagster.assets.metadata import diversity_metadata, funnel_metadata
+from benchgen_dagster.assets.metadata import (
+    difficulty_metadata,
+    diversity_metadata,
+    funnel_metadata,
+)
 from benchgen_dagster.assets.partitions import STEP_RETRIES, requests_partitions
 from benchgen_dagster.dataset.diversity import batch_diversity
 from benchgen_dagster.resources.settings import PipelineSettings
@@ -108,7 +112,8 @@ def scenario_variants(
         ),
     ],
     description="Every variant through geometry, static rules, MjSpec model assembly and the "
-    "stable / not-trivial / solvable / robust simulations. Accepted ones carry "
+    "stable / not-trivial / solvable / robust simulations and the random-design difficulty "
+    "baseline (trivial ones rejected, the others tiered). Accepted ones carry "
     "their MJCF with and without the reference solution.",
 )
 def validated_simulations(
@@ -129,7 +134,11 @@ def validated_simulations(
     diversity = batch_diversity(bundle)
     yield Output(
         bundle,
-        metadata={**funnel_metadata(bundle.record.reports), **diversity_metadata(diversity)},
+        metadata={
+            **funnel_metadata(bundle.record.reports),
+            **difficulty_metadata(bundle.record.scenarios, bundle.record.reports),
+            **diversity_metadata(diversity),
+        },
     )
     yield from validation_checks(bundle.record, settings.min_pass_rate)
     yield diversity_check(diversity, settings.max_near_duplicates)

@@ -12,7 +12,14 @@ import jinja2
 import yaml
 
 from benchgen_dagster.dataset.members import MAPS, RENDER, card_features
+from benchgen_dagster.dataset.tiers import TIERS, by_family, flat_rows
 from benchgen_dagster.schema.contract import REPORTED_STAGES, DatasetManifest, IndexRow
+from benchgen_dagster.validation.difficulty import (
+    BASELINE,
+    FRAGILE_LOW95,
+    MAX_TRIALS,
+    TRIVIAL_LOW95,
+)
 
 TEMPLATE = jinja2.Environment(
     trim_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined
@@ -38,7 +45,9 @@ LIMITATIONS = [
     "MuJoCo collides convex hulls: a concave part with flat faces is split into exact convex "
     "pieces, a curved one is decomposed with CoACD, which approximates its shape within a small "
     "tolerance.",
-    "Difficulty measures are geometric (distance, drop, clearance), not a learned estimate.",
+    "Difficulty tiers come from a random-design baseline (random planks, blocks and wedges in the "
+    f"build zone, at most {MAX_TRIALS} trials per scenario): they rank scenarios by how often "
+    "chance solves them, not by how hard they are for a capable solver.",
 ]
 
 
@@ -210,4 +219,28 @@ def dataset_card(
         partitions=manifest.partitions,
         limitations=LIMITATIONS,
         leaderboard=leaderboard_section(leaderboard),
+        difficulty=difficulty_rows(manifest, rows),
+        tiers=TIERS,
+        baseline=BASELINE,
+        max_trials=MAX_TRIALS,
+        trivial_low95=f"{TRIVIAL_LOW95:.0%}",
+        fragile_low95=f"{FRAGILE_LOW95:.0%}",
     )
+
+
+def difficulty_rows(manifest: DatasetManifest, rows: list[IndexRow]) -> list[dict[str, object]]:
+    """The card's difficulty table: per family, the tier mix, the median random solve rate,
+    the scenarios rejected as trivial and the reference's certificate."""
+    return [
+        {
+            "family": f.family,
+            "tiers": [f.tiers[t] for t in TIERS],
+            "median_rate": f"{f.median_rate:.1%}",
+            "trivial": f.trivial_rejected,
+            "certificate": f"{f.certificate_successes}/{f.certificate_trials}",
+            "certificate_low95": f"{f.certificate_low95:.0%}",
+            "fragile": len(f.fragile),
+        }
+        for f in by_family(flat_rows(rows), manifest.partitions)
+        if f.rates or f.trivial_rejected
+    ]

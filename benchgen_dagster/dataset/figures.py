@@ -125,19 +125,48 @@ def diversity_plot(rows: Sequence[IndexRow]) -> bytes:
     return _figure_png(figure)
 
 
+TIER_COLORS = {"easy": "#8cc63f", "medium": "#f2b134", "hard": "#e5683a", "very_hard": "#8e2c48"}
+
+
 def difficulty_plot(rows: Sequence[IndexRow]) -> bytes:
-    """Histograms of the difficulty measures over the whole release."""
+    """Per family: the tier mix, and each scenario's random solve rate with its 95% Wilson
+    interval."""
+    from benchgen_dagster.dataset.tiers import TIERS, by_family, flat_rows
+
     plt = _pyplot()
-    measures = (
-        ("distance_to_goal_m", "start to goal, horizontal (m)"),
-        ("height_change_m", "drop from start to goal floor (m)"),
-        ("goal_clearance_m", "room in the goal around the payload (m)"),
-    )
-    figure, axes = plt.subplots(1, 3, figsize=(12, 3.5))
-    for ax, (name, label) in zip(axes, measures, strict=True):
-        ax.hist([r.measurements[name] for r in rows], bins=20, color="#d5803a")
-        ax.set_xlabel(label)
-    axes[0].set_ylabel("scenarios")
-    figure.suptitle("Difficulty")
+    summary = by_family(flat_rows(rows))
+    families = [f.family for f in summary]
+    figure, (mix, rates) = plt.subplots(1, 2, figsize=(12, 4.5))
+    bottom = [0] * len(summary)
+    for tier in TIERS:
+        counts = [f.tiers[tier] for f in summary]
+        mix.bar(families, counts, bottom=bottom, label=tier, color=TIER_COLORS[tier])
+        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+    mix.set_ylabel("scenarios")
+    mix.set_title("Difficulty tiers per family")
+    mix.tick_params(axis="x", rotation=60, labelsize=7)
+    mix.legend(fontsize=7)
+    for position, family in enumerate(families):
+        mine = sorted(
+            (r for r in rows if r.family == family and r.random_solve_rate is not None),
+            key=lambda r: r.scenario_id,
+        )
+        for offset, row in enumerate(mine):
+            x = position + (offset + 0.5) / max(len(mine), 1) * 0.7 - 0.35
+            low, high = row.random_solve_low95 or 0.0, row.random_solve_high95 or 0.0
+            rate = row.random_solve_rate or 0.0
+            rates.errorbar(
+                x,
+                100 * rate,
+                yerr=[[100 * (rate - low)], [100 * (high - rate)]],
+                fmt="o",
+                markersize=3,
+                elinewidth=0.6,
+                color=TIER_COLORS.get(row.difficulty_tier or "", "#555555"),
+            )
+    rates.axhline(10, color="black", linestyle="--", linewidth=0.8)
+    rates.set_xticks(range(len(families)), families, rotation=60, fontsize=7)
+    rates.set_ylabel("random solve rate (%), 95% interval")
+    rates.set_title("Random-design solve rates (dashed: trivial lower bound)")
     figure.tight_layout()
     return _figure_png(figure)

@@ -35,7 +35,9 @@ from benchgen_dagster.schema.contract import (
     FileEntry,
     IndexRow,
     PartitionLineage,
+    Scenario,
     ShardEntry,
+    ValidationReport,
     params_json,
     stage_counts,
 )
@@ -68,7 +70,22 @@ INDEX_COLUMNS = [
     "family_code_version",
     "sandbox",
     "geometry_sha256",
+    "tier",
+    "random_solve_rate",
+    "random_solve_low95",
+    "random_solve_high95",
+    "difficulty_tier",
+    "robust_successes",
+    "robust_trials",
 ]
+COLUMN_TYPES = {
+    "seed": pa.int64(),
+    "random_solve_rate": pa.float64(),
+    "random_solve_low95": pa.float64(),
+    "random_solve_high95": pa.float64(),
+    "robust_successes": pa.int64(),
+    "robust_trials": pa.int64(),
+}
 
 
 def sha256(data: bytes) -> str:
@@ -130,6 +147,7 @@ def pack_shards(
                     family_code_version=script.code_version,
                     sandbox=scenario.lineage.sandbox,
                     geometry_sha256=validated.record.geometry[sid],
+                    **difficulty_columns(scenario, report),
                     measurements={**report.measurements(), **scenario_features(scenario)},
                 )
             )
@@ -154,6 +172,30 @@ def pack_shards(
         funnel=funnel,
     )
     return Bundle(batch, files)
+
+
+def difficulty_columns(scenario: Scenario, report: ValidationReport) -> dict[str, object]:
+    """The index's difficulty and robustness columns, from the scenario and its report."""
+    measured = report.measurements()
+    difficulty = scenario.difficulty
+    robust = {
+        "robust_successes": _count(measured.get("robust.successes")),
+        "robust_trials": _count(measured.get("robust.trials")),
+    }
+    if difficulty is None:
+        return {"tier": scenario.tier, **robust}
+    return {
+        "tier": scenario.tier,
+        "random_solve_rate": difficulty.random_solve_rate,
+        "random_solve_low95": difficulty.random_solve_low95,
+        "random_solve_high95": difficulty.random_solve_high95,
+        "difficulty_tier": difficulty.tier,
+        **robust,
+    }
+
+
+def _count(value: float | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def tar_bytes(members: Iterable[tuple[str, bytes]]) -> bytes:
@@ -388,7 +430,7 @@ def index_bytes(rows: list[IndexRow]) -> bytes:
     for measure in measures:
         columns[measure] = [r.measurements.get(measure) for r in rows]
     schema = pa.schema(
-        [(c, pa.int64() if c == "seed" else pa.string()) for c in INDEX_COLUMNS]
+        [(c, COLUMN_TYPES.get(c, pa.string())) for c in INDEX_COLUMNS]
         + [(m, pa.float64()) for m in measures]
     )
     buffer = pa.BufferOutputStream()

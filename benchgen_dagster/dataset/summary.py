@@ -7,7 +7,9 @@ from collections import Counter
 from rich.console import Console
 from rich.table import Table
 
+from benchgen_dagster.dataset.tiers import TIERS, by_family
 from benchgen_dagster.schema.contract import REPORTED_STAGES, DatasetManifest
+from benchgen_dagster.validation.difficulty import FRAGILE_LOW95
 
 WIDTH = 132
 
@@ -25,6 +27,13 @@ def print_summary(
     console.print("splits: " + ", ".join(f"{k} {v}" for k, v in manifest.counts["splits"].items()))
     console.print(funnel_table(manifest))
     console.print(family_table(manifest, rows))
+    console.print(difficulty_table(manifest, rows))
+    fragile = [f for f in by_family(rows, manifest.partitions) if f.fragile]
+    if fragile:
+        console.print(
+            "fragile references (certificate lower bound below "
+            f"{FRAGILE_LOW95:.0%}): " + ", ".join(f"{f.family} ({len(f.fragile)})" for f in fragile)
+        )
 
 
 def funnel_table(manifest: DatasetManifest) -> Table:
@@ -72,5 +81,25 @@ def family_table(manifest: DatasetManifest, rows: list[dict[str, object]]) -> Ta
             f"{spreads['goal_x_m'].std:.3f}",
             f"{distance.min:.2f}–{distance.max:.2f}",
             f"{drop.min:.2f}–{drop.max:.2f}",
+        )
+    return table
+
+
+def difficulty_table(manifest: DatasetManifest, rows: list[dict[str, object]]) -> Table:
+    """Per family: the tier mix, the median random solve rate, what was rejected as trivial,
+    and the reference's certificate over perturbed starts."""
+    table = Table(title="Difficulty", title_justify="left")
+    table.add_column("family")
+    for column in (*TIERS, "median rate", "trivial", "certificate", "low95", "fragile"):
+        table.add_column(column, justify="right")
+    for family in by_family(rows, manifest.partitions):
+        table.add_row(
+            family.family,
+            *(str(family.tiers[tier]) for tier in TIERS),
+            f"{family.median_rate:.1%}",
+            str(family.trivial_rejected),
+            f"{family.certificate_successes}/{family.certificate_trials}",
+            f"{family.certificate_low95:.0%}",
+            str(len(family.fragile)),
         )
     return table

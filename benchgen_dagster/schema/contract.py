@@ -155,6 +155,23 @@ class Lineage(Model):
     trace_id: str | None = None
 
 
+DifficultyTier = Literal["easy", "medium", "hard", "very_hard"]
+
+
+class Difficulty(Model):
+    """How often random designs solve a scenario: the random-design baseline's trials, its
+    successes, the rate with its 95% Wilson interval, and the tier the rate falls in (see
+    `benchgen_dagster.validation.difficulty` for the baseline and the tier boundaries)."""
+
+    baseline: str = Field(description="Name and version of the random-design baseline")
+    trials: int = Field(ge=0)
+    successes: int = Field(ge=0)
+    random_solve_rate: float = Field(ge=0, le=1, description="successes / trials")
+    random_solve_low95: float = Field(ge=0, le=1, description="Wilson 95% lower bound")
+    random_solve_high95: float = Field(ge=0, le=1, description="Wilson 95% upper bound")
+    tier: DifficultyTier
+
+
 class Scenario(Model):
     schema_version: str = SCHEMA_VERSION
     scenario_id: Slug
@@ -170,6 +187,12 @@ class Scenario(Model):
     constraints: Constraints
     split: Split
     lineage: Lineage
+    tier: Literal["spatial", "kinematic"] = Field(
+        default="spatial", description="spatial: every part is fixed; kinematic: parts move"
+    )
+    difficulty: Difficulty | None = Field(
+        default=None, description="The random-design baseline; set on every packaged scenario"
+    )
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -184,6 +207,7 @@ class Stage(StrEnum):
     trivial = "trivial"
     solvable = "solvable"
     robust = "robust"
+    difficulty = "difficulty"
     render = "render"
 
 
@@ -229,6 +253,7 @@ class Reason(StrEnum):
     unsolvable = "unsolvable"
     solution_touches_forbid = "solution_touches_forbid"
     not_robust = "not_robust"
+    trivial_random = "trivial_random"
     render_failed = "render_failed"
 
 
@@ -303,6 +328,13 @@ class IndexRow(Model):
     family_code_version: str
     sandbox: str
     geometry_sha256: str = Field(description="A hash of the scene's meshes, for deduplication")
+    tier: Literal["spatial", "kinematic"] = "spatial"
+    random_solve_rate: float | None = None
+    random_solve_low95: float | None = None
+    random_solve_high95: float | None = None
+    difficulty_tier: DifficultyTier | None = None
+    robust_successes: int | None = None
+    robust_trials: int | None = None
     measurements: dict[str, float]
 
 

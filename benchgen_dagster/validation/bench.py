@@ -30,6 +30,7 @@ from benchgen_dagster.catalogue.registry import get_family, registry
 from benchgen_dagster.dataset.release import pack_shards, write_release
 from benchgen_dagster.sandbox.runner import Limits
 from benchgen_dagster.sandbox.select import choose_launcher
+from benchgen_dagster.schema.contract import Scenario
 from benchgen_dagster.schema.records import GenerationRequest, ShardBatch
 from benchgen_dagster.stores.bundles import Bundle
 from benchgen_dagster.stores.local import LocalStore, Store
@@ -40,7 +41,19 @@ from benchgen_dagster.validation.steps import (
     validate_variants,
 )
 
-STAGES = ("script", "geometry", "rules", "model", "stable", "solvable", "render", "packaging")
+STAGES = (
+    "script",
+    "geometry",
+    "rules",
+    "model",
+    "stable",
+    "solvable",
+    "difficulty",
+    "render",
+    "packaging",
+)
+DIFFICULTY_SAMPLE = 24  # scenarios whose trials are timed both ways
+DIFFICULTY_TRIALS = 16  # trials per sampled scenario, each way
 
 
 @dataclass
@@ -144,6 +157,12 @@ def run_pipeline(
         }
         write_release(LocalStore(tmp), "bench", batches, [], {"benchgen": __version__})
         wall_release = time.perf_counter() - started
+    sample = [
+        (Scenario.model_validate(s), files[f"{s['scenario_id']}.mjcf.xml"].decode())
+        for _, (record, files) in phase_a.values()
+        for s in _dumped(record)["scenarios"][:2]
+    ][:DIFFICULTY_SAMPLE]
+    difficulty = difficulty_throughput(sample, say=say)
     partitions = [phase_a[f][0] for f in counts]
     for partition in partitions:
         partition.seconds.update(phase_b[partition.family][0])
@@ -162,6 +181,54 @@ def run_pipeline(
         "worker_peak_mb": max(p.worker_peak_mb for p in partitions),
         "validator_peak_mb": max(p.process_peak_mb for p in partitions),
         "partitions": [asdict(p) for p in partitions],
+        "difficulty": {
+            **difficulty,
+            "core_s_per_scenario": sum(p.seconds.get("difficulty", 0.0) for p in partitions)
+            / scenarios,
+        },
+    }
+
+
+def _dumped(record: Any) -> dict[str, Any]:
+    return record if isinstance(record, dict) else record.model_dump(mode="json")
+
+
+def difficulty_throughput(
+    scenarios: list[tuple[Scenario, str]],
+    trials: int = DIFFICULTY_TRIALS,
+    say: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """The random-design trials two ways on the same designs, in this one process (one core):
+    on one model per scenario with its parts moved in place, and on a model compiled for each
+    trial. CPU time, so another load on the machine counts less."""
+    from benchgen_dagster.validation.difficulty import ProbeModel, fresh_run, trial_design
+
+    say(f"  difficulty: {trials} trials on {len(scenarios)} scenarios, in place and recompiled")
+    in_place = compiled = 0.0
+    count = 0
+    for scenario, xml in scenarios:
+        started = time.process_time()
+        probes = ProbeModel(xml, scenario)  # its one compile is part of the in-place cost
+        designs = []
+        for number in range(trials):
+            design, _ = trial_design(probes, number)
+            if design is not None:
+                probes.run(design)
+                designs.append(design)
+        middle = time.process_time()
+        for design in designs:
+            fresh_run(xml, scenario, design)
+        compiled += time.process_time() - middle
+        in_place += middle - started
+        count += len(designs)
+    in_place_rate = count / max(in_place, 1e-9)
+    compiled_rate = count / max(compiled, 1e-9)
+    return {
+        "scenarios": len(scenarios),
+        "trials": count,
+        "in_place_trials_per_s_per_core": in_place_rate,
+        "recompiled_trials_per_s_per_core": compiled_rate,
+        "speedup": in_place_rate / compiled_rate,
     }
 
 
@@ -238,6 +305,7 @@ def run_bench(
 def table(result: dict[str, Any]) -> str:
     """The result as a plain-text table."""
     pipeline, baseline = result["pipeline"], result["baseline"]
+    difficulty = pipeline["difficulty"]
     scenarios = pipeline["scenarios"]
     lines = [f"{'stage':<12}{'cpu s':>10}{'ms / scenario':>16}"]
     for stage, seconds in pipeline["stage_cpu_s"].items():
@@ -251,6 +319,10 @@ def table(result: dict[str, Any]) -> str:
         f"{pipeline['accepted']} of {scenarios} accepted",
         f"renders: {pipeline['frames_per_s_per_core']:.1f} frames/s per core at 320×240 "
         "(model load and mesh upload included)",
+        f"difficulty: {difficulty['in_place_trials_per_s_per_core']:.0f} trials/s per core in "
+        f"place, {difficulty['recompiled_trials_per_s_per_core']:.0f} recompiling each trial "
+        f"→ {difficulty['speedup']:.1f}×; the stage adds "
+        f"{difficulty['core_s_per_scenario']:.3f} core-s per scenario",
         f"peak memory: sandbox worker {pipeline['worker_peak_mb']:.0f} MiB, "
         f"validation process {pipeline['validator_peak_mb']:.0f} MiB",
         "wall: " + ", ".join(f"{k} {v:.1f} s" for k, v in pipeline["wall_s"].items()),

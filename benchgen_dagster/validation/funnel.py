@@ -19,6 +19,13 @@ import mujoco
 
 from benchgen_dagster.sandbox.protocol import JobOutcome, ScriptFailure
 from benchgen_dagster.schema.contract import Reason, Scenario, Stage, StageResult, ValidationReport
+from benchgen_dagster.validation.difficulty import (
+    MAX_TRIALS,
+    TRIVIAL_LOW95,
+    is_trivial,
+    random_baseline,
+    wilson,
+)
 from benchgen_dagster.validation.model import CompiledScene, compile_scene
 from benchgen_dagster.validation.rules import RuleViolation, check_rules
 from benchgen_dagster.validation.scene import (
@@ -40,13 +47,15 @@ from benchgen_dagster.validation.simulate import (
 OVERLAP_TOLERANCE_M = 0.001  # parts may touch, not sink into each other by more than this
 # What a validation result depends on, besides the dataset contract: the validator version
 # hashes exactly these, so editing a pipeline step or an internal record keeps partitions fresh.
-VALIDATION_MODULES = ("funnel", "geometry", "model", "rules", "scene", "simulate")
+VALIDATION_MODULES = ("difficulty", "funnel", "geometry", "model", "rules", "scene", "simulate")
 
 
 @dataclass(frozen=True)
 class FunnelSettings:
     robust_trials: int = 5
     robust_min_successes: int = 4
+    certificate_trials: int = 16  # the reference's stronger certificate, recorded, not a gate
+    difficulty_max_trials: int = MAX_TRIALS
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,8 @@ def validate_variant(
             _stable_and_not_trivial(funnel, scenario, compiled.model)
         with funnel.timed(Stage.solvable):
             _solvable_and_robust(funnel, scenario, compiled.solution_model)
+        with funnel.timed(Stage.difficulty):
+            scenario = _difficulty(funnel, scenario, compiled.xml)
     except _Rejected as rejection:
         funnel.stages.append(rejection.result)
     report = ValidationReport(
@@ -292,17 +303,45 @@ def _solvable_and_robust(funnel: _Funnel, scenario: Scenario, model: mujoco.MjMo
         max_speed_mps=round(run.max_speed, 4),
     )
     settings = funnel.settings
-    successes = sum(
-        simulate(model, scenario, offset, data=data).success
-        for offset in perturbations(scenario, settings.robust_trials)
-    )
-    measured = {"successes": successes, "trials": settings.robust_trials}
+    trials, certificate = settings.robust_trials, settings.certificate_trials
+    offsets = perturbations(scenario, max(trials, certificate))
+    outcomes = [simulate(model, scenario, offset, data=data).success for offset in offsets[:trials]]
+    successes = sum(outcomes)
+    measured: dict[str, float] = {"successes": successes, "trials": trials}
     if successes < settings.robust_min_successes:
         raise _Rejected(
             Stage.robust,
             Reason.not_robust,
-            f"the solution works for {successes} of {settings.robust_trials} "
+            f"the solution works for {successes} of {trials} "
             f"perturbed starts, below {settings.robust_min_successes}",
             measured,
         )
+    outcomes += [
+        simulate(model, scenario, offset, data=data).success
+        for offset in offsets[trials:certificate]
+    ]
+    certified = sum(outcomes[:certificate])
+    measured |= {
+        "certificate_successes": certified,
+        "certificate_trials": certificate,
+        "certificate_low95": round(wilson(certified, certificate)[0], 6),
+    }
     funnel.passed(Stage.robust, **measured)
+
+
+def _difficulty(funnel: _Funnel, scenario: Scenario, xml: str) -> Scenario:
+    """The random-design baseline on the scenery without the solution: its record goes into
+    the scenario; a scenario random designs solve often is rejected."""
+    result = random_baseline(xml, scenario, funnel.settings.difficulty_max_trials)
+    difficulty = result.difficulty
+    if is_trivial(difficulty):
+        raise _Rejected(
+            Stage.difficulty,
+            Reason.trivial_random,
+            f"random designs solve it {difficulty.successes} times in {difficulty.trials} "
+            f"(95% lower bound {difficulty.random_solve_low95:.1%}, at least "
+            f"{TRIVIAL_LOW95:.0%} is trivial)",
+            result.measurements(),
+        )
+    funnel.passed(Stage.difficulty, **result.measurements())
+    return scenario.model_copy(update={"difficulty": difficulty})

@@ -90,11 +90,14 @@ def simulate(
     *,
     stop_at_goal: bool = True,
     data: mujoco.MjData | None = None,
+    rest_s: float = REST_S,
 ) -> Run:
     """Drop the payload at its start (plus `offset`) and follow it until the outcome is decided:
     it rests, stays in the goal long enough, touches a forbid zone, leaves the bounds, diverges,
     or time runs out. `data`, when given, is reset and reused: making one costs more than a
-    short run."""
+    short run. A `rest_s` shorter than the goal's dwell ends a run resting outside the goal
+    sooner (in the scenery nothing moves that could set it going again); resting in the goal
+    still takes the dwell."""
     if data is None:
         data = mujoco.MjData(model)
     else:
@@ -109,7 +112,8 @@ def simulate(
     check_steps = max(1, round(CHECK_EVERY_S / model.opt.timestep))
     check_dt = check_steps * model.opt.timestep
     dwell_needed = math.ceil(GOAL_DWELL_S / check_dt)
-    rest_needed = math.ceil(REST_S / check_dt)
+    rest_needed = math.ceil(rest_s / check_dt)
+    rest_anywhere = rest_needed >= dwell_needed
     energy0 = float(data.energy[0] + data.energy[1])
     bad_acceleration = data.warning[mujoco.mjtWarning.mjWARN_BADQACC]
     duration = scenario.simulation.duration_s
@@ -147,7 +151,7 @@ def simulate(
                 break
         moving = speed > REST_SPEED or max(map(abs, velocities)) > 10 * REST_SPEED
         rest = 0 if moving else rest + 1
-        if touched or rest >= rest_needed:
+        if touched or (rest >= rest_needed and (rest_anywhere or not dwell)):
             break
     return Run(
         reached_goal=reached,

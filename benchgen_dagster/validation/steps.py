@@ -87,7 +87,7 @@ def inputs_fingerprint(
 ) -> str:
     """What a partition's shards are made from: the request, the family script with the kit it
     imports, the validator, benchgen itself, and the settings the results depend on (renders,
-    robustness trials). Equal fingerprints mean nothing to redo."""
+    robustness, certificate and difficulty trials). Equal fingerprints mean nothing to redo."""
     parts = [
         request.model_dump_json(),
         script.code_version,
@@ -95,6 +95,7 @@ def inputs_fingerprint(
         __version__,
         f"{width}x{height}:{','.join(cameras)}",
         f"{funnel.robust_trials}/{funnel.robust_min_successes}",
+        f"{funnel.certificate_trials}/{funnel.difficulty_max_trials}",
     ]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 

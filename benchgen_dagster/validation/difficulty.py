@@ -1,0 +1,383 @@
+"""How hard a scenario is: a random-design baseline and its 95% Wilson interval.
+
+The baseline places random simple parts in the build zone — planks, blocks and wedges (a wedge
+is a block tilted into a ramp), one part or a few — each of wood, shrunk if need be to the
+scenario's cost and weight limits, and never sunk into the scenery or the payload (such a draw
+is drawn again; it is not a trial). Each design is simulated with the scenario's own success rule
+(`simulate`: the payload ends in the goal and never touches a forbid zone).
+
+Trials reuse one compiled model per scenario: it carries `MAX_PARTS` probe bodies (mocap
+bodies, one box geom each) added once; a trial moves and resizes them in place (body pose,
+geom size, bounding sphere and boxes) and parks the unused ones with collisions off, so no
+trial compiles anything. Runs end early when the payload rests outside the goal (for
+`REST_S`, shorter than the reference runs' rest), leaves the bounds or touches a forbid zone.
+
+Sampling is sequential: after `MIN_TRIALS`, it stops once the interval settles the outcome —
+its lower bound reaches `TRIVIAL_LOW95` (rejected as trivial) or the whole interval lies in one
+tier's band — and at `MAX_TRIALS` at the latest. Within that cap only the trivial verdict
+settles early (a few trials prove a high rate; proving a low one takes hundreds), so trivial
+scenarios cost little and every other one gets the whole cap. Tiers, by the rate k/N at the
+stop:
+
+| tier      | random solve rate                            |
+|-----------|----------------------------------------------|
+| easy      | ≥ 5% (and the lower bound below 10%)         |
+| medium    | 2% to 5%                                     |
+| hard      | above 0, below 2%                            |
+| very_hard | 0: no random design solved it in the trials  |
+
+Every draw is seeded by the scenario (its id and seed) and the trial's number, so the same
+scenario gives the same trials, the same outcome and the same record.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from benchgen_dagster.schema.contract import MATERIALS, Difficulty, DifficultyTier, Scenario
+from benchgen_dagster.validation.simulate import Run, simulate
+
+BASELINE = "random-parts/1"  # name/version: change the version when the draws change
+BASELINE_SEED = 20_251_201
+MIN_TRIALS = 8
+MAX_TRIALS = 64  # 1/64 is below 2%: every tier is reachable within the cap
+MAX_DRAWS = 40  # draws per trial that may be refused (sunk) before the trial fails
+MAX_PARTS = 3
+TRIVIAL_LOW95 = 0.10  # PHYRE's threshold: a lower bound this high means random designs work
+TIER_BANDS: tuple[tuple[DifficultyTier, float, float], ...] = (
+    ("very_hard", 0.0, 0.0),
+    ("hard", 0.0, 0.02),
+    ("medium", 0.02, 0.05),
+    ("easy", 0.05, 1.0),
+)
+# A reference solution whose certificate (16 perturbed starts) has a Wilson lower bound below
+# this is reported as fragile: it is not shown to work more often than not.
+FRAGILE_LOW95 = 0.5
+PROBE = "probe"
+PROBE_MATERIAL = "wood"
+OVERLAP_TOLERANCE_M = 0.001  # the funnel's: parts may touch, not sink in by more than this
+PLANK_THICKNESS_M = (0.006, 0.02)
+PARKED = (0.0, 0.0, -1000.0)
+REST_S = 0.1  # a trial resting outside the goal this long has failed
+Z95 = 1.959963984540054
+
+
+def wilson(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a binomial proportion (95% by default)."""
+    if trials == 0:
+        return 0.0, 1.0
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    center = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return max(0.0, center - half), min(1.0, center + half)
+
+
+def tier_of(successes: int, trials: int) -> DifficultyTier:
+    """The tier of a solve rate (the table in the module's docstring)."""
+    if successes == 0:
+        return "very_hard"
+    rate = successes / trials
+    for tier, low, high in TIER_BANDS[1:]:
+        if low <= rate < high:
+            return tier
+    return "easy"
+
+
+def settled(successes: int, trials: int) -> bool:
+    """Whether the interval settles the verdict: its lower bound makes the scenario trivial, or
+    the whole interval lies in one tier's band (easy's band ends at the trivial threshold, so
+    an easy-looking scenario is not cut short while it may still prove trivial). No number of
+    failures proves a rate of 0, and the narrow bands rarely hold an interval within the cap:
+    trivial scenarios stop early, the others take the trials the cap allows."""
+    if trials < MIN_TRIALS:
+        return False
+    low, high = wilson(successes, trials)
+    if low >= TRIVIAL_LOW95:
+        return True
+    tier = tier_of(successes, trials)
+    _, band_low, band_high = next(band for band in TIER_BANDS if band[0] == tier)
+    return tier != "very_hard" and band_low <= low and high < min(band_high, TRIVIAL_LOW95)
+
+
+def is_trivial(difficulty: Difficulty) -> bool:
+    return difficulty.random_solve_low95 >= TRIVIAL_LOW95
+
+
+# --- random designs -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Box:
+    """A box part in metres: centre, half sizes and orientation (a unit quaternion w, x, y, z)."""
+
+    kind: str
+    center: tuple[float, float, float]
+    half: tuple[float, float, float]
+    quat: tuple[float, float, float, float]
+
+    def matrix(self) -> np.ndarray:
+        matrix = np.zeros(9)
+        mujoco.mju_quat2Mat(matrix, np.array(self.quat))
+        return matrix.reshape(3, 3)
+
+    def reach(self) -> np.ndarray:
+        """Half the size of its axis-aligned bounding box."""
+        return np.abs(self.matrix()) @ np.array(self.half)
+
+    @property
+    def volume(self) -> float:
+        return 8 * self.half[0] * self.half[1] * self.half[2]
+
+
+Design = tuple[Box, ...]
+
+
+def _quat(yaw: float, tilt: float) -> tuple[float, float, float, float]:
+    """Yaw about z, then a tilt about the part's own y axis."""
+    q_yaw = np.array([math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)])
+    q_tilt = np.array([math.cos(tilt / 2), 0.0, math.sin(tilt / 2), 0.0])
+    out = np.zeros(4)
+    mujoco.mju_mulQuat(out, q_yaw, q_tilt)
+    return tuple(float(v) for v in out)  # type: ignore[return-value]
+
+
+def _draw_box(rng: np.random.Generator, zone_min: np.ndarray, size: np.ndarray) -> Box:
+    kind = str(rng.choice(("plank", "block", "wedge")))
+    horizontal = float(max(size[0], size[1]))
+    if kind == "plank":
+        half = np.array(
+            [
+                rng.uniform(0.25, 0.75) * horizontal,
+                rng.uniform(0.1, 0.5) * min(size[0], size[1]),
+                rng.uniform(*PLANK_THICKNESS_M) / 2,
+            ]
+        )
+        yaw, tilt = rng.uniform(0, math.pi), rng.uniform(-0.6, 0.6)
+    elif kind == "block":
+        half = rng.uniform(0.05, 0.3, size=3) * size
+        yaw, tilt = rng.uniform(0, math.pi / 2), 0.0
+    else:
+        half = np.array(
+            [
+                rng.uniform(0.15, 0.5) * horizontal,
+                rng.uniform(0.1, 0.4) * min(size[0], size[1]),
+                rng.uniform(0.05, 0.2) * size[2],
+            ]
+        )
+        yaw, tilt = rng.uniform(0, 2 * math.pi), rng.uniform(0.25, 0.8)
+    quat = _quat(float(yaw), float(tilt))
+    box = Box(kind, (0.0, 0.0, 0.0), tuple(half.tolist()), quat)  # type: ignore[arg-type]
+    reach = box.reach()
+    fit = float(min(1.0, *(size / 2 / np.maximum(reach, 1e-9))))  # shrink to fit the zone
+    half = half * fit * 0.999
+    reach = reach * fit * 0.999
+    center = zone_min + reach + rng.uniform(0, 1, size=3) * (size - 2 * reach)
+    return Box(kind, tuple(center.tolist()), tuple(half.tolist()), quat)  # type: ignore[arg-type]
+
+
+def draw_design(rng: np.random.Generator, scenario: Scenario) -> Design:
+    """One random design: one part half the time, else two or three."""
+    zone = scenario.build_zone
+    zone_min, size = np.array(zone.min), np.array(zone.size)
+    count = 1 if rng.uniform() < 0.5 else int(rng.integers(2, MAX_PARTS + 1))
+    return tuple(_draw_box(rng, zone_min, size) for _ in range(count))
+
+
+def weight_and_cost(design: Design) -> tuple[float, float]:
+    material = MATERIALS[PROBE_MATERIAL]
+    kilograms = sum(box.volume for box in design) * material.density
+    return kilograms * 1000, kilograms * material.cost_per_kg
+
+
+def within_budget(design: Design, scenario: Scenario) -> Design:
+    """The design, shrunk about each part's centre just enough to meet the weight and cost
+    limits (it stays in the build zone)."""
+    weight_g, cost = weight_and_cost(design)
+    limits = scenario.constraints
+    excess = max(weight_g / limits.max_weight_g, cost / limits.max_unit_cost)
+    if excess <= 1:
+        return design
+    factor = 0.999 / excess ** (1 / 3)
+    return tuple(
+        Box(b.kind, b.center, tuple(h * factor for h in b.half), b.quat)  # type: ignore[arg-type]
+        for b in design
+    )
+
+
+# --- one compiled model, parts moved in place ---------------------------------------------
+
+
+def add_probes(spec: mujoco.MjSpec, count: int = MAX_PARTS) -> None:
+    """`count` parked probe bodies, each a box geom of the baseline's material."""
+    friction = [MATERIALS[PROBE_MATERIAL].friction, 0.005, 0.0002]
+    for number in range(count):
+        body = spec.worldbody.add_body(name=f"{PROBE}{number}", mocap=True, pos=list(PARKED))
+        body.add_geom(
+            name=f"{PROBE}{number}_geom",
+            type=mujoco.mjtGeom.mjGEOM_BOX,
+            size=[0.01, 0.01, 0.01],
+            friction=friction,
+            condim=6,
+            rgba=[0.3, 0.8, 0.3, 1.0],
+        )
+
+
+def place(spec: mujoco.MjSpec, design: Design) -> None:
+    """The design in a spec made with `add_probes`, for compiling (the per-trial baseline)."""
+    for number in range(MAX_PARTS):
+        body = spec.body(f"{PROBE}{number}")
+        geom = spec.geom(f"{PROBE}{number}_geom")
+        if number < len(design):
+            box = design[number]
+            body.pos, body.quat, geom.size = list(box.center), list(box.quat), list(box.half)
+        else:
+            body.pos = list(PARKED)
+            geom.contype = geom.conaffinity = 0
+
+
+class ProbeModel:
+    """A scenario's model with probe parts that trials move and resize in place."""
+
+    def __init__(self, xml: str, scenario: Scenario) -> None:
+        spec = mujoco.MjSpec.from_string(xml)
+        add_probes(spec)
+        self.model = spec.compile()
+        self.data = mujoco.MjData(self.model)
+        self.scenario = scenario
+        model = self.model
+        self.bodies = [model.body(f"{PROBE}{n}").id for n in range(MAX_PARTS)]
+        self.geoms = [model.geom(f"{PROBE}{n}_geom").id for n in range(MAX_PARTS)]
+        self.bvh = [int(model.body_bvhadr[b]) for b in self.bodies]
+        self.contype = int(model.geom_contype[self.geoms[0]])
+        self.conaffinity = int(model.geom_conaffinity[self.geoms[0]])
+        self.others = [g for g in range(model.ngeom) if g not in self.geoms]
+        self.fromto = np.zeros(6)
+
+    def set(self, design: Design) -> None:
+        """Move, resize and switch on the probes the design uses; park the others."""
+        model = self.model
+        for number, (body, geom) in enumerate(zip(self.bodies, self.geoms, strict=True)):
+            active = number < len(design)
+            if active:
+                box = design[number]
+                model.body_pos[body] = box.center
+                model.body_quat[body] = box.quat
+                model.geom_size[geom] = box.half
+                model.geom_rbound[geom] = math.sqrt(sum(h * h for h in box.half))
+                model.geom_aabb[geom] = (0.0, 0.0, 0.0, *box.half)
+                if self.bvh[number] >= 0:  # the body's bounding volume, for the midphase
+                    model.bvh_aabb[self.bvh[number]] = (0.0, 0.0, 0.0, *box.half)
+            else:
+                model.body_pos[body] = PARKED
+            model.geom_contype[geom] = self.contype if active else 0
+            model.geom_conaffinity[geom] = self.conaffinity if active else 0
+        mujoco.mj_resetData(model, self.data)  # mocap poses come from body_pos/body_quat
+        mujoco.mj_kinematics(model, self.data)
+
+    def sunk(self, count: int) -> bool:
+        """Whether one of the first `count` probes sinks into the scenery or the payload."""
+        others = np.array(self.others)
+        for geom in self.geoms[:count]:
+            # bounding spheres first: only geoms that could be within reach are measured
+            gap = np.linalg.norm(self.data.geom_xpos[others] - self.data.geom_xpos[geom], axis=1)
+            gap -= self.model.geom_rbound[others] + self.model.geom_rbound[geom]
+            for other in others[gap < 0.01].tolist():
+                distance = mujoco.mj_geomDistance(
+                    self.model, self.data, geom, other, 0.01, self.fromto
+                )
+                if distance < -OVERLAP_TOLERANCE_M:
+                    return True
+        return False
+
+    def run(self, design: Design) -> Run:
+        self.set(design)
+        return simulate(self.model, self.scenario, data=self.data, rest_s=REST_S)
+
+
+def fresh_run(xml: str, scenario: Scenario, design: Design) -> Run:
+    """The same trial on a model compiled for it: what `ProbeModel` spares every trial."""
+    spec = mujoco.MjSpec.from_string(xml)
+    add_probes(spec)
+    place(spec, design)
+    model = spec.compile()
+    return simulate(model, scenario, rest_s=REST_S)
+
+
+def _rng(scenario: Scenario, trial: int) -> np.random.Generator:
+    key = zlib.crc32(scenario.scenario_id.encode())
+    return np.random.default_rng([BASELINE_SEED, key, scenario.seed, trial])
+
+
+def trial_design(probes: ProbeModel, trial: int) -> tuple[Design | None, int]:
+    """The trial's design and how many draws were refused before it (sunk into the scenery
+    or the payload); None when every draw was."""
+    rng = _rng(probes.scenario, trial)
+    for refused in range(MAX_DRAWS):
+        design = within_budget(draw_design(rng, probes.scenario), probes.scenario)
+        probes.set(design)
+        if not probes.sunk(len(design)):
+            return design, refused
+    return None, MAX_DRAWS
+
+
+@dataclass(frozen=True)
+class BaselineResult:
+    difficulty: Difficulty
+    refused_draws: int
+    designs: tuple[Design, ...]
+
+    def measurements(self) -> dict[str, float]:
+        d = self.difficulty
+        return {
+            "trials": d.trials,
+            "successes": d.successes,
+            "random_solve_rate": d.random_solve_rate,
+            "random_solve_low95": d.random_solve_low95,
+            "random_solve_high95": d.random_solve_high95,
+            "refused_draws": self.refused_draws,
+        }
+
+
+def random_baseline(
+    xml: str, scenario: Scenario, max_trials: int = MAX_TRIALS, keep_designs: bool = False
+) -> BaselineResult:
+    """Sequential random-design trials on the scenario's MJCF (without its solution)."""
+    probes = ProbeModel(xml, scenario)
+    trials = successes = refused = number = 0
+    designs: list[Design] = []
+    while trials < max_trials and number < 4 * max_trials and not settled(successes, trials):
+        design, refused_here = trial_design(probes, number)
+        number += 1
+        refused += refused_here
+        if design is None:  # every draw of this one sank into the scenery: not a trial
+            continue
+        trials += 1
+        if keep_designs:
+            designs.append(design)
+        successes += probes.run(design).success
+    return BaselineResult(difficulty(successes, trials), refused, tuple(designs))
+
+
+def difficulty(successes: int, trials: int) -> Difficulty:
+    low, high = wilson(successes, trials)
+    return Difficulty(
+        baseline=BASELINE,
+        trials=trials,
+        successes=successes,
+        random_solve_rate=round(successes / trials, 6) if trials else 0.0,
+        random_solve_low95=round(low, 6),
+        random_solve_high95=round(high, 6),
+        tier=tier_of(successes, trials),
+    )
+
+
+def tier_mix(tiers: Sequence[str]) -> dict[str, int]:
+    """How many scenarios fall in each tier, in tier order."""
+    return {tier: sum(t == tier for t in tiers) for tier, _, _ in reversed(TIER_BANDS)}

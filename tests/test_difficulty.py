@@ -1,0 +1,259 @@
+"""The difficulty stage: a seeded random-design baseline, its Wilson interval and tiers, the
+rejection of scenarios random parts solve, one model reused in place, and the fields a user
+reads in scenario.json, index.parquet, the card and `benchgen inspect`."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from benchgen_dagster.catalogue.registry import registry
+from benchgen_dagster.cli import main
+from benchgen_dagster.dataset import load
+from benchgen_dagster.dataset.tiers import release_tier_mix, tier_problems
+from benchgen_dagster.sandbox.protocol import Job
+from benchgen_dagster.schema.contract import IndexRow, Reason, Split, Stage
+from benchgen_dagster.validation import difficulty
+from benchgen_dagster.validation.difficulty import (
+    MAX_TRIALS,
+    ProbeModel,
+    fresh_run,
+    random_baseline,
+    settled,
+    tier_of,
+    trial_design,
+    weight_and_cost,
+    wilson,
+)
+from benchgen_dagster.validation.funnel import ValidatedVariant
+from tests.helpers import SCRIPTS, run_script, validate_all
+
+DIFFICULTY_KEYS = {
+    "baseline",
+    "trials",
+    "successes",
+    "random_solve_rate",
+    "random_solve_low95",
+    "random_solve_high95",
+    "tier",
+}
+INDEX_COLUMNS = (
+    "tier",
+    "random_solve_rate",
+    "random_solve_low95",
+    "random_solve_high95",
+    "difficulty_tier",
+    "robust_successes",
+    "robust_trials",
+)
+
+
+@pytest.fixture(scope="module")
+def accepted() -> dict[str, ValidatedVariant]:
+    """Seed 0 of two families with different scenery, through the whole funnel."""
+    variants = {}
+    for family in ("ball_bin", "cliff_stop"):
+        [variant] = validate_all(family, run_script(registry()[family].source, [Job(0, 0)]))
+        assert variant.report.accepted, variant.report.rejection
+        variants[family] = variant
+    return variants
+
+
+@pytest.fixture(scope="module")
+def trivial() -> list[ValidatedVariant]:
+    source = (SCRIPTS / "trivial_random.py").read_text()
+    return validate_all("trivial-random", run_script(source, [Job(0, 0), Job(1, 1)]))
+
+
+def test_the_wilson_interval_has_its_known_values() -> None:
+    assert wilson(0, 10) == pytest.approx((0.0, 0.27754), abs=1e-5)
+    assert wilson(5, 10) == pytest.approx((0.23659, 0.76341), abs=1e-5)
+    assert wilson(1, 64) == pytest.approx((0.00276, 0.08334), abs=1e-5)
+    assert wilson(64, 64) == pytest.approx((0.94338, 1.0), abs=1e-5)
+    assert wilson(0, 0) == (0.0, 1.0)
+
+
+def test_tiers_follow_the_documented_rate_boundaries() -> None:
+    assert tier_of(0, MAX_TRIALS) == "very_hard"
+    assert tier_of(1, MAX_TRIALS) == "hard"  # 1/64 is below 2%
+    assert tier_of(2, MAX_TRIALS) == "medium"
+    assert tier_of(4, MAX_TRIALS) == "easy"
+
+
+def test_sampling_stops_early_for_a_trivial_rate_and_runs_to_the_cap_for_a_rare_one() -> None:
+    assert settled(6, 8)  # the lower bound is already above 10%
+    assert not settled(5, 7)  # too few trials to judge
+    assert not settled(0, MAX_TRIALS - 1) and not settled(1, MAX_TRIALS - 1)
+
+
+def test_the_same_scenario_gives_the_same_difficulty_block(accepted) -> None:
+    variant = accepted["ball_bin"]
+    assert variant.scenario is not None and variant.xml is not None
+    again = random_baseline(variant.xml, variant.scenario)
+    assert again.difficulty == variant.scenario.difficulty
+    assert again.difficulty.model_dump_json() == variant.scenario.difficulty.model_dump_json()
+
+
+def test_an_accepted_scenario_carries_its_difficulty_and_the_reference_certificate(
+    accepted,
+) -> None:
+    variant = accepted["cliff_stop"]
+    scenario = variant.scenario
+    assert scenario is not None and scenario.difficulty is not None and scenario.tier == "spatial"
+    assert set(scenario.difficulty.model_dump()) == DIFFICULTY_KEYS
+    assert scenario.difficulty.baseline == difficulty.BASELINE
+    assert scenario.difficulty.random_solve_low95 < difficulty.TRIVIAL_LOW95
+    stages = {s.stage: s for s in variant.report.stages}
+    measured = stages[Stage.difficulty].measurements
+    assert measured["trials"] == scenario.difficulty.trials
+    assert measured["random_solve_high95"] == scenario.difficulty.random_solve_high95
+    robust = stages[Stage.robust].measurements
+    assert robust["trials"] == 5 and robust["certificate_trials"] == 16
+    assert robust["certificate_successes"] >= robust["successes"]
+    low, _ = wilson(int(robust["certificate_successes"]), 16)
+    assert robust["certificate_low95"] == pytest.approx(low, abs=1e-6)
+
+
+def test_a_scenario_random_parts_solve_is_rejected_as_trivial_random(trivial) -> None:
+    for variant in trivial:
+        rejection = variant.report.rejection
+        assert rejection is not None and rejection.stage is Stage.difficulty
+        assert rejection.reason is Reason.trivial_random
+        assert rejection.measurements["random_solve_low95"] >= difficulty.TRIVIAL_LOW95
+        assert rejection.measurements["trials"] < MAX_TRIALS  # settled early, cheaply
+        # every stage before it passed: the reference solves it, gravity alone does not
+        assert all(s.passed for s in variant.report.stages[:-1])
+
+
+@pytest.mark.parametrize("family", ["ball_bin", "cliff_stop"])
+def test_the_model_reused_in_place_gives_the_outcome_of_a_freshly_compiled_one(
+    accepted, family: str
+) -> None:
+    variant = accepted[family]
+    assert variant.scenario is not None and variant.xml is not None
+    probes = ProbeModel(variant.xml, variant.scenario)
+    compared = 0
+    for number in range(8):
+        design, _ = trial_design(probes, number)
+        if design is None:
+            continue
+        reused = probes.run(design)
+        fresh = fresh_run(variant.xml, variant.scenario, design)
+        assert reused.success == fresh.success
+        assert reused.touched_forbid == fresh.touched_forbid
+        assert np.allclose(reused.final_position, fresh.final_position, atol=1e-9)
+        compared += 1
+    assert compared >= 6
+
+
+def test_random_designs_stay_in_the_build_zone_within_budget_and_clear_of_the_scenery(
+    accepted,
+) -> None:
+    variant = accepted["cliff_stop"]
+    assert variant.scenario is not None and variant.xml is not None
+    scenario = variant.scenario
+    probes = ProbeModel(variant.xml, scenario)
+    zone = scenario.build_zone
+    for number in range(12):
+        design, _ = trial_design(probes, number)
+        assert design is not None
+        weight_g, cost = weight_and_cost(design)
+        assert weight_g <= scenario.constraints.max_weight_g
+        assert cost <= scenario.constraints.max_unit_cost
+        for box in design:
+            reach = box.reach()
+            assert np.all(np.array(box.center) - reach >= np.array(zone.min) - 1e-9)
+            assert np.all(np.array(box.center) + reach <= np.array(zone.max) + 1e-9)
+        probes.set(design)
+        assert not probes.sunk(len(design))
+
+
+def test_scenario_json_holds_the_tier_and_the_difficulty_block(built_dataset: Path) -> None:
+    records = []
+    for shard in sorted((built_dataset / "shards").glob("*.tar")):
+        with tarfile.open(shard) as tar:
+            records += [
+                json.loads(tar.extractfile(member).read())  # type: ignore[union-attr]
+                for member in tar.getmembers()
+                if member.name.endswith(".scenario.json")
+            ]
+    assert len(records) == len(list(load(built_dataset)))
+    for record in records:
+        assert record["tier"] == "spatial"
+        assert set(record["difficulty"]) == DIFFICULTY_KEYS
+        assert record["difficulty"]["tier"] in ("easy", "medium", "hard", "very_hard")
+        assert record["difficulty"]["random_solve_low95"] < difficulty.TRIVIAL_LOW95
+
+
+def test_the_index_has_the_difficulty_and_robustness_columns(built_dataset: Path) -> None:
+    table = pq.read_table(built_dataset / "index.parquet")
+    for column in INDEX_COLUMNS:
+        assert column in table.column_names
+        assert table.column(column).null_count == 0, column
+    rows = table.to_pylist()
+    assert {r["tier"] for r in rows} == {"spatial"}
+    assert all(
+        r["random_solve_low95"] <= r["random_solve_rate"] <= r["random_solve_high95"] for r in rows
+    )
+    assert all(r["robust_trials"] == 5 and r["robust.certificate_trials"] == 16 for r in rows)
+
+
+def test_the_card_and_inspect_show_the_tier_mix_per_family(built_dataset: Path) -> None:
+    card = (built_dataset / "README.md").read_text()
+    assert "## Difficulty" in card and "| very_hard |" in card
+    assert "![plots/difficulty.png](plots/difficulty.png)" in card
+    for family in registry():
+        assert any(
+            line.startswith(f"| {family} |") and "/" in line
+            for line in card.split("## Difficulty")[1].splitlines()
+        )
+    result = CliRunner().invoke(main, ["inspect", str(built_dataset)])
+    assert result.exit_code == 0, result.output
+    assert "Difficulty" in result.output and "very_hard" in result.output
+    assert "certificate" in result.output
+
+
+def _row(scenario_id: str, tier: str | None, low95: float | None) -> IndexRow:
+    return IndexRow(
+        scenario_id=scenario_id,
+        family="ball_bin",
+        seed=0,
+        split=Split.test,
+        shard="shards/test-ball_bin-00000.tar",
+        request_id="ball_bin",
+        params_json="{}",
+        script_sha256="0" * 64,
+        prompt_sha256="0" * 64,
+        validator_version="v",
+        family_code_version="f",
+        sandbox="subprocess",
+        geometry_sha256="g",
+        random_solve_rate=low95,
+        random_solve_low95=low95,
+        random_solve_high95=low95,
+        difficulty_tier=tier,
+        measurements={},
+    )
+
+
+def test_the_release_check_refuses_a_trivial_or_untiered_scenario() -> None:
+    sound = [_row("a-s00000", "hard", 0.0), _row("a-s00001", "easy", 0.06)]
+    assert tier_problems(sound) == []
+    assert release_tier_mix(sound)["all"] == {"easy": 1, "medium": 0, "hard": 1, "very_hard": 0}
+    [trivial] = tier_problems([*sound, _row("a-s00002", "easy", 0.12)])
+    assert "a-s00002 is trivial" in trivial
+    [untiered] = tier_problems([*sound, _row("a-s00003", None, None)])
+    assert "a-s00003 has no difficulty tier" in untiered
+
+
+def test_the_release_declares_a_blocking_tier_mix_check() -> None:
+    from benchgen_dagster.assets.packaging import TIER_MIX, dataset_release
+
+    specs = {spec.name: spec for spec in dataset_release.check_specs}
+    assert specs[TIER_MIX].blocking
