@@ -28,7 +28,7 @@ from benchgen_dagster.orchestration.tags import BUILD_TAG
 from benchgen_dagster.stores.local import LocalStore
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance
+    from dagster import DagsterInstance, ExecuteInProcessResult
 
     from benchgen_dagster.resources.settings import PipelineSettings
 
@@ -169,7 +169,6 @@ def build_dataset(
     choose_launcher(sandbox_kind_from_environment(), warn=say)  # fail early if unavailable
     target = BuildTarget.on(data_dir, variants)
     settings = target.settings()
-    from benchgen_dagster.orchestration.definitions import defs
 
     started = time.perf_counter()
     with target.instance() as instance:
@@ -195,15 +194,7 @@ def build_dataset(
     results = run_partitions(todo, replace(target, workers=inside), at_once, say)
     failed = [r for r in results if not r.success]
     say("releasing the dataset …")
-    release = defs.resolve_job_def("release_dataset")
-    with target.instance() as instance:
-        outcome = release.execute_in_process(
-            instance=instance,
-            run_config=QUIET,
-            resources=target.resources(),
-            tags={BUILD_TAG: "true"},
-            raise_on_error=False,
-        )
+    outcome = run_job("release_dataset", target)
     if not outcome.success:
         say("error: the release failed; see `make dev` for the run's logs")
         return 1
@@ -221,19 +212,25 @@ def build_dataset(
     return 1 if failed else 0
 
 
-def _score_baselines(target: BuildTarget, say: Callable[[str], None]) -> bool:
+def run_job(name: str, target: BuildTarget) -> ExecuteInProcessResult:
+    """One of the definitions' unpartitioned jobs, run here on the build's instance and
+    resources."""
     from benchgen_dagster.orchestration.definitions import defs
 
-    say("scoring the baselines …")
-    started = time.perf_counter()
     with target.instance() as instance:
-        outcome = defs.resolve_job_def("score_baselines").execute_in_process(
+        return defs.resolve_job_def(name).execute_in_process(
             instance=instance,
             run_config=QUIET,
             resources=target.resources(),
             tags={BUILD_TAG: "true"},
             raise_on_error=False,
         )
+
+
+def _score_baselines(target: BuildTarget, say: Callable[[str], None]) -> bool:
+    say("scoring the baselines …")
+    started = time.perf_counter()
+    outcome = run_job("score_baselines", target)
     if not outcome.success:
         say("error: scoring the baselines failed; see `make dev` for the run's logs")
         return False
