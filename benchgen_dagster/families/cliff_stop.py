@@ -22,8 +22,8 @@ SOLUTION = "A stop wall standing on the runout at the edge of the cliff."
 PARAMS = {
     "slope_height": (120.0, 240.0),
     "slope_length": (260.0, 420.0),
-    "runout": (300.0, 500.0),
-    "goal_depth": (160.0, 240.0),
+    "runout": (600.0, 900.0),
+    "goal_depth": (120.0, 160.0),
     "pit_depth": (120.0, 220.0),
     "pit_width": (200.0, 320.0),
     "ball_radius": (15.0, 28.0),
