@@ -22,7 +22,12 @@ from benchgen_dagster.dataset.diversity import batch_diversity
 from benchgen_dagster.resources.settings import PipelineSettings
 from benchgen_dagster.resources.workers import SandboxResource
 from benchgen_dagster.schema.contract import Diversity, Reason
-from benchgen_dagster.schema.records import FamilyScript, GenerationRequest, ValidationBatch
+from benchgen_dagster.schema.records import (
+    DifficultyDraw,
+    FamilyScript,
+    GenerationRequest,
+    ValidationBatch,
+)
 from benchgen_dagster.stores.bundles import Bundle
 from benchgen_dagster.validation import steps
 from benchgen_dagster.validation.funnel import validator_version
@@ -122,15 +127,24 @@ def validated_simulations(
     generation_requests: GenerationRequest,
     family_scripts: FamilyScript,
     scenario_variants: Bundle,
+    sandbox: SandboxResource,
 ):  # type: ignore[no-untyped-def]
-    bundle = steps.validate_variants(
+    bundle = steps.validate_request(
         generation_requests,
         family_scripts,
         scenario_variants,
+        lambda: sandbox.launcher(context),
+        sandbox.limits(),
         settings.funnel,
         _progress(context, "variants validated"),
         workers=settings.workers,
     )
+    draw = bundle.record.draw
+    if draw and draw.shortfall:
+        context.log.warning(
+            f"asked for {draw.wanted} {draw.asked}-or-harder scenarios, found {draw.found} "
+            f"in {draw.seeds_tried} seeds (the bound): a shortfall of {draw.shortfall}"
+        )
     diversity = batch_diversity(bundle)
     yield Output(
         bundle,
@@ -138,10 +152,26 @@ def validated_simulations(
             **funnel_metadata(bundle.record.reports),
             **difficulty_metadata(bundle.record.scenarios, bundle.record.reports),
             **diversity_metadata(diversity),
+            **draw_metadata(draw),
         },
     )
     yield from validation_checks(bundle.record, settings.min_pass_rate)
     yield diversity_check(diversity, settings.max_near_duplicates)
+
+
+def draw_metadata(draw: DifficultyDraw | None) -> dict[str, object]:
+    """What a request with a difficulty asked and got; nothing for one without."""
+    if draw is None:
+        return {}
+    return {
+        "difficulty_asked": draw.asked,
+        "difficulty_wanted": draw.wanted,
+        "difficulty_found": draw.found,
+        "difficulty_seeds_tried": draw.seeds_tried,
+        "difficulty_seed_bound": draw.bound,
+        "difficulty_shortfall": draw.shortfall,
+        "difficulty_easier_left_out": len(draw.easier_left_out),
+    }
 
 
 def all_finite(value: object) -> bool:

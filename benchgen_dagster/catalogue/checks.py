@@ -179,13 +179,15 @@ def _against_others(
         for r in (*builtin, *accepted)
         if (r.family, r.params, r.dataset) == (request.family, request.params, request.dataset)
     ]
-    free = first_free_seed(request.variants, [r.seeds for r in alike])
-    clashes = [r for r in alike if _overlap(r.seeds, request.seeds)]
+    # a request with a difficulty holds every seed its draw may try (`reserved_seeds`)
+    mine = request.reserved_seeds
+    free = first_free_seed(len(mine), [r.reserved_seeds for r in alike])
+    clashes = [r for r in alike if _overlap(r.reserved_seeds, mine)]
     if not clashes:
         return Verdict(request, seed_start=request.seed_start)
-    named = " and ".join(f"request {r.request_id}'s {seed_span(r.seeds)}" for r in clashes)
+    named = " and ".join(f"request {r.request_id}'s {seed_span(r.reserved_seeds)}" for r in clashes)
     repeat = (
-        f"{seed_span(request.seeds)} would repeat {named} (the same family {request.family}, "
+        f"{seed_span(mine)} would repeat {named} (the same family {request.family}, "
         f"params {request.params or '{}'})"
     )
     if explicit_seeds:

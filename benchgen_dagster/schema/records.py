@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from benchgen_dagster.sandbox.protocol import RawBuild
 from benchgen_dagster.schema.contract import (
@@ -48,6 +48,10 @@ class ParamRange(Model):
         return self
 
 
+# A request with a difficulty tries at most this many seeds per variant asked, its own included.
+DIFFICULTY_DRAW_BOUND = 4
+
+
 class GenerationRequest(Model):
     """What an operator asks for: one partition of the asset graph."""
 
@@ -74,6 +78,13 @@ class GenerationRequest(Model):
     @property
     def seeds(self) -> range:
         return range(self.seed_start, self.seed_start + self.variants)
+
+    @property
+    def reserved_seeds(self) -> range:
+        """The seeds no other request of the family may take: its own, and for a request with
+        a difficulty every seed its draw may try."""
+        bound = DIFFICULTY_DRAW_BOUND if self.difficulty else 1
+        return range(self.seed_start, self.seed_start + bound * self.variants)
 
 
 class FamilyPlan(Model):
@@ -122,6 +133,26 @@ class VariantBatch(Model):
     variants: list[VariantRecord]
 
 
+class DifficultyDraw(Model):
+    """How a request that asks for a difficulty was filled: the seeds drawn past its own, and
+    the accepted scenarios left out for being easier than asked."""
+
+    asked: Literal["easy", "medium", "hard"]
+    wanted: int = Field(description="The request's variants: scenarios of the tier or harder")
+    found: int
+    seeds_tried: int
+    bound: int = Field(description="The most seeds the draw may try, the request's own included")
+    shortfall: int
+    easier_left_out: list[Slug] = Field(
+        default_factory=list, description="Accepted, but easier than asked: not packaged"
+    )
+    variants: list[VariantRecord] = Field(
+        default_factory=list,
+        description="The variant records of the seeds drawn past the request's own; their "
+        "meshes are files of the validated bundle",
+    )
+
+
 class ValidationBatch(Model):
     request_id: Slug
     family: Slug
@@ -130,6 +161,17 @@ class ValidationBatch(Model):
     geometry: dict[str, str] = Field(
         default_factory=dict, description="Scenario id → the hash of its scenery's meshes"
     )
+    draw: DifficultyDraw | None = Field(
+        default=None, description="Only for a request with a difficulty"
+    )
+
+    @model_serializer(mode="wrap")
+    def _no_empty_draw(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # a request without a difficulty stores the very bytes it stored before draws existed
+        data = handler(self)
+        if data.get("draw", 0) is None:
+            del data["draw"]
+        return data  # type: ignore[no-any-return]
 
 
 class RenderResult(Model):

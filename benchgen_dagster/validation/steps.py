@@ -22,11 +22,14 @@ from benchgen_dagster.sandbox.runner import BatchResult, Launcher, Limits, run_b
 from benchgen_dagster.schema.contract import (
     Lineage,
     Reason,
+    Scenario,
     Stage,
     StageResult,
     scenario_id_for,
 )
 from benchgen_dagster.schema.records import (
+    DIFFICULTY_DRAW_BOUND,
+    DifficultyDraw,
     FamilyScript,
     GenerationRequest,
     RenderBatch,
@@ -51,6 +54,8 @@ Progress = Callable[[int, int], None]
 # Below this many variants, starting more workers costs more than they save.
 PARALLEL_MIN_VARIANTS = 48
 CONSOLE_LIMIT = 4000
+DRAW_BOUND = DIFFICULTY_DRAW_BOUND
+TIER_ORDER = ("easy", "medium", "hard", "very_hard")
 PACKAGE = Path(__file__).resolve().parents[1]
 
 
@@ -241,6 +246,75 @@ def validate_variants(
         reports=reports,
         scenarios=scenarios,
         geometry=geometry,
+    )
+    return Bundle(batch, files)
+
+
+def at_least(scenario: Scenario, asked: str) -> bool:
+    """Whether a scenario's difficulty tier is the asked one or harder (easy < medium < hard
+    < very_hard); an untiered scenario is not."""
+    tier = scenario.difficulty.tier if scenario.difficulty else None
+    return tier in TIER_ORDER and TIER_ORDER.index(tier) >= TIER_ORDER.index(asked)
+
+
+def validate_request(
+    request: GenerationRequest,
+    script: FamilyScript,
+    variants: Bundle[VariantBatch],
+    launcher: Callable[[], Launcher],
+    limits: Limits,
+    settings: FunnelSettings = FunnelSettings(),
+    progress: Progress | None = None,
+    workers: int = 1,
+    timings: dict[str, float] | None = None,
+) -> Bundle[ValidationBatch]:
+    """The request's variants through the funnel. A request with a difficulty then draws the
+    seeds after its last one, a request's worth at a time through the same sandbox and limits,
+    until `variants` accepted scenarios are of that tier or harder or `DRAW_BOUND` × variants
+    seeds have been tried; the accepted ones easier than asked are left out of the scenarios
+    (their reports stay, so the funnel counts every seed tried). Without a difficulty this is
+    `validate_variants`, unchanged. `launcher` is called only when more seeds are needed."""
+    validated = validate_variants(request, script, variants, settings, progress, workers, timings)
+    asked = request.difficulty
+    if asked is None:
+        return validated
+    reports, scenarios = list(validated.record.reports), list(validated.record.scenarios)
+    geometry, files = dict(validated.record.geometry), dict(validated.files)
+    drawn: list[VariantRecord] = []
+    bound = DRAW_BOUND * request.variants
+    tried = request.variants
+    while sum(at_least(s, asked) for s in scenarios) < request.variants and tried < bound:
+        count = min(request.variants, bound - tried)
+        more = request.model_copy(
+            update={"seed_start": request.seed_start + tried, "variants": count}
+        )
+        extra = run_variants(more, script, launcher(), limits, workers=workers)
+        records = [v.model_copy(update={"index": v.index + tried}) for v in extra.record.variants]
+        extra = Bundle(extra.record.model_copy(update={"variants": records}), extra.files)
+        more_validated = validate_variants(more, script, extra, settings, None, workers, timings)
+        drawn += records
+        files.update(extra.files)
+        files.update(more_validated.files)
+        reports += more_validated.record.reports
+        scenarios += more_validated.record.scenarios
+        geometry.update(more_validated.record.geometry)
+        tried += count
+    kept = [s for s in scenarios if at_least(s, asked)]
+    easier = [s.scenario_id for s in scenarios if not at_least(s, asked)]
+    for sid in easier:
+        del files[f"{sid}.mjcf.xml"], files[f"{sid}.solution.mjcf.xml"], geometry[sid]
+    draw = DifficultyDraw(
+        asked=asked,
+        wanted=request.variants,
+        found=len(kept),
+        seeds_tried=tried,
+        bound=bound,
+        shortfall=max(0, request.variants - len(kept)),
+        easier_left_out=easier,
+        variants=drawn,
+    )
+    batch = validated.record.model_copy(
+        update={"reports": reports, "scenarios": kept, "geometry": geometry, "draw": draw}
     )
     return Bundle(batch, files)
 
