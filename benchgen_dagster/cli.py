@@ -462,6 +462,13 @@ def solve(
 )
 @click.option("--split", default=None, help="train, validation or test (agent families only).")
 @click.option(
+    "--difficulty",
+    type=click.Choice(["easy", "medium", "hard"]),
+    default=None,
+    help="Package only scenarios of this difficulty tier or harder, drawing more seeds (at "
+    "most 4 × VARIANTS) until there are VARIANTS of them.",
+)
+@click.option(
     "--requests-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=DATA_DIR / "requests",
@@ -474,6 +481,7 @@ def request(
     seed_start: int | None,
     params: tuple[str, ...],
     split: str | None,
+    difficulty: str | None,
     requests_dir: Path,
 ) -> None:
     """Write a generation request where the `new_requests` sensor picks it up (`make dev`).
@@ -494,6 +502,7 @@ def request(
       benchgen request "a ball must clear a wall" --family over_wall --variants 8
       benchgen request "a low wall" --family over_wall --param wall_height=130 --seed-start 0
       benchgen request "a 60 mm cube must cross a 180 mm gap" --seed-start 100
+      benchgen request "a hard wall" --family over_wall --variants 4 --difficulty hard
     """
     import yaml
 
@@ -509,7 +518,9 @@ def request(
             fixed[name.strip()] = yaml.safe_load(value) if value.strip() else value
     fields = {"prompt": prompt, "family": family, "variants": variants, "seed_start": seed_start}
     book = RequestBook(requests_dir, env_int("BENCHGEN_VARIANTS", DEFAULT_VARIANTS))
-    verdict = book.check({**fields, "params": fixed or None, "split": split})
+    verdict = book.check(
+        {**fields, "params": fixed or None, "split": split, "difficulty": difficulty}
+    )
     if problems or not verdict.ok:
         raise RequestRejected("the request", problems + verdict.problems)
     assert verdict.request is not None

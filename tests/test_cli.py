@@ -132,3 +132,14 @@ def test_validate_script_rejects_a_file_that_is_not_text_with_exit_1_and_its_rea
     assert code == 1 and not report["accepted"]
     assert report["rejection"]["reason"] == "script_not_text"
     assert report["rejection"]["stage"] == "run"
+
+
+def test_a_request_can_ask_for_a_difficulty_tier(tmp_path: Path) -> None:
+    code, output = run(
+        "request", "a hard wall", "--family", "over_wall", "--variants", "2",
+        "--difficulty", "hard", "--requests-dir", str(tmp_path),
+    )  # fmt: skip
+    [path] = tmp_path.glob("*.yaml")
+    assert code == 0 and path.stem in output and "difficulty: hard" in path.read_text()
+    code, _ = run("request", "x", "--family", "over_wall", "--difficulty", "extreme")
+    assert code == 2
