@@ -44,6 +44,14 @@ def shard_materializations(instance: DagsterInstance, partition: str) -> int:
     return len(instance.fetch_materializations(filters, limit=100).records)
 
 
+def touch_family(monkeypatch: pytest.MonkeyPatch, name: str, edit: str) -> None:
+    """`edit` appended to a built-in family's script on disk, as the registry reads it (each
+    test makes an edit of its own: the partitions of this module's instance are rebuilt)."""
+    families = registry_module.registry()
+    touched = dataclasses.replace(families[name], source=families[name].source + edit)
+    monkeypatch.setattr(registry_module, "registry", lambda: {**families, name: touched})
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """Two families, one variant each, materialized into an instance of their own."""
@@ -100,9 +108,7 @@ def test_touching_one_family_reruns_that_partition_and_nothing_of_another(
 ) -> None:
     instance, settings = built
     assert stale_partitions(instance, settings) == {}
-    families = registry_module.registry()
-    touched = dataclasses.replace(families[TOUCHED], source=families[TOUCHED].source + "\n# ok\n")
-    monkeypatch.setattr(registry_module, "registry", lambda: {**families, TOUCHED: touched})
+    touch_family(monkeypatch, TOUCHED, "\n# ok\n")
     context = build_sensor_context(instance=instance, resources={"settings": settings})
     result = stale_partitions_sensor(context)
     assert [r.partition_key for r in result.run_requests] == [TOUCHED]
@@ -215,9 +221,7 @@ def test_a_broken_partition_never_stops_the_others_going_stale(
         break_partition(settings, partition)
     instance.add_dynamic_partitions(requests_partitions.name, sorted(BROKEN))
     try:
-        families = registry_module.registry()
-        touched = dataclasses.replace(families[TOUCHED], source=families[TOUCHED].source + "\n#\n")
-        monkeypatch.setattr(registry_module, "registry", lambda: {**families, TOUCHED: touched})
+        touch_family(monkeypatch, TOUCHED, "\n#\n")
         context = build_sensor_context(instance=instance, resources={"settings": settings})
         result = stale_partitions_sensor(context)
         assert [r.partition_key for r in result.run_requests] == [TOUCHED]

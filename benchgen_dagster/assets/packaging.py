@@ -115,14 +115,7 @@ def dataset_shards(
             "script_sha256": family_scripts.sha256,
             "family_code_version": family_scripts.code_version,
             "validator_version": validator_version(),
-            "fingerprint": steps.inputs_fingerprint(
-                generation_requests,
-                family_scripts,
-                settings.funnel,
-                settings.cameras,
-                settings.render_width,
-                settings.render_height,
-            ),
+            "fingerprint": settings.inputs_fingerprint(generation_requests, family_scripts),
             "seeds": f"{generation_requests.seeds.start}–{generation_requests.seeds.stop - 1}",
             "preview": render_previews(scenario_renders, [r.scenario_id for r in batch.rows]),
         }

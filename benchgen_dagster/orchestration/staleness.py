@@ -20,7 +20,6 @@ from benchgen_dagster.catalogue.registry import get_family
 from benchgen_dagster.catalogue.requests import RequestError
 from benchgen_dagster.errors import UserError
 from benchgen_dagster.resources.settings import PipelineSettings
-from benchgen_dagster.validation import steps
 
 
 def recorded_fingerprint(instance: DagsterInstance, partition: str) -> str | None:
@@ -43,14 +42,7 @@ def current_fingerprint(settings: PipelineSettings, partition: str) -> str | Non
         return None
     if request.family is None:
         return None
-    return steps.inputs_fingerprint(
-        request,
-        get_family(request.family).script(),
-        settings.funnel,
-        settings.cameras,
-        settings.render_width,
-        settings.render_height,
-    )
+    return settings.inputs_fingerprint(request, get_family(request.family).script())
 
 
 def stale_partitions(

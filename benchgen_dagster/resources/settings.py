@@ -10,6 +10,8 @@ from pydantic import Field
 from benchgen_dagster.catalogue.builtin import DEFAULT_VARIANTS
 from benchgen_dagster.catalogue.requests import RequestBook
 from benchgen_dagster.errors import env_int
+from benchgen_dagster.schema.records import FamilyScript, GenerationRequest
+from benchgen_dagster.validation import steps
 from benchgen_dagster.validation.funnel import FunnelSettings
 
 
@@ -59,6 +61,12 @@ class PipelineSettings(ConfigurableResource):
     @property
     def funnel(self) -> FunnelSettings:
         return FunnelSettings(self.robust_trials, self.robust_min_successes)
+
+    def inputs_fingerprint(self, request: GenerationRequest, script: FamilyScript) -> str:
+        """`steps.inputs_fingerprint` with the settings a partition's results depend on."""
+        return steps.inputs_fingerprint(
+            request, script, self.funnel, self.cameras, self.render_width, self.render_height
+        )
 
 
 def settings_from_environment(**overrides: Any) -> PipelineSettings:
