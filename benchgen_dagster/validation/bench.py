@@ -198,34 +198,38 @@ def difficulty_throughput(
     trials: int = DIFFICULTY_TRIALS,
     say: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """The random-design trials two ways on the same designs, in this one process (one core):
-    on one model per scenario with its parts moved in place, and on a model compiled for each
-    trial. CPU time, so another load on the machine counts less."""
-    from benchgen_dagster.validation.difficulty import ProbeModel, fresh_run, trial_design
+    """The random-design trials two ways on the same draws, in this one process (one core): on
+    one model per scenario with its parts moved in place and its shortcuts, and as a plain
+    implementation makes them (a model compiled for every draw, the scenario's own rule). Both
+    include drawing the designs; CPU time, so another load on the machine counts less. The
+    outcomes must agree."""
+    from benchgen_dagster.validation.difficulty import ProbeModel, naive_trial, trial_design
 
     say(f"  difficulty: {trials} trials on {len(scenarios)} scenarios, in place and recompiled")
     in_place = compiled = 0.0
-    count = 0
+    count = agree = 0
     for scenario, xml in scenarios:
         started = time.process_time()
-        probes = ProbeModel(xml, scenario)  # its one compile is part of the in-place cost
-        designs = []
+        probes = ProbeModel(xml, scenario)  # its compile and part-free run count as in place
+        outcomes = []
         for number in range(trials):
             design, _ = trial_design(probes, number)
-            if design is not None:
-                probes.run(design)
-                designs.append(design)
+            outcomes.append(None if design is None else probes.run(design).success)
         middle = time.process_time()
-        for design in designs:
-            fresh_run(xml, scenario, design)
+        plain = [naive_trial(xml, scenario, number)[1] for number in range(trials)]
         compiled += time.process_time() - middle
         in_place += middle - started
-        count += len(designs)
+        count += sum(outcome is not None for outcome in outcomes)
+        agree += sum(
+            (run is None and mine is None) or (run is not None and run.success == mine)
+            for mine, run in zip(outcomes, plain, strict=True)
+        )
     in_place_rate = count / max(in_place, 1e-9)
     compiled_rate = count / max(compiled, 1e-9)
     return {
         "scenarios": len(scenarios),
         "trials": count,
+        "outcomes_agree": agree == len(scenarios) * trials,
         "in_place_trials_per_s_per_core": in_place_rate,
         "recompiled_trials_per_s_per_core": compiled_rate,
         "speedup": in_place_rate / compiled_rate,
@@ -321,7 +325,8 @@ def table(result: dict[str, Any]) -> str:
         "(model load and mesh upload included)",
         f"difficulty: {difficulty['in_place_trials_per_s_per_core']:.0f} trials/s per core in "
         f"place, {difficulty['recompiled_trials_per_s_per_core']:.0f} recompiling each trial "
-        f"→ {difficulty['speedup']:.1f}×; the stage adds "
+        f"→ {difficulty['speedup']:.1f}× (outcomes agree: {difficulty['outcomes_agree']}); "
+        "the stage adds "
         f"{difficulty['core_s_per_scenario']:.3f} core-s per scenario",
         f"peak memory: sandbox worker {pipeline['worker_peak_mb']:.0f} MiB, "
         f"validation process {pipeline['validator_peak_mb']:.0f} MiB",

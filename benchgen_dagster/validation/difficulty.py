@@ -9,8 +9,14 @@ is drawn again; it is not a trial). Each design is simulated with the scenario's
 Trials reuse one compiled model per scenario: it carries `MAX_PARTS` probe bodies (mocap
 bodies, one box geom each) added once; a trial moves and resizes them in place (body pose,
 geom size, bounding sphere and boxes) and parks the unused ones with collisions off, so no
-trial compiles anything. Runs end early when the payload rests outside the goal (for
-`REST_S`, shorter than the reference runs' rest), leaves the bounds or touches a forbid zone.
+trial compiles anything. The model runs the scenario once with no part added; a trial follows
+that run until the payload first comes within reach of one of its parts (no contact can touch
+a part before), so it resumes from that run's last checkpoint before, and a trial whose parts
+the payload never nears ends as that run did without a step of its own. Runs end early when
+the payload rests outside the goal (for `REST_S`, shorter than the reference runs' rest),
+leaves the bounds or touches a forbid zone. None of this changes an outcome: a trial ends as a
+plain one does on a model compiled for it with the scenario's full rule (`naive_trial`, which
+`benchgen bench` times against).
 
 Sampling is sequential: after `MIN_TRIALS`, it stops once the interval settles the outcome —
 its lower bound reaches `TRIVIAL_LOW95` (rejected as trivial) or the whole interval lies in one
@@ -41,7 +47,13 @@ import mujoco
 import numpy as np
 
 from benchgen_dagster.schema.contract import MATERIALS, Difficulty, DifficultyTier, Scenario
-from benchgen_dagster.validation.simulate import Run, simulate
+from benchgen_dagster.validation.simulate import (
+    CHECK_EVERY_S,
+    RESUMED_STATE,
+    Checkpoint,
+    Run,
+    simulate,
+)
 
 BASELINE = "random-parts/1"  # name/version: change the version when the draws change
 BASELINE_SEED = 20_251_201
@@ -65,6 +77,7 @@ OVERLAP_TOLERANCE_M = 0.001  # the funnel's: parts may touch, not sink in by mor
 PLANK_THICKNESS_M = (0.006, 0.02)
 PARKED = (0.0, 0.0, -1000.0)
 REST_S = 0.1  # a trial resting outside the goal this long has failed
+APPROACH_SLACK_M = 0.001  # beyond the bounding spheres and margins, for rounding
 Z95 = 1.959963984540054
 
 
@@ -215,7 +228,8 @@ def within_budget(design: Design, scenario: Scenario) -> Design:
 
 
 def add_probes(spec: mujoco.MjSpec, count: int = MAX_PARTS) -> None:
-    """`count` parked probe bodies, each a box geom of the baseline's material."""
+    """`count` parked probe bodies, each a box geom of the baseline's material. They are fixed
+    (mocap) and massless: where they stand changes no energy, only what the payload meets."""
     friction = [MATERIALS[PROBE_MATERIAL].friction, 0.005, 0.0002]
     for number in range(count):
         body = spec.worldbody.add_body(name=f"{PROBE}{number}", mocap=True, pos=list(PARKED))
@@ -223,27 +237,38 @@ def add_probes(spec: mujoco.MjSpec, count: int = MAX_PARTS) -> None:
             name=f"{PROBE}{number}_geom",
             type=mujoco.mjtGeom.mjGEOM_BOX,
             size=[0.01, 0.01, 0.01],
+            density=0.0,
             friction=friction,
             condim=6,
             rgba=[0.3, 0.8, 0.3, 1.0],
         )
 
 
-def place(spec: mujoco.MjSpec, design: Design) -> None:
-    """The design in a spec made with `add_probes`, for compiling (the per-trial baseline)."""
-    for number in range(MAX_PARTS):
-        body = spec.body(f"{PROBE}{number}")
-        geom = spec.geom(f"{PROBE}{number}_geom")
-        if number < len(design):
-            box = design[number]
-            body.pos, body.quat, geom.size = list(box.center), list(box.quat), list(box.half)
-        else:
-            body.pos = list(PARKED)
-            geom.contype = geom.conaffinity = 0
+def sinks(
+    model: mujoco.MjModel, data: mujoco.MjData, geoms: Sequence[int], others: np.ndarray
+) -> bool:
+    """Whether one of `geoms` sinks into one of `others` by more than the funnel's tolerance."""
+    fromto = np.zeros(6)
+    for geom in geoms:
+        # bounding spheres first: only geoms that could be within reach are measured
+        gap = np.linalg.norm(data.geom_xpos[others] - data.geom_xpos[geom], axis=1)
+        gap -= model.geom_rbound[others] + model.geom_rbound[geom]
+        for other in others[gap < 0.01].tolist():
+            distance = mujoco.mj_geomDistance(model, data, geom, other, 0.01, fromto)
+            if distance < -OVERLAP_TOLERANCE_M:
+                return True
+    return False
 
 
 class ProbeModel:
-    """A scenario's model with probe parts that trials move and resize in place."""
+    """A scenario's model with probe parts that trials move and resize in place.
+
+    It runs the scenario once with no part added and keeps that run: its state at every check
+    and where each moving geom (the payload) was before every step. Until the payload comes
+    within reach of a part (bounding spheres, margins included) no contact can involve the
+    part, so a trial follows that run exactly: it resumes from the last check before the
+    payload first comes near one of its parts, and a trial whose parts the payload never
+    approaches ends as that run did, without a step of its own."""
 
     def __init__(self, xml: str, scenario: Scenario) -> None:
         spec = mujoco.MjSpec.from_string(xml)
@@ -257,8 +282,32 @@ class ProbeModel:
         self.bvh = [int(model.body_bvhadr[b]) for b in self.bodies]
         self.contype = int(model.geom_contype[self.geoms[0]])
         self.conaffinity = int(model.geom_conaffinity[self.geoms[0]])
-        self.others = [g for g in range(model.ngeom) if g not in self.geoms]
-        self.fromto = np.zeros(6)
+        self.others = np.array([g for g in range(model.ngeom) if g not in self.geoms])
+        bodies = model.geom_bodyid[self.others]
+        moving = (model.body_weldid[bodies] != 0) & (model.body_mocapid[bodies] < 0)
+        self.moving = self.others[moving]
+        self.reach = model.geom_rbound[self.moving] + model.geom_margin[self.moving]
+        self.check_steps = max(1, round(CHECK_EVERY_S / model.opt.timestep))
+        self.checkpoints: list[Checkpoint] = []
+        self.set(())
+        self.alone = simulate(
+            model, scenario, data=self.data, rest_s=REST_S, checkpoints=self.checkpoints
+        )
+        self.path = self._path()
+
+    def _path(self) -> np.ndarray:
+        """Where the moving geoms are before each step of the part-free run (steps × moving
+        geoms × 3): each check interval again from its checkpoint, one step at a time (a step
+        leaves the positions it started from in `geom_xpos`)."""
+        path = np.empty((len(self.checkpoints) * self.check_steps, len(self.moving), 3))
+        step = 0
+        for checkpoint in self.checkpoints:
+            mujoco.mj_setState(self.model, self.data, checkpoint.state, RESUMED_STATE)
+            for _ in range(self.check_steps):
+                mujoco.mj_step(self.model, self.data)
+                path[step] = self.data.geom_xpos[self.moving]
+                step += 1
+        return path
 
     def set(self, design: Design) -> None:
         """Move, resize and switch on the probes the design uses; park the others."""
@@ -283,31 +332,52 @@ class ProbeModel:
 
     def sunk(self, count: int) -> bool:
         """Whether one of the first `count` probes sinks into the scenery or the payload."""
-        others = np.array(self.others)
-        for geom in self.geoms[:count]:
-            # bounding spheres first: only geoms that could be within reach are measured
-            gap = np.linalg.norm(self.data.geom_xpos[others] - self.data.geom_xpos[geom], axis=1)
-            gap -= self.model.geom_rbound[others] + self.model.geom_rbound[geom]
-            for other in others[gap < 0.01].tolist():
-                distance = mujoco.mj_geomDistance(
-                    self.model, self.data, geom, other, 0.01, self.fromto
-                )
-                if distance < -OVERLAP_TOLERANCE_M:
-                    return True
-        return False
+        return sinks(self.model, self.data, self.geoms[:count], self.others)
+
+    def first_approach(self, design: Design) -> int | None:
+        """The first step of the part-free run at which a moving geom comes within reach of
+        one of the design's parts, or None if none ever does."""
+        first = None
+        for box in design:
+            limit = self.reach + math.sqrt(sum(h * h for h in box.half)) + APPROACH_SLACK_M
+            gap = np.linalg.norm(self.path - np.array(box.center), axis=2) - limit
+            near = np.flatnonzero((gap < 0).any(axis=1))
+            if len(near) and (first is None or near[0] < first):
+                first = int(near[0])
+        return first
 
     def run(self, design: Design) -> Run:
+        first = self.first_approach(design)
+        if first is None:
+            return self.alone
         self.set(design)
-        return simulate(self.model, self.scenario, data=self.data, rest_s=REST_S)
+        resume = self.checkpoints[first // self.check_steps]
+        return simulate(self.model, self.scenario, data=self.data, rest_s=REST_S, resume=resume)
 
 
-def fresh_run(xml: str, scenario: Scenario, design: Design) -> Run:
-    """The same trial on a model compiled for it: what `ProbeModel` spares every trial."""
-    spec = mujoco.MjSpec.from_string(xml)
-    add_probes(spec)
-    place(spec, design)
-    model = spec.compile()
-    return simulate(model, scenario, rest_s=REST_S)
+def naive_trial(xml: str, scenario: Scenario, trial: int) -> tuple[Design | None, Run | None]:
+    """The trial as a plain implementation makes it, for comparison: every draw gets the
+    scene's model with the design's parts compiled from the scenario's MJCF and is checked for
+    sinking on it, and the design is simulated with the scenario's own rule (no early exits
+    beyond it). The same draws, so the same design and outcome as `trial_design` and
+    `ProbeModel.run`."""
+    rng = _rng(scenario, trial)
+    for _ in range(MAX_DRAWS):
+        design = within_budget(draw_design(rng, scenario), scenario)
+        spec = mujoco.MjSpec.from_string(xml)
+        add_probes(spec, len(design))
+        for number, box in enumerate(design):
+            spec.body(f"{PROBE}{number}").pos = list(box.center)
+            spec.body(f"{PROBE}{number}").quat = list(box.quat)
+            spec.geom(f"{PROBE}{number}_geom").size = list(box.half)
+        model = spec.compile()
+        data = mujoco.MjData(model)
+        mujoco.mj_kinematics(model, data)
+        probes = [model.geom(f"{PROBE}{n}_geom").id for n in range(len(design))]
+        others = np.array([g for g in range(model.ngeom) if g not in probes])
+        if not sinks(model, data, probes, others):
+            return design, simulate(model, scenario, data=data)
+    return None, None
 
 
 def _rng(scenario: Scenario, trial: int) -> np.random.Generator:
