@@ -53,7 +53,6 @@ STAGES = (
     "packaging",
 )
 DIFFICULTY_SAMPLE = 24  # scenarios whose trials are timed both ways
-DIFFICULTY_TRIALS = 16  # trials per sampled scenario, each way
 
 
 @dataclass
@@ -194,42 +193,41 @@ def _dumped(record: Any) -> dict[str, Any]:
 
 
 def difficulty_throughput(
-    scenarios: list[tuple[Scenario, str]],
-    trials: int = DIFFICULTY_TRIALS,
-    say: Callable[[str], None] = lambda _: None,
+    scenarios: list[tuple[Scenario, str]], say: Callable[[str], None] = lambda _: None
 ) -> dict[str, Any]:
-    """The random-design trials two ways on the same draws, in this one process (one core): on
-    one model per scenario with its parts moved in place and its shortcuts, and as a plain
-    implementation makes them (a model compiled for every draw, the scenario's own rule). Both
-    include drawing the designs; CPU time, so another load on the machine counts less. The
-    outcomes must agree."""
-    from benchgen_dagster.validation.difficulty import ProbeModel, naive_trial, trial_design
+    """The difficulty stage's trials two ways on the same draws, in this one process (one
+    core): as the stage runs them (`random_baseline`: one model per scenario, its parts moved
+    in place, its shortcuts and sequential stop, the model's compile and part-free run
+    included), and as a plain implementation makes the same trials (`naive_trial`: a model
+    compiled for every draw, the scenario's full rule). CPU time, so another load on the
+    machine counts less. The successes must agree."""
+    from benchgen_dagster.validation.difficulty import MAX_TRIALS, naive_trial, random_baseline
 
-    say(f"  difficulty: {trials} trials on {len(scenarios)} scenarios, in place and recompiled")
+    say(f"  difficulty: the stage's trials on {len(scenarios)} scenarios, in place and recompiled")
     in_place = compiled = 0.0
-    count = agree = 0
+    count = 0
+    agree = True
     for scenario, xml in scenarios:
         started = time.process_time()
-        probes = ProbeModel(xml, scenario)  # its compile and part-free run count as in place
-        outcomes = []
-        for number in range(trials):
-            design, _ = trial_design(probes, number)
-            outcomes.append(None if design is None else probes.run(design).success)
+        measured = random_baseline(xml, scenario).difficulty
         middle = time.process_time()
-        plain = [naive_trial(xml, scenario, number)[1] for number in range(trials)]
+        trials = successes = number = 0
+        while trials < measured.trials and number < 4 * MAX_TRIALS:
+            _, run = naive_trial(xml, scenario, number)
+            number += 1
+            if run is not None:
+                trials += 1
+                successes += run.success
         compiled += time.process_time() - middle
         in_place += middle - started
-        count += sum(outcome is not None for outcome in outcomes)
-        agree += sum(
-            (run is None and mine is None) or (run is not None and run.success == mine)
-            for mine, run in zip(outcomes, plain, strict=True)
-        )
+        count += trials
+        agree = agree and (trials, successes) == (measured.trials, measured.successes)
     in_place_rate = count / max(in_place, 1e-9)
     compiled_rate = count / max(compiled, 1e-9)
     return {
         "scenarios": len(scenarios),
         "trials": count,
-        "outcomes_agree": agree == len(scenarios) * trials,
+        "outcomes_agree": agree,
         "in_place_trials_per_s_per_core": in_place_rate,
         "recompiled_trials_per_s_per_core": compiled_rate,
         "speedup": in_place_rate / compiled_rate,

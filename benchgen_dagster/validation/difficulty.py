@@ -72,6 +72,7 @@ TIER_BANDS: tuple[tuple[DifficultyTier, float, float], ...] = (
 # this is reported as fragile: it is not shown to work more often than not.
 FRAGILE_LOW95 = 0.5
 PROBE = "probe"
+KINDS = ("plank", "block", "wedge")
 PROBE_MATERIAL = "wood"
 OVERLAP_TOLERANCE_M = 0.001  # the funnel's: parts may touch, not sink in by more than this
 PLANK_THICKNESS_M = (0.006, 0.02)
@@ -153,52 +154,55 @@ Design = tuple[Box, ...]
 
 
 def _quat(yaw: float, tilt: float) -> tuple[float, float, float, float]:
-    """Yaw about z, then a tilt about the part's own y axis."""
-    q_yaw = np.array([math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)])
-    q_tilt = np.array([math.cos(tilt / 2), 0.0, math.sin(tilt / 2), 0.0])
-    out = np.zeros(4)
-    mujoco.mju_mulQuat(out, q_yaw, q_tilt)
-    return tuple(float(v) for v in out)  # type: ignore[return-value]
+    """Yaw about z, then a tilt about the part's own y axis: the product of the two
+    quaternions, written out (its other terms are exact zeros)."""
+    cy, sy, ct, st = math.cos(yaw / 2), math.sin(yaw / 2), math.cos(tilt / 2), math.sin(tilt / 2)
+    return (cy * ct, 0.0 - sy * st, cy * st, sy * ct)
 
 
-def _draw_box(rng: np.random.Generator, zone_min: np.ndarray, size: np.ndarray) -> Box:
-    kind = str(rng.choice(("plank", "block", "wedge")))
-    horizontal = float(max(size[0], size[1]))
+def _draw_box(
+    rng: np.random.Generator, zone_min: tuple[float, ...], size: tuple[float, ...]
+) -> Box:
+    """One random part inside the zone. Plain floats rather than small arrays (the same
+    numbers, at a fraction of the cost); the reach keeps numpy's product."""
+    kind = KINDS[int(rng.integers(len(KINDS)))]  # rng.choice's draw, without its overhead
+    horizontal, narrow = max(size[0], size[1]), min(size[0], size[1])
     if kind == "plank":
-        half = np.array(
-            [
-                rng.uniform(0.25, 0.75) * horizontal,
-                rng.uniform(0.1, 0.5) * min(size[0], size[1]),
-                rng.uniform(*PLANK_THICKNESS_M) / 2,
-            ]
-        )
+        half = [
+            rng.uniform(0.25, 0.75) * horizontal,
+            rng.uniform(0.1, 0.5) * narrow,
+            rng.uniform(*PLANK_THICKNESS_M) / 2,
+        ]
         yaw, tilt = rng.uniform(0, math.pi), rng.uniform(-0.6, 0.6)
     elif kind == "block":
-        half = rng.uniform(0.05, 0.3, size=3) * size
+        half = [h * s for h, s in zip(rng.uniform(0.05, 0.3, size=3).tolist(), size, strict=True)]
         yaw, tilt = rng.uniform(0, math.pi / 2), 0.0
     else:
-        half = np.array(
-            [
-                rng.uniform(0.15, 0.5) * horizontal,
-                rng.uniform(0.1, 0.4) * min(size[0], size[1]),
-                rng.uniform(0.05, 0.2) * size[2],
-            ]
-        )
+        half = [
+            rng.uniform(0.15, 0.5) * horizontal,
+            rng.uniform(0.1, 0.4) * narrow,
+            rng.uniform(0.05, 0.2) * size[2],
+        ]
         yaw, tilt = rng.uniform(0, 2 * math.pi), rng.uniform(0.25, 0.8)
-    quat = _quat(float(yaw), float(tilt))
-    box = Box(kind, (0.0, 0.0, 0.0), tuple(half.tolist()), quat)  # type: ignore[arg-type]
-    reach = box.reach()
-    fit = float(min(1.0, *(size / 2 / np.maximum(reach, 1e-9))))  # shrink to fit the zone
-    half = half * fit * 0.999
-    reach = reach * fit * 0.999
-    center = zone_min + reach + rng.uniform(0, 1, size=3) * (size - 2 * reach)
-    return Box(kind, tuple(center.tolist()), tuple(half.tolist()), quat)  # type: ignore[arg-type]
+    quat = _quat(yaw, tilt)
+    matrix = np.zeros(9)
+    mujoco.mju_quat2Mat(matrix, np.array(quat))
+    reach = (np.abs(matrix.reshape(3, 3)) @ np.array(half)).tolist()
+    # shrink to fit the zone
+    fit = min(1.0, *(s / 2 / max(r, 1e-9) for s, r in zip(size, reach, strict=True)))
+    half = [h * fit * 0.999 for h in half]
+    reach = [r * fit * 0.999 for r in reach]
+    place = rng.uniform(0, 1, size=3).tolist()
+    center = tuple(
+        lo + r + u * (s - 2 * r) for lo, r, u, s in zip(zone_min, reach, place, size, strict=True)
+    )
+    return Box(kind, center, tuple(half), quat)  # type: ignore[arg-type]
 
 
 def draw_design(rng: np.random.Generator, scenario: Scenario) -> Design:
     """One random design: one part half the time, else two or three."""
     zone = scenario.build_zone
-    zone_min, size = np.array(zone.min), np.array(zone.size)
+    zone_min, size = zone.min, zone.size
     count = 1 if rng.uniform() < 0.5 else int(rng.integers(2, MAX_PARTS + 1))
     return tuple(_draw_box(rng, zone_min, size) for _ in range(count))
 
@@ -265,10 +269,10 @@ class ProbeModel:
 
     It runs the scenario once with no part added and keeps that run: its state at every check
     and where each moving geom (the payload) was before every step. Until the payload comes
-    within reach of a part (bounding spheres, margins included) no contact can involve the
-    part, so a trial follows that run exactly: it resumes from the last check before the
-    payload first comes near one of its parts, and a trial whose parts the payload never
-    approaches ends as that run did, without a step of its own."""
+    within reach of a part (its bounding sphere and margins against the part's box) no contact
+    can involve the part, so a trial follows that run exactly: it resumes from the last check
+    before the payload first comes near one of its parts, and a trial whose parts the payload
+    never approaches ends as that run did, without a step of its own."""
 
     def __init__(self, xml: str, scenario: Scenario) -> None:
         spec = mujoco.MjSpec.from_string(xml)
@@ -286,10 +290,17 @@ class ProbeModel:
         bodies = model.geom_bodyid[self.others]
         moving = (model.body_weldid[bodies] != 0) & (model.body_mocapid[bodies] < 0)
         self.moving = self.others[moving]
-        self.reach = model.geom_rbound[self.moving] + model.geom_margin[self.moving]
+        # how near a moving geom's centre must come to a part for a contact to be possible
+        self.reach = (
+            model.geom_rbound[self.moving]
+            + model.geom_margin[self.moving]
+            + model.geom_margin[self.geoms[0]]
+        )
         self.check_steps = max(1, round(CHECK_EVERY_S / model.opt.timestep))
         self.checkpoints: list[Checkpoint] = []
         self.set(())
+        self.at_start = mujoco.MjData(model)  # the scene as draws are checked against it
+        mujoco.mj_kinematics(model, self.at_start)
         self.alone = simulate(
             model, scenario, data=self.data, rest_s=REST_S, checkpoints=self.checkpoints
         )
@@ -330,17 +341,25 @@ class ProbeModel:
         mujoco.mj_resetData(model, self.data)  # mocap poses come from body_pos/body_quat
         mujoco.mj_kinematics(model, self.data)
 
-    def sunk(self, count: int) -> bool:
-        """Whether one of the first `count` probes sinks into the scenery or the payload."""
-        return sinks(self.model, self.data, self.geoms[:count], self.others)
+    def sunk(self, design: Design) -> bool:
+        """Whether one of the design's parts sinks into the scenery or the payload at its start
+        (the parts posed for the check alone: no reset, no kinematics)."""
+        for number, box in enumerate(design):
+            geom = self.geoms[number]
+            self.model.geom_size[geom] = box.half
+            self.model.geom_rbound[geom] = math.sqrt(sum(h * h for h in box.half))
+            self.at_start.geom_xpos[geom] = box.center
+            self.at_start.geom_xmat[geom] = box.matrix().ravel()
+        return sinks(self.model, self.at_start, self.geoms[: len(design)], self.others)
 
     def first_approach(self, design: Design) -> int | None:
-        """The first step of the part-free run at which a moving geom comes within reach of
-        one of the design's parts, or None if none ever does."""
+        """The first step of the part-free run at which a moving geom (its bounding sphere and
+        margin) comes within reach of one of the design's boxes, or None if none ever does."""
         first = None
         for box in design:
-            limit = self.reach + math.sqrt(sum(h * h for h in box.half)) + APPROACH_SLACK_M
-            gap = np.linalg.norm(self.path - np.array(box.center), axis=2) - limit
+            local = (self.path - np.array(box.center)) @ box.matrix()  # in the box's frame
+            outside = np.maximum(np.abs(local) - np.array(box.half), 0.0)
+            gap = np.linalg.norm(outside, axis=2) - self.reach - APPROACH_SLACK_M
             near = np.flatnonzero((gap < 0).any(axis=1))
             if len(near) and (first is None or near[0] < first):
                 first = int(near[0])
@@ -391,8 +410,7 @@ def trial_design(probes: ProbeModel, trial: int) -> tuple[Design | None, int]:
     rng = _rng(probes.scenario, trial)
     for refused in range(MAX_DRAWS):
         design = within_budget(draw_design(rng, probes.scenario), probes.scenario)
-        probes.set(design)
-        if not probes.sunk(len(design)):
+        if not probes.sunk(design):
             return design, refused
     return None, MAX_DRAWS
 
