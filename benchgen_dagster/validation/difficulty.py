@@ -301,6 +301,8 @@ class ProbeModel:
         self.set(())
         self.at_start = mujoco.MjData(model)  # the scene as draws are checked against it
         mujoco.mj_kinematics(model, self.at_start)
+        self.others_xpos = self.at_start.geom_xpos[self.others].copy()
+        self.others_rbound = model.geom_rbound[self.others].copy()
         self.alone = simulate(
             model, scenario, data=self.data, rest_s=REST_S, checkpoints=self.checkpoints
         )
@@ -342,15 +344,24 @@ class ProbeModel:
         mujoco.mj_kinematics(model, self.data)
 
     def sunk(self, design: Design) -> bool:
-        """Whether one of the design's parts sinks into the scenery or the payload at its start
-        (the parts posed for the check alone: no reset, no kinematics)."""
+        """Whether one of the design's parts sinks into the scenery or the payload at its start.
+        A part is posed for the check alone (no reset, no kinematics), and only when a geom is
+        within reach of its bounding sphere (a gap of more than 0.01 m cannot be an overlap)."""
         for number, box in enumerate(design):
+            radius = math.sqrt(sum(h * h for h in box.half))
+            offsets = self.others_xpos - np.array(box.center)
+            gap = np.sqrt((offsets * offsets).sum(axis=1)) - self.others_rbound - radius
+            near = self.others[gap < 0.01]
+            if not len(near):
+                continue
             geom = self.geoms[number]
             self.model.geom_size[geom] = box.half
-            self.model.geom_rbound[geom] = math.sqrt(sum(h * h for h in box.half))
+            self.model.geom_rbound[geom] = radius
             self.at_start.geom_xpos[geom] = box.center
             self.at_start.geom_xmat[geom] = box.matrix().ravel()
-        return sinks(self.model, self.at_start, self.geoms[: len(design)], self.others)
+            if sinks(self.model, self.at_start, [geom], near):
+                return True
+        return False
 
     def first_approach(self, design: Design) -> int | None:
         """The first step of the part-free run at which a moving geom (its bounding sphere and
