@@ -32,5 +32,5 @@ def test_the_benchmark_measures_both_paths_and_writes_json(tmp_path: Path) -> No
     assert report["pipeline"]["validation_per_s"] > 0 and report["validation_speedup"] > 0
     assert "scenarios/s" in result.output
     difficulty = report["pipeline"]["difficulty"]
-    assert difficulty["trials"] > 0 and difficulty["speedup"] > 0
+    assert difficulty["trials"] > 0 and difficulty["speedup"] > 0 and difficulty["outcomes_agree"]
     assert "trials/s per core" in result.output

@@ -122,8 +122,13 @@ def test_a_reached_bound_is_a_shortfall_in_the_metadata_and_the_log(
             if e.level >= 30 and "shortfall of 1" in e.message
         ]
         assert warnings
-        shards = result.asset_materializations_for_node("dataset_shards")[0].metadata
-        assert shards["packaged"].value == 0  # the medium one is not packaged
+        # nothing of the tier: the blocking check fails and says why; nothing is packaged
+        [floor] = [
+            c for c in result.get_asset_check_evaluations() if c.check_name == "pass_rate_floor"
+        ]
+        assert not floor.passed and floor.metadata["to_package"].value == 0
+        assert "no scenario is hard or harder in 2 seeds" in (floor.description or "")
+        assert not result.asset_materializations_for_node("dataset_shards")
 
 
 def test_a_request_with_a_difficulty_holds_the_seeds_its_draw_may_try() -> None:

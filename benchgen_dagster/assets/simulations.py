@@ -188,10 +188,22 @@ def validation_checks(batch: ValidationBatch, min_pass_rate: float):  # type: ig
     generated = len(batch.reports)
     accepted = sum(r.accepted for r in batch.reports)
     rate = accepted / generated if generated else 0.0
+    packaged = len(batch.scenarios)  # a difficulty request leaves out the easier accepted ones
+    draw = batch.draw
     yield AssetCheckResult(
         check_name="pass_rate_floor",
-        passed=accepted > 0 and rate >= min_pass_rate,
-        metadata={"pass_rate": rate, "floor": min_pass_rate, "accepted": accepted},
+        passed=packaged > 0 and rate >= min_pass_rate,
+        description=(
+            f"no scenario is {draw.asked} or harder in {draw.seeds_tried} seeds: nothing to package"
+            if draw and not packaged
+            else None
+        ),
+        metadata={
+            "pass_rate": rate,
+            "floor": min_pass_rate,
+            "accepted": accepted,
+            "to_package": packaged,
+        },
     )
     diverged = sum(
         1 for r in batch.reports if r.rejection and r.rejection.reason is Reason.unstable_nan

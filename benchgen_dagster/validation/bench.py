@@ -53,7 +53,6 @@ STAGES = (
     "packaging",
 )
 DIFFICULTY_SAMPLE = 24  # scenarios whose trials are timed both ways
-DIFFICULTY_TRIALS = 16  # trials per sampled scenario, each way
 
 
 @dataclass
@@ -194,38 +193,41 @@ def _dumped(record: Any) -> dict[str, Any]:
 
 
 def difficulty_throughput(
-    scenarios: list[tuple[Scenario, str]],
-    trials: int = DIFFICULTY_TRIALS,
-    say: Callable[[str], None] = lambda _: None,
+    scenarios: list[tuple[Scenario, str]], say: Callable[[str], None] = lambda _: None
 ) -> dict[str, Any]:
-    """The random-design trials two ways on the same designs, in this one process (one core):
-    on one model per scenario with its parts moved in place, and on a model compiled for each
-    trial. CPU time, so another load on the machine counts less."""
-    from benchgen_dagster.validation.difficulty import ProbeModel, fresh_run, trial_design
+    """The difficulty stage's trials two ways on the same draws, in this one process (one
+    core): as the stage runs them (`random_baseline`: one model per scenario, its parts moved
+    in place, its shortcuts and sequential stop, the model's compile and part-free run
+    included), and as a plain implementation makes the same trials (`naive_trial`: a model
+    compiled for every draw, the scenario's full rule). CPU time, so another load on the
+    machine counts less. The successes must agree."""
+    from benchgen_dagster.validation.difficulty import MAX_TRIALS, naive_trial, random_baseline
 
-    say(f"  difficulty: {trials} trials on {len(scenarios)} scenarios, in place and recompiled")
+    say(f"  difficulty: the stage's trials on {len(scenarios)} scenarios, in place and recompiled")
     in_place = compiled = 0.0
     count = 0
+    agree = True
     for scenario, xml in scenarios:
         started = time.process_time()
-        probes = ProbeModel(xml, scenario)  # its one compile is part of the in-place cost
-        designs = []
-        for number in range(trials):
-            design, _ = trial_design(probes, number)
-            if design is not None:
-                probes.run(design)
-                designs.append(design)
+        measured = random_baseline(xml, scenario).difficulty
         middle = time.process_time()
-        for design in designs:
-            fresh_run(xml, scenario, design)
+        trials = successes = number = 0
+        while trials < measured.trials and number < 4 * MAX_TRIALS:
+            _, run = naive_trial(xml, scenario, number)
+            number += 1
+            if run is not None:
+                trials += 1
+                successes += run.success
         compiled += time.process_time() - middle
         in_place += middle - started
-        count += len(designs)
+        count += trials
+        agree = agree and (trials, successes) == (measured.trials, measured.successes)
     in_place_rate = count / max(in_place, 1e-9)
     compiled_rate = count / max(compiled, 1e-9)
     return {
         "scenarios": len(scenarios),
         "trials": count,
+        "outcomes_agree": agree,
         "in_place_trials_per_s_per_core": in_place_rate,
         "recompiled_trials_per_s_per_core": compiled_rate,
         "speedup": in_place_rate / compiled_rate,
@@ -321,7 +323,8 @@ def table(result: dict[str, Any]) -> str:
         "(model load and mesh upload included)",
         f"difficulty: {difficulty['in_place_trials_per_s_per_core']:.0f} trials/s per core in "
         f"place, {difficulty['recompiled_trials_per_s_per_core']:.0f} recompiling each trial "
-        f"→ {difficulty['speedup']:.1f}×; the stage adds "
+        f"→ {difficulty['speedup']:.1f}× (outcomes agree: {difficulty['outcomes_agree']}); "
+        "the stage adds "
         f"{difficulty['core_s_per_scenario']:.3f} core-s per scenario",
         f"peak memory: sandbox worker {pipeline['worker_peak_mb']:.0f} MiB, "
         f"validation process {pipeline['validator_peak_mb']:.0f} MiB",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import mujoco
 import numpy as np
@@ -16,6 +17,11 @@ CHECK_EVERY_S = 0.02  # outcomes are checked at this interval (the path between 
 GOAL_DWELL_S = 0.5  # the payload must stay in the goal this long to count as there
 REST_SPEED = 0.005  # m/s: below this for REST_S the payload is at rest
 REST_S = 0.5
+# What a checkpoint restores: the whole integration state except the mocap poses, which belong
+# to the model being run (a run resumed on a model whose mocap bodies moved keeps them moved).
+RESUMED_STATE = mujoco.mjtState.mjSTATE_INTEGRATION & ~(
+    mujoco.mjtState.mjSTATE_MOCAP_POS | mujoco.mjtState.mjSTATE_MOCAP_QUAT
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,28 @@ class Run:
     @property
     def success(self) -> bool:
         return self.reached_goal and not (self.touched_forbid or self.diverged or self.left_bounds)
+
+
+class Progress(NamedTuple):
+    """What the outcome checks of a run have seen up to a check."""
+
+    position: Vec3
+    energy0: float
+    max_speed: float
+    energy_gain: float
+    dwell: int
+    rest: int
+    min_goal_distance: float
+    touched: str | None
+    reached: bool
+    time_to_goal: float | None
+
+
+class Checkpoint(NamedTuple):
+    """A run between two checks: the physics state (`RESUMED_STATE`) and the checks' progress."""
+
+    state: np.ndarray
+    progress: Progress
 
 
 @dataclass(frozen=True)
@@ -91,41 +119,87 @@ def simulate(
     stop_at_goal: bool = True,
     data: mujoco.MjData | None = None,
     rest_s: float = REST_S,
+    checkpoints: list[Checkpoint] | None = None,
+    resume: Checkpoint | None = None,
 ) -> Run:
     """Drop the payload at its start (plus `offset`) and follow it until the outcome is decided:
     it rests, stays in the goal long enough, touches a forbid zone, leaves the bounds, diverges,
     or time runs out. `data`, when given, is reset and reused: making one costs more than a
     short run. A `rest_s` shorter than the goal's dwell ends a run resting outside the goal
     sooner (in the scenery nothing moves that could set it going again); resting in the goal
-    still takes the dwell."""
+    still takes the dwell. `checkpoints`, when given, receives the run's state before each
+    check interval; `resume` continues a run from one (on `data` as the caller left it, its
+    mocap poses included), with the outcome a run from the start would have had."""
     if data is None:
         data = mujoco.MjData(model)
-    else:
+    elif resume is None:
         mujoco.mj_resetData(model, data)
     joint = model.joint(PAYLOAD_JOINT)
     qpos, qvel = int(joint.qposadr[0]), int(model.jnt_dofadr[joint.id])
-    start = np.array(scenario.payload.start_position) + (0 if offset is None else offset)
-    data.qpos[qpos : qpos + 3] = start
-    mujoco.mj_forward(model, data)
-
     boxes = _Boxes.of(scenario)
+    if resume is None:
+        start = np.array(scenario.payload.start_position) + (0 if offset is None else offset)
+        data.qpos[qpos : qpos + 3] = start
+        mujoco.mj_forward(model, data)
+        position: Vec3 = tuple(start.tolist())  # type: ignore[assignment]
+        progress = Progress(
+            position,
+            float(data.energy[0] + data.energy[1]),
+            0.0,
+            0.0,
+            0,
+            0,
+            _distance(position, boxes.goal),
+            None,
+            False,
+            None,
+        )
+    else:
+        mujoco.mj_setState(model, data, resume.state, RESUMED_STATE)
+        progress = resume.progress
+    (
+        position,
+        energy0,
+        max_speed,
+        energy_gain,
+        dwell,
+        rest,
+        min_goal_distance,
+        touched,
+        reached,
+        time_to_goal,
+    ) = progress
+
     check_steps = max(1, round(CHECK_EVERY_S / model.opt.timestep))
     check_dt = check_steps * model.opt.timestep
     dwell_needed = math.ceil(GOAL_DWELL_S / check_dt)
     rest_needed = math.ceil(rest_s / check_dt)
     rest_anywhere = rest_needed >= dwell_needed
-    energy0 = float(data.energy[0] + data.energy[1])
     bad_acceleration = data.warning[mujoco.mjtWarning.mjWARN_BADQACC]
     duration = scenario.simulation.duration_s
-
-    position: Vec3 = tuple(start.tolist())  # type: ignore[assignment]
-    max_speed = energy_gain = 0.0
-    dwell = rest = 0
-    min_goal_distance = _distance(position, boxes.goal)
-    touched = None
-    diverged = left = reached = False
-    time_to_goal = None
+    state_size = mujoco.mj_stateSize(model, RESUMED_STATE)
+    diverged = left = False
     while data.time < duration:
+        if checkpoints is not None:
+            state = np.empty(state_size)
+            mujoco.mj_getState(model, data, state, RESUMED_STATE)
+            checkpoints.append(
+                Checkpoint(
+                    state,
+                    Progress(
+                        position,
+                        energy0,
+                        max_speed,
+                        energy_gain,
+                        dwell,
+                        rest,
+                        min_goal_distance,
+                        touched,
+                        reached,
+                        time_to_goal,
+                    ),
+                )
+            )
         previous = position
         mujoco.mj_step(model, data, nstep=check_steps)
         coordinates = data.qpos.tolist()
