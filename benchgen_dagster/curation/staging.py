@@ -153,13 +153,12 @@ class Staging:
             batch = promoted[partition].record
             for shard in batch.shards:
                 ids = {
-                    self.scenarios[r.scenario_id].decision
+                    decision.decision_id
                     for r in batch.rows
                     if r.shard == shard.name
+                    and (decision := self.scenarios[r.scenario_id].decision) is not None
                 }
-                shard_decisions[shard_path(batch.split.value, shard.name)] = sorted(
-                    d.decision_id for d in ids if d is not None
-                )
+                shard_decisions[shard_path(batch.split.value, shard.name)] = sorted(ids)
         letting_in = {
             sid: s.decision.decision_id
             for sid, s in sorted(self.scenarios.items())

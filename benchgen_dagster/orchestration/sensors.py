@@ -1,8 +1,9 @@
-"""Sensors: requests dropped in the requests folder, stale partitions, releases after builds,
-and bounded repairs of failed partitions."""
+"""Sensors: requests dropped in the requests folder, stale partitions, releases after builds
+and after curators' decisions, and bounded repairs of failed partitions."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from dagster import (
@@ -23,10 +24,12 @@ from benchgen_dagster.assets import requests_partitions
 from benchgen_dagster.assets.partitions import RETRYABLE
 from benchgen_dagster.catalogue.checks import seed_span
 from benchgen_dagster.catalogue.requests import Intake, RequestBook
+from benchgen_dagster.curation.log import CurationLog
 from benchgen_dagster.orchestration.jobs import build_partition, release_dataset
 from benchgen_dagster.orchestration.staleness import stale_partitions
 from benchgen_dagster.orchestration.tags import BUILD_TAG, REPAIR_TAG, TRIGGER_TAG
 from benchgen_dagster.resources.settings import PipelineSettings
+from benchgen_dagster.resources.storage import StorageResource
 
 MAX_REPAIRS = 2
 
@@ -150,6 +153,28 @@ def release_after_build(context: RunStatusSensorContext) -> RunRequest | SkipRea
     return RunRequest(run_key=f"release-after:{context.dagster_run.run_id}")
 
 
+@sensor(
+    job=release_dataset,
+    minimum_interval_seconds=REACT_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Releases the dataset again when a curator decides (`benchgen review`, or the "
+    "review page) or its policy changes: the decisions log under `curation/<dataset>/` is "
+    "append-only, so the cursor is a digest of its file names and the policy.",
+)
+def release_after_decision(
+    context: SensorEvaluationContext, settings: PipelineSettings, storage: StorageResource
+) -> RunRequest | SkipReason:
+    log = CurationLog(storage.store(), settings.dataset)
+    keys = log.decision_keys()
+    if not keys and log.policy() == "auto":
+        return SkipReason(f"no curator has decided on {settings.dataset} yet")
+    digest = hashlib.sha256("\n".join([log.policy(), *keys]).encode()).hexdigest()[:16]
+    if context.cursor == digest:
+        return SkipReason(f"no new decision ({len(keys)} in the log)")
+    context.update_cursor(digest)
+    return RunRequest(run_key=f"decisions:{digest}", tags={TRIGGER_TAG: "decision"})
+
+
 @run_failure_sensor(
     monitored_jobs=[build_partition],
     request_job=build_partition,
@@ -187,4 +212,10 @@ def _retry_cannot_help(context: RunFailureSensorContext) -> str | None:
     return None
 
 
-ALL_SENSORS = [new_requests, stale_partitions_sensor, release_after_build, repair_failed_partition]
+ALL_SENSORS = [
+    new_requests,
+    stale_partitions_sensor,
+    release_after_build,
+    release_after_decision,
+    repair_failed_partition,
+]

@@ -1,0 +1,292 @@
+"""Curation against real partitions built through Dagster: what is staged, what a curator
+decides, and what the release then holds, with the decisions in its lineage."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from dagster import (
+    AssetCheckSeverity,
+    DagsterInstance,
+    RunRequest,
+    SkipReason,
+    build_sensor_context,
+    materialize,
+)
+
+from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
+from benchgen_dagster.assets.packaging import REVIEW_BACKLOG
+from benchgen_dagster.assets.partitions import requests_partitions
+from benchgen_dagster.cli import main
+from benchgen_dagster.curation.log import CurationLog, DecisionRefused, utc_now
+from benchgen_dagster.curation.staging import Staging
+from benchgen_dagster.dataset import read_index, read_manifest
+from benchgen_dagster.dataset.reader import verify
+from benchgen_dagster.orchestration.sensors import release_after_decision
+from benchgen_dagster.resources import PipelineSettings
+from benchgen_dagster.schema.records import ReleaseCuration
+from benchgen_dagster.stores.local import LocalStore
+from tests.helpers import resources_for
+
+FAMILIES = ("ball_bin", "cube_gap")
+
+
+@dataclass
+class Built:
+    instance: DagsterInstance
+    settings: PipelineSettings
+    root: Path
+
+    @property
+    def store(self) -> LocalStore:
+        return LocalStore(self.root)
+
+    @property
+    def dataset(self) -> Path:
+        return self.root / "datasets" / "default"
+
+    @property
+    def log(self) -> CurationLog:
+        return CurationLog(self.store, "default")
+
+    def staged(self, partition: str) -> list[str]:
+        return sorted(
+            sid
+            for sid, s in Staging.read(self.store, "default").scenarios.items()
+            if s.partition == partition
+        )
+
+    def release(self):  # type: ignore[no-untyped-def]
+        return materialize(
+            ALL_ASSETS,
+            selection=["dataset_release"],
+            instance=self.instance,
+            resources=resources_for(self.settings),
+            raise_on_error=False,
+        )
+
+    def rebuild(self, partition: str) -> None:
+        assert materialize(
+            PARTITIONED_ASSETS,
+            partition_key=partition,
+            instance=self.instance,
+            resources=resources_for(self.settings),
+        ).success
+
+    def released(self) -> list[str]:
+        return sorted(str(row["scenario_id"]) for row in read_index(self.dataset)[1])
+
+    def curation(self) -> ReleaseCuration:
+        return ReleaseCuration.model_validate_json((self.dataset / "curation.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    """Two families, three variants each, materialized into an instance of their own."""
+    root = tmp_path_factory.mktemp("curation") / "data"
+    settings = PipelineSettings(data_dir=str(root), builtin_variants=3, workers=1)
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(requests_partitions.name, list(FAMILIES))
+        done = Built(instance, settings, root)
+        for family in FAMILIES:
+            done.rebuild(family)
+        yield done
+
+
+@pytest.fixture
+def fresh(built: Built) -> Built:
+    """The built partitions with no curation yet: the policy `auto`, no decision."""
+    shutil.rmtree(built.root / "curation", ignore_errors=True)
+    return built
+
+
+def cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_under_auto_with_no_decision_every_staged_scenario_is_released_in_its_own_shards(
+    fresh: Built,
+) -> None:
+    assert fresh.release().success
+    staged = fresh.staged("ball_bin") + fresh.staged("cube_gap")
+    assert fresh.released() == staged
+    stored = Staging.read(fresh.store, "default").batches
+    manifest = read_manifest(fresh.dataset)
+    assert sorted(s.sha256 for s in manifest.shards) == sorted(
+        s.sha256 for b in stored.values() for s in b.record.shards
+    )
+    curation = fresh.curation()
+    assert (curation.policy, curation.promoted, curation.awaiting_review) == (
+        "auto",
+        len(staged),
+        0,
+    )
+    assert verify(fresh.dataset).ok
+
+
+def test_under_review_the_release_holds_the_approved_scenarios_and_shards_name_their_decisions(
+    fresh: Built,
+) -> None:
+    bins, gaps = fresh.staged("ball_bin"), fresh.staged("cube_gap")
+    assert cli("review", "policy", str(fresh.dataset), "review")[0] == 0
+    code, said = cli("review", "approve", str(fresh.dataset), bins[0], bins[1], "--note", "good")
+    assert code == 0, said
+    assert cli("review", "reject", str(fresh.dataset), bins[1], "--note", "ball sticks")[0] == 0
+    assert cli("review", "approve", str(fresh.dataset), "--partition", "cube_gap")[0] == 0
+
+    assert fresh.release().success
+    assert fresh.released() == sorted([bins[0], *gaps])
+    approve_bins, reject, approve_gaps = fresh.log.decisions()
+    curation = fresh.curation()
+    assert curation.scenarios == {
+        bins[0]: approve_bins.decision_id,
+        **{sid: approve_gaps.decision_id for sid in gaps},
+    }
+    shards = {Path(path).name.split("-")[1]: ids for path, ids in curation.shards.items()}
+    assert shards == {
+        "ball_bin": [approve_bins.decision_id],
+        "cube_gap": [approve_gaps.decision_id],
+    }
+    in_force = {d.decision_id for d in curation.decisions}
+    assert in_force == {approve_bins.decision_id, reject.decision_id, approve_gaps.decision_id}
+    assert approve_bins.who and reject.note == "ball sticks"
+    assert (curation.staged, curation.awaiting_review, curation.rejected) == (
+        len(bins) + len(gaps),
+        len(bins) - 2,
+        1,
+    )
+    assert verify(fresh.dataset).ok
+
+
+def test_a_decision_changes_the_shards_of_the_partition_it_touched_only(fresh: Built) -> None:
+    assert fresh.release().success
+    before = {s.path: s.sha256 for s in read_manifest(fresh.dataset).shards}
+    fresh.log.append("reject", scenarios=[fresh.staged("ball_bin")[0]], note="too easy")
+    assert fresh.release().success
+    after = {s.path: s.sha256 for s in read_manifest(fresh.dataset).shards}
+    changed = {path for path in before if before[path] != after.get(path)}
+    assert [Path(path).name.split("-")[1] for path in changed] == ["ball_bin"]
+    assert fresh.staged("ball_bin")[0] not in fresh.released()
+
+
+def test_a_rejected_scenario_stays_out_after_a_rebuild_until_a_later_decision_lets_it_in(
+    fresh: Built,
+) -> None:
+    rejected = fresh.staged("cube_gap")[-1]
+    fresh.log.append("reject", scenarios=[rejected], note="the gap is too narrow")
+    fresh.rebuild("cube_gap")
+    assert fresh.release().success
+    assert rejected not in fresh.released()
+    fresh.log.append("approve", partition="cube_gap", note="narrow gaps are fine after all")
+    assert fresh.release().success
+    assert rejected in fresh.released()
+
+
+def test_two_curators_deciding_at_the_same_moment_both_keep_their_decision(fresh: Built) -> None:
+    same_moment, start = utc_now(), threading.Barrier(2)
+    sid = fresh.staged("ball_bin")[0]
+
+    def decide(who: str, action: str) -> None:
+        start.wait()
+        fresh.log.append(action, scenarios=[sid], who=who, at=same_moment)  # type: ignore[arg-type]
+
+    threads = [
+        threading.Thread(target=decide, args=("ada", "approve")),
+        threading.Thread(target=decide, args=("grace", "reject")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(d.who for d in fresh.log.decisions()) == ["ada", "grace"]
+
+
+def test_a_decision_naming_what_is_not_staged_is_refused_with_the_reason(fresh: Built) -> None:
+    code, said = cli("review", "approve", str(fresh.dataset), "ball_bin-s09999", "--note", "x")
+    assert code == 2 and "not staged in this dataset: ball_bin-s09999" in said
+    code, said = cli("review", "reject", str(fresh.dataset), "--partition", "nope", "--note", "x")
+    assert code == 2 and "no partition 'nope' is staged" in said and "ball_bin" in said
+    code, said = cli("review", "approve", str(fresh.dataset), "--note", "nothing named")
+    assert code == 2 and "name scenario ids" in said
+    staging = Staging.read(fresh.store, "default")
+    with pytest.raises(DecisionRefused, match="not in partition cube_gap"):
+        staging.check([fresh.staged("ball_bin")[0]], "cube_gap")
+    assert fresh.log.decisions() == []
+
+
+def test_review_list_shows_where_each_staged_scenario_stands(fresh: Built) -> None:
+    sid = fresh.staged("ball_bin")[0]
+    cli("review", "policy", str(fresh.dataset), "review")
+    cli("review", "reject", str(fresh.dataset), sid, "--note", "ball escapes the bin")
+    code, said = cli("review", "list", str(fresh.dataset), "--json")
+    assert code == 0
+    listing = {s["scenario_id"]: s for s in json.loads(said)["scenarios"]}
+    assert listing[sid]["status"] == "rejected"
+    assert listing[sid]["decision"]["note"] == "ball escapes the bin"
+    assert {s["status"] for k, s in listing.items() if k != sid} == {"waiting"}
+    code, said = cli("review", "list", str(fresh.dataset), "--waiting")
+    assert code == 0 and sid not in said and "1 rejected" in said
+
+
+def test_a_new_decision_makes_the_sensor_release_again(fresh: Built) -> None:
+    resources = {k: v for k, v in resources_for(fresh.settings).items() if k != "io_manager"}
+
+    def tick(cursor: str | None) -> RunRequest | SkipReason:
+        with build_sensor_context(
+            instance=fresh.instance, cursor=cursor, resources=resources
+        ) as context:
+            result = release_after_decision(context)
+            tick.cursor = context.cursor  # type: ignore[attr-defined]
+        return result
+
+    assert isinstance(tick(None), SkipReason)  # auto, no decision: nothing to do
+    fresh.log.append("reject", scenarios=[fresh.staged("ball_bin")[0]], note="wobbly")
+    first = tick(None)
+    assert isinstance(first, RunRequest) and first.job_name in (None, "release_dataset")
+    assert isinstance(tick(tick.cursor), SkipReason)  # type: ignore[attr-defined]
+    seen = tick.cursor  # type: ignore[attr-defined]
+    fresh.log.append("approve", scenarios=[fresh.staged("ball_bin")[0]], note="fine")
+    again = tick(seen)
+    assert isinstance(again, RunRequest) and again.run_key != first.run_key
+
+
+def test_the_release_shows_what_awaits_review_and_warns_of_scenarios_waiting_over_a_day(
+    fresh: Built,
+) -> None:
+    fresh.log.set_policy("review")
+    bins, gaps = fresh.staged("ball_bin"), fresh.staged("cube_gap")
+    fresh.log.append("approve", scenarios=[bins[0]], note="ok")
+    fresh.log.note_staged(bins, at=utc_now() - timedelta(days=2))  # staged two days ago
+    result = fresh.release()
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("dataset_release")
+    metadata = materialization.metadata
+    assert metadata["awaiting_review"].value == len(bins) + len(gaps) - 1
+    assert metadata["policy"].value == "review"
+    [backlog] = [c for c in result.get_asset_check_evaluations() if c.check_name == REVIEW_BACKLOG]
+    assert not backlog.passed and backlog.severity == AssetCheckSeverity.WARN
+    assert backlog.metadata["waiting_over_a_day"].value == len(bins) - 1  # not cube_gap's: new
+
+    fresh.log.append("approve", partition="ball_bin", note="all of them")
+    result = fresh.release()
+    [backlog] = [c for c in result.get_asset_check_evaluations() if c.check_name == REVIEW_BACKLOG]
+    assert backlog.passed
+
+
+def test_under_review_with_nothing_approved_the_release_says_what_waits(fresh: Built) -> None:
+    fresh.log.set_policy("review")
+    result = fresh.release()
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.user_failure_data.description  # type: ignore[union-attr]
+    assert "nothing is promoted under the review policy" in message
+    assert "benchgen review" in message
