@@ -1,11 +1,20 @@
 """Curation against real partitions built through Dagster: what is staged, what a curator
-decides, and what the release then holds, with the decisions in its lineage."""
+decides (from the command line, or on the review page in headless Chromium), and what the
+release then holds, with the decisions in its lineage."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +31,7 @@ from dagster import (
     materialize,
 )
 
+import benchgen_dagster.catalogue.registry as registry_module
 from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
 from benchgen_dagster.assets.packaging import REVIEW_BACKLOG
 from benchgen_dagster.assets.partitions import requests_partitions
@@ -35,8 +45,23 @@ from benchgen_dagster.resources import PipelineSettings
 from benchgen_dagster.schema.records import ReleaseCuration
 from benchgen_dagster.stores.local import LocalStore
 from tests.helpers import resources_for
+from tests.test_ui import CHROMIUM, free_port
 
-FAMILIES = ("ball_bin", "cube_gap")
+SOUND, BROKEN = "ball_bin", "ball_sideways"
+BIN = Path(sys.executable).parent
+# ball_sideways with every odd seed's goal put under the drop: gravity alone solves it, so the
+# funnel turns those variants away as trivial
+ODD_SEEDS_TRIVIAL = """
+
+def build(seed, params):
+    from dataclasses import replace
+
+    base = _sound_build(seed, params)
+    if seed % 2 == 0:
+        return base
+    x, y, _ = base.payload.start
+    return replace(base, goal_zone=Zone((x - 150, y - 150, 0.0), (x + 150, y + 150, 150.0)))
+"""
 
 
 @dataclass
@@ -90,13 +115,21 @@ class Built:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    """Two families, three variants each, materialized into an instance of their own."""
+    """Two families, three variants each, materialized into an instance of their own; the
+    second one's odd seeds are turned away by the funnel."""
     root = tmp_path_factory.mktemp("curation") / "data"
     settings = PipelineSettings(data_dir=str(root), builtin_variants=3, workers=1)
-    with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(requests_partitions.name, list(FAMILIES))
+    families = registry_module.registry()
+    broken = dataclasses.replace(
+        families[BROKEN],
+        source=families[BROKEN].source.replace("def build(", "def _sound_build(")
+        + ODD_SEEDS_TRIVIAL,
+    )
+    with pytest.MonkeyPatch.context() as patch, DagsterInstance.ephemeral() as instance:
+        patch.setattr(registry_module, "registry", lambda: {**families, BROKEN: broken})
+        instance.add_dynamic_partitions(requests_partitions.name, [SOUND, BROKEN])
         done = Built(instance, settings, root)
-        for family in FAMILIES:
+        for family in (SOUND, BROKEN):
             done.rebuild(family)
         yield done
 
@@ -117,7 +150,7 @@ def test_under_auto_with_no_decision_every_staged_scenario_is_released_in_its_ow
     fresh: Built,
 ) -> None:
     assert fresh.release().success
-    staged = fresh.staged("ball_bin") + fresh.staged("cube_gap")
+    staged = fresh.staged(SOUND) + fresh.staged(BROKEN)
     assert fresh.released() == staged
     stored = Staging.read(fresh.store, "default").batches
     manifest = read_manifest(fresh.dataset)
@@ -136,12 +169,12 @@ def test_under_auto_with_no_decision_every_staged_scenario_is_released_in_its_ow
 def test_under_review_the_release_holds_the_approved_scenarios_and_shards_name_their_decisions(
     fresh: Built,
 ) -> None:
-    bins, gaps = fresh.staged("ball_bin"), fresh.staged("cube_gap")
+    bins, gaps = fresh.staged(SOUND), fresh.staged(BROKEN)
     assert cli("review", "policy", str(fresh.dataset), "review")[0] == 0
     code, said = cli("review", "approve", str(fresh.dataset), bins[0], bins[1], "--note", "good")
     assert code == 0, said
     assert cli("review", "reject", str(fresh.dataset), bins[1], "--note", "ball sticks")[0] == 0
-    assert cli("review", "approve", str(fresh.dataset), "--partition", "cube_gap")[0] == 0
+    assert cli("review", "approve", str(fresh.dataset), "--partition", BROKEN)[0] == 0
 
     assert fresh.release().success
     assert fresh.released() == sorted([bins[0], *gaps])
@@ -153,8 +186,8 @@ def test_under_review_the_release_holds_the_approved_scenarios_and_shards_name_t
     }
     shards = {Path(path).name.split("-")[1]: ids for path, ids in curation.shards.items()}
     assert shards == {
-        "ball_bin": [approve_bins.decision_id],
-        "cube_gap": [approve_gaps.decision_id],
+        SOUND: [approve_bins.decision_id],
+        BROKEN: [approve_gaps.decision_id],
     }
     in_force = {d.decision_id for d in curation.decisions}
     assert in_force == {approve_bins.decision_id, reject.decision_id, approve_gaps.decision_id}
@@ -170,30 +203,30 @@ def test_under_review_the_release_holds_the_approved_scenarios_and_shards_name_t
 def test_a_decision_changes_the_shards_of_the_partition_it_touched_only(fresh: Built) -> None:
     assert fresh.release().success
     before = {s.path: s.sha256 for s in read_manifest(fresh.dataset).shards}
-    fresh.log.append("reject", scenarios=[fresh.staged("ball_bin")[0]], note="too easy")
+    fresh.log.append("reject", scenarios=[fresh.staged(SOUND)[0]], note="too easy")
     assert fresh.release().success
     after = {s.path: s.sha256 for s in read_manifest(fresh.dataset).shards}
     changed = {path for path in before if before[path] != after.get(path)}
-    assert [Path(path).name.split("-")[1] for path in changed] == ["ball_bin"]
-    assert fresh.staged("ball_bin")[0] not in fresh.released()
+    assert [Path(path).name.split("-")[1] for path in changed] == [SOUND]
+    assert fresh.staged(SOUND)[0] not in fresh.released()
 
 
 def test_a_rejected_scenario_stays_out_after_a_rebuild_until_a_later_decision_lets_it_in(
     fresh: Built,
 ) -> None:
-    rejected = fresh.staged("cube_gap")[-1]
+    rejected = fresh.staged(BROKEN)[-1]
     fresh.log.append("reject", scenarios=[rejected], note="the gap is too narrow")
-    fresh.rebuild("cube_gap")
+    fresh.rebuild(BROKEN)
     assert fresh.release().success
     assert rejected not in fresh.released()
-    fresh.log.append("approve", partition="cube_gap", note="narrow gaps are fine after all")
+    fresh.log.append("approve", partition=BROKEN, note="narrow gaps are fine after all")
     assert fresh.release().success
     assert rejected in fresh.released()
 
 
 def test_two_curators_deciding_at_the_same_moment_both_keep_their_decision(fresh: Built) -> None:
     same_moment, start = utc_now(), threading.Barrier(2)
-    sid = fresh.staged("ball_bin")[0]
+    sid = fresh.staged(SOUND)[0]
 
     def decide(who: str, action: str) -> None:
         start.wait()
@@ -214,17 +247,17 @@ def test_a_decision_naming_what_is_not_staged_is_refused_with_the_reason(fresh: 
     code, said = cli("review", "approve", str(fresh.dataset), "ball_bin-s09999", "--note", "x")
     assert code == 2 and "not staged in this dataset: ball_bin-s09999" in said
     code, said = cli("review", "reject", str(fresh.dataset), "--partition", "nope", "--note", "x")
-    assert code == 2 and "no partition 'nope' is staged" in said and "ball_bin" in said
+    assert code == 2 and "no partition 'nope' is staged" in said and SOUND in said
     code, said = cli("review", "approve", str(fresh.dataset), "--note", "nothing named")
     assert code == 2 and "name scenario ids" in said
     staging = Staging.read(fresh.store, "default")
-    with pytest.raises(DecisionRefused, match="not in partition cube_gap"):
-        staging.check([fresh.staged("ball_bin")[0]], "cube_gap")
+    with pytest.raises(DecisionRefused, match=f"not in partition {BROKEN}"):
+        staging.check([fresh.staged(SOUND)[0]], BROKEN)
     assert fresh.log.decisions() == []
 
 
 def test_review_list_shows_where_each_staged_scenario_stands(fresh: Built) -> None:
-    sid = fresh.staged("ball_bin")[0]
+    sid = fresh.staged(SOUND)[0]
     cli("review", "policy", str(fresh.dataset), "review")
     cli("review", "reject", str(fresh.dataset), sid, "--note", "ball escapes the bin")
     code, said = cli("review", "list", str(fresh.dataset), "--json")
@@ -249,12 +282,12 @@ def test_a_new_decision_makes_the_sensor_release_again(fresh: Built) -> None:
         return result
 
     assert isinstance(tick(None), SkipReason)  # auto, no decision: nothing to do
-    fresh.log.append("reject", scenarios=[fresh.staged("ball_bin")[0]], note="wobbly")
+    fresh.log.append("reject", scenarios=[fresh.staged(SOUND)[0]], note="wobbly")
     first = tick(None)
     assert isinstance(first, RunRequest) and first.job_name in (None, "release_dataset")
     assert isinstance(tick(tick.cursor), SkipReason)  # type: ignore[attr-defined]
     seen = tick.cursor  # type: ignore[attr-defined]
-    fresh.log.append("approve", scenarios=[fresh.staged("ball_bin")[0]], note="fine")
+    fresh.log.append("approve", scenarios=[fresh.staged(SOUND)[0]], note="fine")
     again = tick(seen)
     assert isinstance(again, RunRequest) and again.run_key != first.run_key
 
@@ -263,7 +296,7 @@ def test_the_release_shows_what_awaits_review_and_warns_of_scenarios_waiting_ove
     fresh: Built,
 ) -> None:
     fresh.log.set_policy("review")
-    bins, gaps = fresh.staged("ball_bin"), fresh.staged("cube_gap")
+    bins, gaps = fresh.staged(SOUND), fresh.staged(BROKEN)
     fresh.log.append("approve", scenarios=[bins[0]], note="ok")
     fresh.log.note_staged(bins, at=utc_now() - timedelta(days=2))  # staged two days ago
     result = fresh.release()
@@ -274,9 +307,9 @@ def test_the_release_shows_what_awaits_review_and_warns_of_scenarios_waiting_ove
     assert metadata["policy"].value == "review"
     [backlog] = [c for c in result.get_asset_check_evaluations() if c.check_name == REVIEW_BACKLOG]
     assert not backlog.passed and backlog.severity == AssetCheckSeverity.WARN
-    assert backlog.metadata["waiting_over_a_day"].value == len(bins) - 1  # not cube_gap's: new
+    assert backlog.metadata["waiting_over_a_day"].value == len(bins) - 1  # the other's: staged now
 
-    fresh.log.append("approve", partition="ball_bin", note="all of them")
+    fresh.log.append("approve", partition=SOUND, note="all of them")
     result = fresh.release()
     [backlog] = [c for c in result.get_asset_check_evaluations() if c.check_name == REVIEW_BACKLOG]
     assert backlog.passed
@@ -290,3 +323,116 @@ def test_under_review_with_nothing_approved_the_release_says_what_waits(fresh: B
     message = failure.step_failure_data.user_failure_data.description  # type: ignore[union-attr]
     assert "nothing is promoted under the review policy" in message
     assert "benchgen review" in message
+
+
+@pytest.fixture
+def served(fresh: Built, tmp_path: Path) -> Iterator[str]:
+    dataset = fresh.dataset
+    subprocess.run([BIN / "benchgen", "review", "policy", dataset, "review"], check=True)
+    port = free_port()
+    log = tmp_path / "review.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [BIN / "benchgen", "review", dataset, "--port", str(port)],
+            env={**os.environ, "BENCHGEN_CURATOR": "ada"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(url):
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"the review page never answered: {log.read_text()}"
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}api/status", timeout=5) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def test_a_curator_approves_two_rejects_one_and_the_release_holds_the_approved_ones(
+    fresh: Built, served: str, tmp_path: Path
+) -> None:
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing (apt-get install chromium; `make test` does)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.goto(served)
+        expect(page.locator("#partition-name")).to_have_text(SOUND)  # the first that waits
+        cards = page.locator(".card")
+        expect(cards).to_have_count(3)
+        expect(page.locator(".card .status")).to_have_text(["waiting"] * 3)
+        expect(page.locator("nav a[data-partition] .waiting")).to_have_text(["3", "2"])
+        page.locator(".filmstrip").first.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "[...document.images].every(i => i.complete && i.naturalWidth > 0)", timeout=60_000
+        )
+        page.screenshot(path=shots / "review-page.png")
+        ids = [cards.nth(k).get_attribute("data-id") for k in range(3)]
+
+        page.locator(".card .pick").nth(0).check()  # a selection of two, approved with `a`
+        page.locator(".card .pick").nth(1).check()
+        page.locator("body").press("a")
+        expect(page.locator("#message")).to_contain_text("approved")
+        expect(page.locator(".card .status")).to_have_text(["approved", "approved", "waiting"])
+
+        page.locator("body").press(
+            "r"
+        )  # the focus is on the first that waits: the third; no note yet: refused on the page
+        expect(page.locator("#message")).to_contain_text("Write a note")
+        page.locator("#note").fill("the ball rolls out of the bin")
+        page.locator("#reject").click()
+        expect(page.locator(".card .status")).to_have_text(["approved", "approved", "rejected"])
+        expect(page.locator(".card .decision").nth(2)).to_contain_text("rejected by ada at")
+        page.locator("body").press("?")
+        page.screenshot(path=shots / "review-decided.png")
+        page.locator("body").press("Escape")
+
+        page.locator("body").press("w")  # the next partition with scenarios waiting
+        expect(page.locator("#partition-name")).to_have_text(BROKEN)
+        rejections = page.locator("#rejections tr")
+        expect(rejections).to_have_count(2)  # a header and seed 1, turned away as trivial
+        expect(rejections.nth(1)).to_contain_text("trivial")
+        page.wait_for_function(
+            "[...document.images].every(i => i.complete && i.naturalWidth > 0)", timeout=60_000
+        )
+        page.screenshot(path=shots / "review-rejections.png")
+        browser.close()
+
+    approved, rejected = ids[:2], ids[2]
+    decisions = fresh.log.decisions()
+    assert [(d.action, d.scenarios, d.who) for d in decisions] == [
+        ("approve", sorted(approved), "ada"),
+        ("reject", [rejected], "ada"),
+    ]
+    assert fresh.release().success
+    assert fresh.released() == sorted(approved)
+    curation = fresh.curation()
+    assert list(curation.shards.values()) == [[decisions[0].decision_id]]
+    assert curation.scenarios == {sid: decisions[0].decision_id for sid in approved}
+    keep = os.environ.get("BENCHGEN_SCREENSHOTS")
+    if keep:
+        shutil.copytree(shots, keep, dirs_exist_ok=True)
