@@ -433,6 +433,36 @@ def test_a_curator_approves_two_rejects_one_and_the_release_holds_the_approved_o
     curation = fresh.curation()
     assert list(curation.shards.values()) == [[decisions[0].decision_id]]
     assert curation.scenarios == {sid: decisions[0].decision_id for sid in approved}
+    code, said = cli("inspect", str(fresh.dataset), approved[0])
+    assert code == 0
+    assert json.loads(said)["curation"]["decision"]["decision_id"] == decisions[0].decision_id
     keep = os.environ.get("BENCHGEN_SCREENSHOTS")
     if keep:
         shutil.copytree(shots, keep, dirs_exist_ok=True)
+
+
+def test_off_the_loopback_address_the_page_answers_only_with_its_access_token(
+    tmp_path: Path,
+) -> None:
+    from starlette.testclient import TestClient
+
+    from benchgen_dagster.curation.page import is_loopback, review_app
+
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and not is_loopback("0.0.0.0")
+    gated = TestClient(review_app(LocalStore(tmp_path), "default", token="s3cret"))
+    assert gated.get("/").status_code == 401
+    assert gated.get("/api/status", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    answer = gated.get("/api/status", headers={"Authorization": "Bearer s3cret"})
+    assert answer.status_code == 200 and answer.json()["policy"] == "auto"
+    first = gated.get("/?token=s3cret", follow_redirects=False)
+    assert first.status_code == 303 and "token" not in first.headers["location"]
+    assert gated.get("/").status_code == 200  # the cookie carries it now
+    assert "Nothing is staged" in gated.get("/").text
+
+    local = TestClient(review_app(LocalStore(tmp_path), "default"), base_url="http://127.0.0.1")
+    assert local.get("/api/status").status_code == 200
+    assert local.get("/api/status", headers={"Host": "attacker.example"}).status_code == 400
+    refused = local.post("/api/decisions", data={"action": "approve"})  # a form: not ours
+    assert refused.status_code == 415
+    unknown = local.post("/api/decisions", json={"action": "approve", "scenarios": ["x-s00001"]})
+    assert unknown.status_code == 400 and "not staged" in unknown.json()["error"]
