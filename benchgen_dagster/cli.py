@@ -746,6 +746,60 @@ def review_reject(dataset: str, ids: tuple[str, ...], partition: str | None, not
     _decide("reject", dataset, ids, partition, note)
 
 
+@review.command("plan")
+@click.argument("dataset")
+@click.argument("request_id", required=False)
+@click.option("--approve", is_flag=True, help="Approve the plan as the Planner drafted it.")
+@click.option(
+    "--edit",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Approve this edit of the plan instead (JSON or YAML, the fields `plan` shows).",
+)
+@click.option("--note", default="", help="Why, in plain words.")
+def review_plan(
+    dataset: str, request_id: str | None, approve: bool, edit: Path | None, note: str
+) -> None:
+    """The plans of requests with `review_plan: true`: without REQUEST_ID the ones waiting;
+    with it that plan (as JSON, to edit); with --approve or --edit the run goes on with it (the
+    `resume_reviewed_plans` sensor), the Planner is not asked again.
+
+    \b
+    Examples:
+      benchgen review plan data/datasets/default
+      benchgen review plan data/datasets/default ramp-roll-1a2b > plan.json
+      benchgen review plan data/datasets/default ramp-roll-1a2b --edit plan.json --note "lower"
+    """
+    import yaml
+
+    from benchgen_dagster.curation.log import open_curation
+    from benchgen_dagster.curation.plans import PlanReviews
+
+    store, name = open_curation(dataset, str(DATA_DIR))
+    reviews = PlanReviews(store, name)
+    if request_id is None:
+        for review in reviews.all():
+            click.echo(f"{review.status:9} {review.request_id:28} {review.plan.family}")
+        return
+    if approve or edit:
+        try:
+            edited = yaml.safe_load(edit.read_text()) if edit else None
+        except (OSError, yaml.YAMLError) as error:
+            raise BadInput(f"cannot read the edited plan {edit}: {error}") from None
+        if edited is not None and not isinstance(edited, dict):
+            raise BadInput(f"{edit}: expected the plan's fields as a mapping")
+        review = reviews.approve(request_id, edited, note)
+        what = "an edit of the plan" if review.edited else "the plan"
+        click.echo(f"approved {what} of {request_id} (family {review.plan.family})")
+        return
+    review = reviews.get(request_id)
+    if review is None:
+        raise BadInput(f"request {request_id!r} has no plan held for review")
+    fields = review.plan.model_dump(mode="json", exclude={"source"}, exclude_none=True)
+    click.echo(json.dumps(fields, indent=2))
+    click.echo(f"({review.status})", err=True)
+
+
 @review.command("policy")
 @click.argument("dataset", default=DEFAULT_DATASET)
 @click.argument("policy", type=click.Choice(["auto", "review"]), required=False)

@@ -7,6 +7,7 @@ import hashlib
 import json
 
 from dagster import (
+    AssetKey,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunFailureSensorContext,
@@ -25,11 +26,16 @@ from benchgen_dagster.assets.partitions import RETRYABLE
 from benchgen_dagster.catalogue.checks import seed_span
 from benchgen_dagster.catalogue.requests import Intake, RequestBook
 from benchgen_dagster.curation.log import CurationLog
+from benchgen_dagster.curation.plans import PlanReviews
+from benchgen_dagster.curation.staging import Staging
 from benchgen_dagster.orchestration.jobs import build_partition, release_dataset
 from benchgen_dagster.orchestration.staleness import stale_partitions
-from benchgen_dagster.orchestration.tags import BUILD_TAG, REPAIR_TAG, TRIGGER_TAG
+from benchgen_dagster.orchestration.tags import BUILD_TAG, FEEDBACK_TAG, REPAIR_TAG, TRIGGER_TAG
 from benchgen_dagster.resources.settings import PipelineSettings
-from benchgen_dagster.resources.storage import StorageResource
+from benchgen_dagster.resources.storage import StorageResource, asset_prefix
+from benchgen_dagster.schema.records import RECORD_TYPES, FamilyScript
+from benchgen_dagster.stores.bundles import read_bundle
+from benchgen_dagster.stores.local import Store
 
 MAX_REPAIRS = 2
 
@@ -175,6 +181,105 @@ def release_after_decision(
     return RunRequest(run_key=f"decisions:{digest}", tags={TRIGGER_TAG: "decision"})
 
 
+@sensor(
+    job=build_partition,
+    minimum_interval_seconds=REACT_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Runs a partition again once a curator approved (or edited) the plan it "
+    "stopped at (a request with `review_plan: true`); `scenario_plans` then takes that plan "
+    "and the Planner is not asked again.",
+)
+def resume_reviewed_plans(
+    context: SensorEvaluationContext, settings: PipelineSettings, storage: StorageResource
+) -> SensorResult | SkipReason:
+    done = json.loads(context.cursor) if context.cursor else {}
+    approved = {
+        r.request_id: r.at or ""
+        for r in PlanReviews(storage.store(), settings.dataset).all()
+        if r.status == "approved"
+    }
+    resumed = {rid: at for rid, at in approved.items() if done.get(rid) != at}
+    if not resumed:
+        return SkipReason("no plan approved since the last tick")
+    return SensorResult(
+        run_requests=[
+            RunRequest(
+                partition_key=rid, run_key=f"plan:{rid}:{at}", tags={TRIGGER_TAG: "plan-review"}
+            )
+            for rid, at in sorted(resumed.items())
+        ],
+        cursor=json.dumps({**done, **resumed}, sort_keys=True),
+    )
+
+
+@sensor(
+    job=build_partition,
+    minimum_interval_seconds=REACT_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=f"A curator's rejection of an agent-written family's scenarios sends the family "
+    f"back to the Coder: one more validation round on its script, with the rejection's note as "
+    f"feedback (tag `{FEEDBACK_TAG}`), then the partition's variants, renders and shards again. "
+    f"At most {MAX_REPAIRS} per partition.",
+)
+def send_back_rejected_family(
+    context: SensorEvaluationContext, settings: PipelineSettings, storage: StorageResource
+) -> SensorResult | SkipReason:
+    store = storage.store()
+    # the decisions sent back, per partition, and those seen but not sent (over the bound)
+    cursor = json.loads(context.cursor) if context.cursor else {"sent": {}, "passed": []}
+    sent: dict[str, list[str]] = cursor["sent"]
+    handled = {d for decisions in sent.values() for d in decisions} | set(cursor["passed"])
+    staging = Staging.read(store, settings.dataset)
+    requests, skipped = [], []
+    for decision in CurationLog(store, settings.dataset).decisions():
+        if decision.action != "reject" or decision.decision_id in handled:
+            continue
+        partitions = (
+            {decision.partition}
+            if decision.partition
+            else {
+                staging.scenarios[sid].partition
+                for sid in decision.scenarios
+                if sid in staging.scenarios
+            }
+        )
+        for partition in sorted(p for p in partitions if p and _agent_written(store, p)):
+            if len(sent.get(partition, [])) >= MAX_REPAIRS:
+                skipped.append(f"{partition}: sent back {MAX_REPAIRS} times already")
+                cursor["passed"].append(decision.decision_id)
+                continue
+            sent.setdefault(partition, []).append(decision.decision_id)
+            requests.append(
+                RunRequest(
+                    partition_key=partition,
+                    run_key=f"curator:{decision.decision_id}:{partition}",
+                    tags={TRIGGER_TAG: "curator", FEEDBACK_TAG: decision.decision_id},
+                    asset_selection=[AssetKey(a) for a in FROM_SCRIPTS],
+                )
+            )
+    if not requests:
+        reason = "; ".join(skipped) or "no new rejection of an agent-written family"
+        return SensorResult(skip_reason=reason, cursor=json.dumps(cursor, sort_keys=True))
+    return SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))
+
+
+FROM_SCRIPTS = [
+    "family_scripts",
+    "scenario_variants",
+    "validated_simulations",
+    "scenario_renders",
+    "dataset_shards",
+]
+
+
+def _agent_written(store: Store, partition: str) -> bool:
+    try:
+        script = read_bundle(store, asset_prefix("family_scripts", partition), RECORD_TYPES)
+    except FileNotFoundError:
+        return False
+    return isinstance(script, FamilyScript) and script.origin == "agent"
+
+
 @run_failure_sensor(
     monitored_jobs=[build_partition],
     request_job=build_partition,
@@ -217,5 +322,7 @@ ALL_SENSORS = [
     stale_partitions_sensor,
     release_after_build,
     release_after_decision,
+    resume_reviewed_plans,
+    send_back_rejected_family,
     repair_failed_partition,
 ]

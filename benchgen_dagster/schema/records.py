@@ -70,6 +70,20 @@ class GenerationRequest(Model):
     payload_hint: str | None = None
     split: Split | None = None
     dataset: Slug = "default"
+    review_plan: bool = Field(
+        default=False,
+        description="For an agent-written family: stop after the plan until a curator approves "
+        "or edits it (`benchgen review plan`, or the review page)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _no_plan_review(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # a request that asks for no plan review keeps the bytes, and so the data version and
+        # fingerprint, it had before plan reviews existed
+        data = handler(self)
+        if data.get("review_plan") is False:
+            del data["review_plan"]
+        return data  # type: ignore[no-any-return]
 
     @property
     def prompt_sha256(self) -> str:
@@ -220,6 +234,20 @@ class Decision(Model):
         if bool(self.scenarios) == (self.partition is not None):
             raise ValueError("a decision names either scenarios or one partition")
         return self
+
+
+class PlanReview(Model):
+    """An agent's plan held for a curator (`curation/<dataset>/plans/<request>.json`): the
+    draft while it waits, then the plan approved, as drafted or edited."""
+
+    request_id: Slug
+    status: Literal["waiting", "approved"]
+    plan: FamilyPlan
+    drafted_at: str
+    edited: bool = False
+    who: str | None = None
+    at: str | None = None
+    note: str = ""
 
 
 class ReleaseCuration(Model):
