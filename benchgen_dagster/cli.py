@@ -717,7 +717,8 @@ def _decide(action: str, dataset: str, ids: tuple[str, ...], partition: str | No
         partition=None if ids else partition,
         note=note,
     )
-    what = f"{len(decision.scenarios)} scenarios" if ids else f"partition {partition}"
+    count = len(decision.scenarios)
+    what = f"{count} scenario{'s' * (count != 1)}" if ids else f"partition {partition}"
     done = {"approve": "approved", "reject": "rejected"}[action]
     click.echo(f"{done} {what}: decision {decision.decision_id} by {decision.who}")
     click.echo("the next release applies it (the release_after_decision sensor, or benchgen build)")

@@ -37,13 +37,15 @@ from benchgen_dagster.assets.packaging import REVIEW_BACKLOG
 from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.cli import main
 from benchgen_dagster.curation.log import CurationLog, DecisionRefused, utc_now
+from benchgen_dagster.curation.plans import PlanReviews
 from benchgen_dagster.curation.staging import Staging
 from benchgen_dagster.dataset import read_index, read_manifest
 from benchgen_dagster.dataset.reader import verify
 from benchgen_dagster.orchestration.sensors import release_after_decision
 from benchgen_dagster.resources import PipelineSettings
-from benchgen_dagster.schema.records import ReleaseCuration
+from benchgen_dagster.schema.records import FamilyPlan, ReleaseCuration
 from benchgen_dagster.stores.local import LocalStore
+from tests.agent_scripts import PLAN
 from tests.helpers import resources_for
 from tests.test_ui import CHROMIUM, free_port
 
@@ -408,6 +410,9 @@ def test_a_curator_approves_two_rejects_one_and_the_release_holds_the_approved_o
         expect(page.locator(".card .status")).to_have_text(["approved", "approved", "rejected"])
         expect(page.locator(".card .decision").nth(2)).to_contain_text("rejected by ada at")
         page.locator("body").press("?")
+        page.wait_for_function(
+            "[...document.images].every(i => i.complete && i.naturalWidth > 0)", timeout=60_000
+        )
         page.screenshot(path=shots / "review-decided.png")
         page.locator("body").press("Escape")
 
@@ -420,7 +425,22 @@ def test_a_curator_approves_two_rejects_one_and_the_release_holds_the_approved_o
             "[...document.images].every(i => i.complete && i.naturalWidth > 0)", timeout=60_000
         )
         page.screenshot(path=shots / "review-rejections.png")
+
+        # an agent's plan held for review: edited on the page and approved
+        PlanReviews(fresh.store, "default").draft("ramp-roll", FamilyPlan(**PLAN, source="agent"))
+        page.reload()
+        plan = page.locator(".plan[data-request=ramp-roll]")
+        text = plan.locator("textarea").input_value()
+        plan.locator("textarea").fill(text.replace("a ramp under", "a shallow ramp under"))
+        plan.locator(".plan-note").fill("shallower, so random planks fail")
+        plan.locator("textarea").scroll_into_view_if_needed()
+        page.screenshot(path=shots / "review-plan.png")
+        plan.locator(".approve-plan").click()
+        expect(page.locator("#message")).to_contain_text("approved the plan of ramp-roll (edited)")
         browser.close()
+    review = PlanReviews(fresh.store, "default").get("ramp-roll")
+    assert review is not None and review.who == "ada"
+    assert review.plan.reference_solution == "a shallow ramp under the drop point"
 
     approved, rejected = ids[:2], ids[2]
     decisions = fresh.log.decisions()
@@ -466,3 +486,28 @@ def test_off_the_loopback_address_the_page_answers_only_with_its_access_token(
     assert refused.status_code == 415
     unknown = local.post("/api/decisions", json={"action": "approve", "scenarios": ["x-s00001"]})
     assert unknown.status_code == 400 and "not staged" in unknown.json()["error"]
+
+
+def test_a_plan_held_for_review_is_approved_on_the_page_as_edited(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from benchgen_dagster.curation.page import review_app
+
+    store = LocalStore(tmp_path)
+    PlanReviews(store, "default").draft("ramp-roll", FamilyPlan(**PLAN, source="agent"))
+    page = TestClient(review_app(store, "default"), base_url="http://127.0.0.1")
+    html = page.get("/").text
+    assert "Plans waiting for review (1)" in html and "a ramp under the drop point" in html
+    edited = {**PLAN, "reference_solution": "a shallow ramp under the drop point"}
+    bad = page.post("/api/plans", json={"request_id": "ramp-roll", "plan": {"family": "x"}})
+    assert bad.status_code == 400 and "not a valid plan" in bad.json()["error"]
+    done = page.post("/api/plans", json={"request_id": "ramp-roll", "plan": edited, "note": "x"})
+    assert done.status_code == 201 and done.json()["edited"]
+    review = PlanReviews(store, "default").get("ramp-roll")
+    assert review is not None and review.status == "approved"
+    assert review.plan.reference_solution == "a shallow ramp under the drop point"
+    assert "Plans waiting" not in page.get("/").text
+    again = page.post("/api/plans", json={"request_id": "ramp-roll", "plan": edited})
+    assert (
+        again.status_code == 400 and "no plan of request 'ramp-roll' waits" in again.json()["error"]
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import json
 import secrets
 import tarfile
 import threading
@@ -32,6 +33,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from benchgen_dagster.curation.log import CurationLog, DecisionRefused
+from benchgen_dagster.curation.plans import PlanReviews
 from benchgen_dagster.curation.staging import StagedScenario, Staging
 from benchgen_dagster.schema.contract import REPORTED_STAGES
 from benchgen_dagster.schema.records import (
@@ -76,6 +78,7 @@ class ReviewData:
     def __init__(self, store: Store, dataset: str) -> None:
         self.store, self.dataset = store, dataset
         self.log = CurationLog(store, dataset)
+        self.plans = PlanReviews(store, dataset)
         self._members: dict[str, dict[str, bytes]] = {}
         self._filmstrips: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -246,8 +249,22 @@ def review_app(store: Store, dataset: str, token: str | None = None) -> Starlett
         if chosen not in staging.batches:
             waiting = [p["name"] for p in partitions if p["counts"]["waiting"]]
             chosen = (waiting or [p["name"] for p in partitions] or [None])[0]
+        plans = [
+            {
+                "request_id": r.request_id,
+                "drafted_at": r.drafted_at,
+                "text": json.dumps(
+                    r.plan.model_dump(mode="json", exclude={"source"}, exclude_none=True),
+                    indent=2,
+                    ensure_ascii=False,
+                ),
+            }
+            for r in data.plans.all()
+            if r.status == "waiting"
+        ]
         context = {
             "dataset": dataset,
+            "plans": plans,
             "policy": staging.policy,
             "partitions": partitions,
             "partition": data.partition(staging, chosen) if chosen else None,
@@ -302,6 +319,21 @@ def review_app(store: Store, dataset: str, token: str | None = None) -> Starlett
         )
         return JSONResponse(decision.model_dump(mode="json"), status_code=201)
 
+    async def approve_plan(request: Request) -> Response:
+        if request.headers.get("content-type", "").split(";")[0] != "application/json":
+            return JSONResponse({"error": "plans are posted as JSON"}, status_code=415)
+        body = await request.json()
+        plan = body.get("plan")
+        if not isinstance(plan, dict):
+            return JSONResponse({"error": "plan must be the plan's fields"}, status_code=400)
+        try:
+            review = data.plans.approve(
+                str(body.get("request_id")), plan, str(body.get("note") or "")
+            )
+        except DecisionRefused as refused:
+            return JSONResponse({"error": str(refused)}, status_code=400)
+        return JSONResponse(review.model_dump(mode="json"), status_code=201)
+
     def status(request: Request) -> Response:
         staging = data.staging()
         return JSONResponse(
@@ -324,6 +356,7 @@ def review_app(store: Store, dataset: str, token: str | None = None) -> Starlett
             Route("/rejected/{partition}/{member}", rejected_render),
             Route("/filmstrip/{partition}/{shard}/{sid}.png", filmstrip),
             Route("/api/decisions", decide, methods=["POST"]),
+            Route("/api/plans", approve_plan, methods=["POST"]),
             Route("/api/status", status),
         ],
         middleware=middleware,

@@ -145,8 +145,9 @@ class Staging:
         promoted: dict[str, Bundle[ShardBatch]] = {}
         shard_decisions: dict[str, list[str]] = {}
         for partition, bundle in self.batches.items():
-            keep = {sid for sid, s in self.scenarios.items() if s.partition == partition}
-            keep = {sid for sid in keep if self.scenarios[sid].promoted}
+            keep = {
+                sid for sid, s in self.scenarios.items() if s.partition == partition and s.promoted
+            }
             if not keep:
                 continue
             promoted[partition] = bundle if _all_of(bundle, keep) else _only(bundle, keep)
