@@ -668,7 +668,7 @@ def review_list(dataset: str, partition: str | None, waiting: bool, as_json: boo
         staging.check([], partition)
     shown = [
         s
-        for s in staging.scenarios.values()
+        for s in staging.staged
         if (partition is None or s.partition == partition)
         and (not waiting or s.status == "waiting")
     ]
@@ -687,9 +687,9 @@ def review_list(dataset: str, partition: str | None, waiting: bool, as_json: boo
         ]
         click.echo(json.dumps({"policy": staging.policy, "scenarios": listing}, indent=2))
         return
-    counts = {k: sum(s.status == k for s in staging.scenarios.values()) for k in STATUSES}
+    counts = {k: sum(s.status == k for s in staging.staged) for k in STATUSES}
     click.echo(
-        f"{name}: policy {staging.policy}, {len(staging.scenarios)} staged ("
+        f"{name}: policy {staging.policy}, {len(staging.staged)} staged ("
         + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
         + ")"
     )

@@ -225,7 +225,6 @@ def dataset_release(
     duplicates = exact_duplicates(batches)
     if duplicates:
         yield duplicates_check(duplicates, len(batches))
-        yield backlog
         raise Failure(
             description=f"not released: {len(duplicates)} scenarios are in more than one "
             "partition with the same scenery and parameters ("
@@ -238,7 +237,6 @@ def dataset_release(
     if problems:
         yield duplicates_check([], len(batches))
         yield tier_mix_check(problems, release_tier_mix(rows))
-        yield backlog
         raise Failure(
             description=f"not released: {len(problems)} packaged scenarios break the tier "
             "mix (" + "; ".join(problems[:3]) + ")",

@@ -93,7 +93,7 @@ class ReviewData:
         batch = bundle.record
         request = self._record("generation_requests", partition)
         script = self._record("family_scripts", partition)
-        scenarios = [s for s in staging.scenarios.values() if s.partition == partition]
+        scenarios = [s for s in staging.staged if s.partition == partition]
         return {
             "name": partition,
             "family": batch.family,
@@ -241,7 +241,7 @@ def review_app(store: Store, dataset: str, token: str | None = None) -> Starlett
         partitions = [
             {
                 "name": name,
-                "counts": _counts([s for s in staging.scenarios.values() if s.partition == name]),
+                "counts": _counts([s for s in staging.staged if s.partition == name]),
             }
             for name in sorted(staging.batches)
         ]
@@ -268,7 +268,7 @@ def review_app(store: Store, dataset: str, token: str | None = None) -> Starlett
             "policy": staging.policy,
             "partitions": partitions,
             "partition": data.partition(staging, chosen) if chosen else None,
-            "totals": _counts(list(staging.scenarios.values())),
+            "totals": _counts(list(staging.staged)),
         }
         return TEMPLATES.TemplateResponse(request, "review.html.j2", context)
 

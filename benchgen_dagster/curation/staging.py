@@ -16,6 +16,7 @@ import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Literal
 
 from benchgen_dagster.curation.log import CurationLog, DecisionRefused, Policy
@@ -85,21 +86,26 @@ class Staging:
     policy: Policy
     batches: Mapping[str, Bundle[ShardBatch]]
     decisions: list[Decision]
-    scenarios: dict[str, StagedScenario] = field(default_factory=dict)
+    staged: list[StagedScenario] = field(default_factory=list)  # every partition's, in order
+
+    @cached_property
+    def scenarios(self) -> dict[str, StagedScenario]:
+        """By scenario id (an id names one scenario of one request)."""
+        return {s.row.scenario_id: s for s in self.staged}
 
     @classmethod
     def of(
         cls, batches: Mapping[str, Bundle[ShardBatch]], decisions: list[Decision], policy: Policy
     ) -> Staging:
         by_scenario, by_partition = in_force(decisions)
-        scenarios = {}
+        staged = []
         for partition, bundle in sorted(batches.items()):
             for row in bundle.record.rows:
                 own, whole = by_scenario.get(row.scenario_id), by_partition.get(partition)
                 decision = max((d for d in (own, whole) if d), key=_order, default=None)
                 promoted = decision.action == "approve" if decision else policy == "auto"
-                scenarios[row.scenario_id] = StagedScenario(partition, row, decision, promoted)
-        return cls(policy, batches, decisions, scenarios)
+                staged.append(StagedScenario(partition, row, decision, promoted))
+        return cls(policy, batches, decisions, staged)
 
     @classmethod
     def read(cls, store: Store, dataset: str) -> Staging:
@@ -107,7 +113,7 @@ class Staging:
         return cls.of(staged_batches(store, dataset), log.decisions(), log.policy())
 
     def waiting(self) -> list[StagedScenario]:
-        return [s for s in self.scenarios.values() if s.status == "waiting"]
+        return [s for s in self.staged if s.status == "waiting"]
 
     def overdue(self, staged_at: Mapping[str, str], now: datetime) -> list[tuple[str, str]]:
         """Scenarios waiting for review since before `now` − a day: (id, staged at)."""
@@ -146,34 +152,36 @@ class Staging:
         shard_decisions: dict[str, list[str]] = {}
         for partition, bundle in self.batches.items():
             keep = {
-                sid for sid, s in self.scenarios.items() if s.partition == partition and s.promoted
+                s.row.scenario_id for s in self.staged if s.partition == partition and s.promoted
             }
             if not keep:
                 continue
             promoted[partition] = bundle if _all_of(bundle, keep) else _only(bundle, keep)
             batch = promoted[partition].record
+            decided = {
+                s.row.scenario_id: s.decision for s in self.staged if s.partition == partition
+            }
             for shard in batch.shards:
                 ids = {
                     decision.decision_id
                     for r in batch.rows
-                    if r.shard == shard.name
-                    and (decision := self.scenarios[r.scenario_id].decision) is not None
+                    if r.shard == shard.name and (decision := decided[r.scenario_id]) is not None
                 }
                 shard_decisions[shard_path(batch.split.value, shard.name)] = sorted(ids)
         letting_in = {
-            sid: s.decision.decision_id
-            for sid, s in sorted(self.scenarios.items())
+            s.row.scenario_id: s.decision.decision_id
+            for s in self.staged
             if s.promoted and s.decision
         }
-        used = {s.decision.decision_id for s in self.scenarios.values() if s.decision}
+        used = {s.decision.decision_id for s in self.staged if s.decision}
         curation = ReleaseCuration(
             policy=self.policy,
-            staged=len(self.scenarios),
-            promoted=sum(s.promoted for s in self.scenarios.values()),
+            staged=len(self.staged),
+            promoted=sum(s.promoted for s in self.staged),
             awaiting_review=len(self.waiting()),
-            rejected=sum(s.status == "rejected" for s in self.scenarios.values()),
+            rejected=sum(s.status == "rejected" for s in self.staged),
             shards=dict(sorted(shard_decisions.items())),
-            scenarios=letting_in,
+            scenarios=dict(sorted(letting_in.items())),
             decisions=[d for d in self.decisions if d.decision_id in used],
         )
         return promoted, curation

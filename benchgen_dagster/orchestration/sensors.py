@@ -229,11 +229,18 @@ def send_back_rejected_family(
     cursor = json.loads(context.cursor) if context.cursor else {"sent": {}, "passed": []}
     sent: dict[str, list[str]] = cursor["sent"]
     handled = {d for decisions in sent.values() for d in decisions} | set(cursor["passed"])
+    new = [
+        d
+        for d in CurationLog(store, settings.dataset).decisions()
+        if d.action == "reject" and d.decision_id not in handled
+    ]
+    if not new:  # the common tick: nothing else is read
+        return SensorResult(
+            skip_reason="no new rejection", cursor=json.dumps(cursor, sort_keys=True)
+        )
     staging = Staging.read(store, settings.dataset)
     requests, skipped = [], []
-    for decision in CurationLog(store, settings.dataset).decisions():
-        if decision.action != "reject" or decision.decision_id in handled:
-            continue
+    for decision in new:
         partitions = (
             {decision.partition}
             if decision.partition
