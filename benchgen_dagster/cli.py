@@ -640,8 +640,11 @@ def review_serve(dataset: str, host: str, port: int) -> None:
 
     from benchgen_dagster.curation.log import open_curation
     from benchgen_dagster.curation.page import TOKEN_VARIABLE, is_loopback, review_app
+    from benchgen_dagster.curation.staging import staged_batches
 
     store, name = open_curation(dataset, str(DATA_DIR))
+    if not staged_batches(store, name):
+        click.echo(f"note: nothing is staged for {name} in {store.uri('')} yet", err=True)
     token = os.environ.get(TOKEN_VARIABLE) or None
     address = f"http://{host}:{port}/"
     if not is_loopback(host) and token is None:
