@@ -375,6 +375,8 @@ def test_a_curator_approves_two_rejects_one_and_the_release_holds_the_approved_o
         pytest.skip(message)
     from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=60_000)  # each wait is for an event; CI may share the machine
+
     shots = tmp_path / "screenshots"
     shots.mkdir()
     with sync_playwright() as playwright:
