@@ -587,6 +587,237 @@ def verify(dataset: str) -> None:
     sys.exit(0 if result.ok else 1)
 
 
+class ReviewGroup(click.Group):
+    """`benchgen review [DATASET]` serves the page; `benchgen review list|approve|...` the rest."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+            args = ["serve", *args]
+        return super().parse_args(ctx, args)
+
+
+DEFAULT_DATASET = str(DATA_DIR / "datasets" / "default")
+DATASET_HELP = "DATA_DIR/datasets/NAME, s3://BUCKET/PREFIX/datasets/NAME, or a dataset's NAME"
+
+
+@main.group(cls=ReviewGroup)
+def review() -> None:
+    """Curation: what passes the funnel is staged, and the release holds what is promoted under
+    the dataset's policy: `auto` (everything staged that no curator rejected; the default) or
+    `review` (only what a curator approved). Decisions go to an append-only log beside the
+    dataset (curation/NAME/decisions/), and the next release (the `release_after_decision`
+    sensor, or `benchgen build`) applies them.
+
+    DATASET is DATA_DIR/datasets/NAME, s3://BUCKET/PREFIX/datasets/NAME, or a NAME. The
+    curator is $BENCHGEN_CURATOR, else the OS user.
+
+    \b
+    Examples:
+      benchgen review                                  # the review page on 127.0.0.1:8765
+      benchgen review policy data/datasets/default review
+      benchgen review list data/datasets/default --waiting
+      benchgen review approve data/datasets/default ball_bin-s00001 ball_bin-s00002
+      benchgen review reject data/datasets/default cube_gap-s00000 --note "ball escapes"
+      benchgen review approve data/datasets/default --partition staircase --note "all fine"
+    """
+
+
+@review.command("serve")
+@click.argument("dataset", default=DEFAULT_DATASET)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+def review_serve(dataset: str, host: str, port: int) -> None:
+    """Serve the review page: per partition the staged scenarios' renders, filmstrip of the
+    reference run, difficulty, measurements and lineage, the funnel's rejections with their
+    reasons, and approve/reject buttons with keyboard shortcuts (press ? on the page).
+
+    It listens on 127.0.0.1 only, unless --host names another address; then every request
+    needs the access token ($BENCHGEN_REVIEW_TOKEN, else one made up and printed here).
+    """
+    import secrets
+
+    import uvicorn
+
+    from benchgen_dagster.curation.log import open_curation
+    from benchgen_dagster.curation.page import TOKEN_VARIABLE, is_loopback, review_app
+    from benchgen_dagster.curation.staging import staged_batches
+
+    store, name = open_curation(dataset, str(DATA_DIR))
+    if not staged_batches(store, name):
+        click.echo(f"note: nothing is staged for {name} in {store.uri('')} yet", err=True)
+    token = os.environ.get(TOKEN_VARIABLE) or None
+    address = f"http://{host}:{port}/"
+    if not is_loopback(host) and token is None:
+        token = secrets.token_urlsafe(24)
+        address += f"?token={token}"
+    click.echo(f"reviewing {name} at {address} (Ctrl+C to stop)")
+    uvicorn.run(review_app(store, name, token), host=host, port=port, log_level="warning")
+
+
+@review.command("list")
+@click.argument("dataset", default=DEFAULT_DATASET)
+@click.option("--partition", default=None, help="Only this partition.")
+@click.option("--waiting", is_flag=True, help="Only scenarios that await a decision.")
+@click.option("--json", "as_json", is_flag=True, help="As JSON, for scripts.")
+def review_list(dataset: str, partition: str | None, waiting: bool, as_json: bool) -> None:
+    """The staged scenarios and where each stands: waiting, approved, rejected, or promoted
+    (under `auto`, with no decision)."""
+    from benchgen_dagster.curation.log import open_curation
+    from benchgen_dagster.curation.staging import Staging
+
+    store, name = open_curation(dataset, str(DATA_DIR))
+    staging = Staging.read(store, name)
+    if partition is not None:
+        staging.check([], partition)
+    shown = [
+        s
+        for s in staging.staged
+        if (partition is None or s.partition == partition)
+        and (not waiting or s.status == "waiting")
+    ]
+    if as_json:
+        listing = [
+            {
+                "scenario_id": s.row.scenario_id,
+                "partition": s.partition,
+                "family": s.row.family,
+                "difficulty_tier": s.row.difficulty_tier,
+                "status": s.status,
+                "promoted": s.promoted,
+                "decision": s.decision.model_dump(mode="json") if s.decision else None,
+            }
+            for s in shown
+        ]
+        click.echo(json.dumps({"policy": staging.policy, "scenarios": listing}, indent=2))
+        return
+    counts = {k: sum(s.status == k for s in staging.staged) for k in STATUSES}
+    click.echo(
+        f"{name}: policy {staging.policy}, {len(staging.staged)} staged ("
+        + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+        + ")"
+    )
+    for s in shown:
+        decided = f"{s.decision.who}: {s.decision.note}" if s.decision else ""
+        click.echo(
+            f"{s.status:9} {s.row.scenario_id:28} {s.partition:20} "
+            f"{s.row.difficulty_tier or '-':9} {decided}".rstrip()
+        )
+
+
+STATUSES = ("waiting", "approved", "rejected", "promoted")
+
+
+def _decide(action: str, dataset: str, ids: tuple[str, ...], partition: str | None, note: str):  # type: ignore[no-untyped-def]
+    from benchgen_dagster.curation.log import CurationLog, open_curation
+    from benchgen_dagster.curation.staging import Staging
+
+    store, name = open_curation(dataset, str(DATA_DIR))
+    staging = Staging.read(store, name)
+    staging.check(list(ids), partition)
+    decision = CurationLog(store, name).append(
+        action,  # type: ignore[arg-type]
+        scenarios=list(ids),
+        partition=None if ids else partition,
+        note=note,
+    )
+    count = len(decision.scenarios)
+    what = f"{count} scenario{'s' * (count != 1)}" if ids else f"partition {partition}"
+    done = {"approve": "approved", "reject": "rejected"}[action]
+    click.echo(f"{done} {what}: decision {decision.decision_id} by {decision.who}")
+    click.echo("the next release applies it (the release_after_decision sensor, or benchgen build)")
+
+
+@review.command("approve")
+@click.argument("dataset")
+@click.argument("ids", nargs=-1)
+@click.option("--partition", default=None, help="Every scenario of this partition.")
+@click.option("--note", default="", help="Why, in plain words.")
+def review_approve(dataset: str, ids: tuple[str, ...], partition: str | None, note: str) -> None:
+    """Approve scenarios (IDS) or a whole partition (--partition) for the release."""
+    _decide("approve", dataset, ids, partition, note)
+
+
+@review.command("reject")
+@click.argument("dataset")
+@click.argument("ids", nargs=-1)
+@click.option("--partition", default=None, help="Every scenario of this partition.")
+@click.option("--note", required=True, help="Why, in plain words (an agent's Coder reads it).")
+def review_reject(dataset: str, ids: tuple[str, ...], partition: str | None, note: str) -> None:
+    """Reject scenarios (IDS) or a whole partition (--partition): left out of every release
+    until a later decision approves them."""
+    if not note.strip():
+        raise BadInput("--note must say why the scenarios are rejected")
+    _decide("reject", dataset, ids, partition, note)
+
+
+@review.command("plan")
+@click.argument("dataset")
+@click.argument("request_id", required=False)
+@click.option("--approve", is_flag=True, help="Approve the plan as the Planner drafted it.")
+@click.option(
+    "--edit",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Approve this edit of the plan instead (JSON or YAML, the fields `plan` shows).",
+)
+@click.option("--note", default="", help="Why, in plain words.")
+def review_plan(
+    dataset: str, request_id: str | None, approve: bool, edit: Path | None, note: str
+) -> None:
+    """The plans of requests with `review_plan: true`: without REQUEST_ID the ones waiting;
+    with it that plan (as JSON, to edit); with --approve or --edit the run goes on with it (the
+    `resume_reviewed_plans` sensor), the Planner is not asked again.
+
+    \b
+    Examples:
+      benchgen review plan data/datasets/default
+      benchgen review plan data/datasets/default ramp-roll-1a2b > plan.json
+      benchgen review plan data/datasets/default ramp-roll-1a2b --edit plan.json --note "lower"
+    """
+    import yaml
+
+    from benchgen_dagster.curation.log import open_curation
+    from benchgen_dagster.curation.plans import PlanReviews
+
+    store, name = open_curation(dataset, str(DATA_DIR))
+    reviews = PlanReviews(store, name)
+    if request_id is None:
+        for review in reviews.all():
+            click.echo(f"{review.status:9} {review.request_id:28} {review.plan.family}")
+        return
+    if approve or edit:
+        try:
+            edited = yaml.safe_load(edit.read_text()) if edit else None
+        except (OSError, yaml.YAMLError) as error:
+            raise BadInput(f"cannot read the edited plan {edit}: {error}") from None
+        if edited is not None and not isinstance(edited, dict):
+            raise BadInput(f"{edit}: expected the plan's fields as a mapping")
+        review = reviews.approve(request_id, edited, note)
+        what = "an edit of the plan" if review.edited else "the plan"
+        click.echo(f"approved {what} of {request_id} (family {review.plan.family})")
+        return
+    review = reviews.get(request_id)
+    if review is None:
+        raise BadInput(f"request {request_id!r} has no plan held for review")
+    fields = review.plan.model_dump(mode="json", exclude={"source"}, exclude_none=True)
+    click.echo(json.dumps(fields, indent=2))
+    click.echo(f"({review.status})", err=True)
+
+
+@review.command("policy")
+@click.argument("dataset", default=DEFAULT_DATASET)
+@click.argument("policy", type=click.Choice(["auto", "review"]), required=False)
+def review_policy(dataset: str, policy: str | None) -> None:
+    """Show the dataset's policy, or set it: `auto` or `review`."""
+    from benchgen_dagster.curation.log import CurationLog, open_curation
+
+    store, name = open_curation(dataset, str(DATA_DIR))
+    log = CurationLog(store, name)
+    if policy is not None:
+        log.set_policy(policy)  # type: ignore[arg-type]
+    click.echo(f"{name}: {log.policy()}")
+
+
 @main.command()
 @click.argument(
     "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/schema")

@@ -126,7 +126,32 @@ def never_repaired() -> dict[str, BaseChatModel]:
     )  # fmt: skip
 
 
-SCRIPTS = {"repaired": (planning, repair_then_approval), "exhausted": (planning, never_repaired)}
+def revision_then_approval() -> dict[str, BaseChatModel]:
+    """After a curator's rejection: the coder edits its accepted script, validates it in its
+    one round, and the reviewer approves."""
+    return models(
+        orchestrator=[
+            delegate("coder", "Answer the curator's note"),
+            delegate("reviewer", "Review the round"),
+            say("Approved."),
+        ],
+        planner=[],
+        coder=[
+            call("edit_file", file_path="/script.py", old_string="def build(",
+                 new_string=REVISED_MARK + "def build("),
+            call("validate_script"),
+            say("Accepted."),
+        ],
+        reviewer=[call("record_verdict", approved=True, reasons=[]), say("Approved.")],
+    )  # fmt: skip
+
+
+REVISED_MARK = "# a gentler ramp, as the curator asked\n"
+SCRIPTS = {
+    "repaired": (planning, repair_then_approval),
+    "exhausted": (planning, never_repaired),
+    "revised": (planning, repair_then_approval, revision_then_approval),
+}
 _phases: dict[str, Iterator[Any]] = {}  # Dagster copies resources, so the state lives here
 
 

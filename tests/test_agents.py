@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from dagster import DagsterInstance, ExecuteInProcessResult, materialize
+from dagster import (
+    DagsterInstance,
+    ExecuteInProcessResult,
+    SkipReason,
+    build_sensor_context,
+    materialize,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from benchgen_dagster.agents.graph import AgentNotConfigured, FamilyRejected, GeneratorAgent
@@ -24,9 +30,14 @@ from benchgen_dagster.agents.workspace import Workspace
 from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
 from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.cli import main
+from benchgen_dagster.curation.log import CurationLog
 from benchgen_dagster.dataset import load
+from benchgen_dagster.orchestration.sensors import resume_reviewed_plans, send_back_rejected_family
+from benchgen_dagster.orchestration.tags import FEEDBACK_TAG
 from benchgen_dagster.resources import AgentResource, PipelineSettings
-from benchgen_dagster.schema.records import GenerationRequest
+from benchgen_dagster.schema.records import RECORD_TYPES, GenerationRequest
+from benchgen_dagster.stores.bundles import read_bundle
+from benchgen_dagster.stores.local import LocalStore
 from tests import agent_scripts
 from tests.agent_scripts import ScriptedAgent
 from tests.helpers import resources_for
@@ -289,3 +300,111 @@ def test_without_langfuse_keys_nothing_is_sent_or_warned(
     assert tracer.trace_id is None and tracer.callbacks == []
     assert receiver.received == []
     assert not [w for w in caught if "langfuse" in str(w.message).lower()]
+
+
+# --- a curator in the loop ----------------------------------------------------------------
+
+
+def curation_sensor_tick(sensor, instance: DagsterInstance, settings: PipelineSettings, cursor):  # type: ignore[no-untyped-def]
+    resources = {k: v for k, v in resources_for(settings).items() if k != "io_manager"}
+    with build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+        return sensor(context)
+
+
+def test_a_plan_held_for_review_stops_the_run_and_the_curators_edit_goes_on(
+    tmp_path: Path,
+) -> None:
+    settings = PipelineSettings(data_dir=str(tmp_path))
+    request = REQUEST.model_copy(update={"review_plan": True})
+    settings.requests.accept(request)
+    resources = {**resources_for(settings), "agent": ScriptedAgent(script="repaired").rewind()}
+    dataset = str(settings.root / "datasets" / "default")
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(requests_partitions.name, [request.request_id])
+
+        def build(**tags: str) -> ExecuteInProcessResult:
+            return materialize(
+                PARTITIONED_ASSETS,
+                partition_key=request.request_id,
+                instance=instance,
+                resources=resources,
+                tags=tags,
+            )
+
+        stopped = build()
+        assert stopped.success  # the run stops after the plan; nothing fails
+        assert not stopped.asset_materializations_for_node("scenario_plans")
+        assert not stopped.asset_materializations_for_node("family_scripts")
+        skip = curation_sensor_tick(resume_reviewed_plans, instance, settings, None)
+        assert isinstance(skip, SkipReason)
+
+        shown = CliRunner().invoke(main, ["review", "plan", dataset, request.request_id])
+        assert shown.exit_code == 0, shown.output
+        drafted = json.loads(shown.stdout)
+        assert drafted["family"] == agent_scripts.PLAN["family"]
+        edit = tmp_path / "plan.yaml"
+        edit.write_text(yaml.safe_dump({**drafted, "description": "A ball rolls a metre, gently"}))
+        approved = CliRunner().invoke(
+            main, ["review", "plan", dataset, request.request_id, "--edit", str(edit)]
+        )
+        assert approved.exit_code == 0 and "an edit of the plan" in approved.output
+
+        resumed = curation_sensor_tick(resume_reviewed_plans, instance, settings, None)
+        [run] = resumed.run_requests
+        assert run.partition_key == request.request_id
+        again = curation_sensor_tick(resume_reviewed_plans, instance, settings, resumed.cursor)
+        assert isinstance(again, SkipReason)
+        done = build(**run.tags)  # the Planner is not asked again: its script phase is spent
+        assert done.success
+        [plan] = done.asset_materializations_for_node("scenario_plans")
+        assert "approved (edited)" in plan.metadata["plan_review"].value
+        stored = read_bundle(
+            LocalStore(settings.root), f"assets/scenario_plans/{request.request_id}", RECORD_TYPES
+        )
+        assert stored.description == "A ball rolls a metre, gently"  # type: ignore[union-attr]
+        assert done.asset_materializations_for_node("dataset_shards")
+
+
+def test_a_curators_rejection_sends_an_agent_family_back_to_the_coder_with_the_note(
+    tmp_path: Path,
+) -> None:
+    settings = PipelineSettings(data_dir=str(tmp_path))
+    settings.requests.accept(REQUEST)
+    resources = {**resources_for(settings), "agent": ScriptedAgent(script="revised").rewind()}
+    log = CurationLog(LocalStore(settings.root), "default")
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(requests_partitions.name, [REQUEST.request_id])
+        assert materialize(
+            PARTITIONED_ASSETS,
+            partition_key=REQUEST.request_id,
+            instance=instance,
+            resources=resources,
+        ).success
+        rejection = log.append("reject", partition=REQUEST.request_id, note="the ramp is too steep")
+        sent = curation_sensor_tick(send_back_rejected_family, instance, settings, None)
+        [run] = sent.run_requests
+        assert run.tags[FEEDBACK_TAG] == rejection.decision_id
+        revised = materialize(
+            PARTITIONED_ASSETS,
+            partition_key=REQUEST.request_id,
+            instance=instance,
+            resources=resources,
+            tags=run.tags,
+            selection=run.asset_selection,
+        )
+        assert revised.success
+        [script] = revised.asset_materializations_for_node("family_scripts")
+        assert (script.metadata["rounds"].value, script.metadata["max_rounds"].value) == (1, 1)
+        journal = (settings.root / "agents" / REQUEST.request_id / "journal.md").read_text()
+        assert "curator feedback: the ramp is too steep" in journal
+        assert agent_scripts.REVISED_MARK in script.metadata["script"].value
+        assert revised.asset_materializations_for_node("dataset_shards")
+
+        for note in ("still too steep", "steeper still"):  # sent back at most twice in all
+            log.append("reject", partition=REQUEST.request_id, note=note)
+        bounded = curation_sensor_tick(send_back_rejected_family, instance, settings, sent.cursor)
+        assert len(bounded.run_requests) == 1
+        log.append("reject", partition=REQUEST.request_id, note="once more")
+        last = curation_sensor_tick(send_back_rejected_family, instance, settings, bounded.cursor)
+        assert not last.run_requests
+        assert "sent back 2 times" in last.skip_reason.skip_message  # type: ignore[union-attr]

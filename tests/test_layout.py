@@ -16,6 +16,9 @@ CORE = [
     "benchgen_dagster.validation.scoring",
     "benchgen_dagster.validation.solvers",
     "benchgen_dagster.dataset.release",
+    "benchgen_dagster.curation.staging",
+    "benchgen_dagster.curation.plans",
+    "benchgen_dagster.curation.page",
 ]
 
 

@@ -12,7 +12,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, materialize
 
 from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
 from benchgen_dagster.assets.metadata import VALIDATION_STAGES, funnel_metadata
-from benchgen_dagster.assets.packaging import NO_DUPLICATES, TIER_MIX
+from benchgen_dagster.assets.packaging import NO_DUPLICATES, REVIEW_BACKLOG, TIER_MIX
 from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.dataset import read_index, read_manifest
 from benchgen_dagster.dataset.release import exact_duplicates, write_release
@@ -205,7 +205,8 @@ def test_a_release_of_distinct_partitions_passes_and_its_metadata_reads_right(
 
     assert result.success
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
-    assert set(checks) == {NO_DUPLICATES, TIER_MIX}
+    assert set(checks) == {NO_DUPLICATES, TIER_MIX, REVIEW_BACKLOG}
+    assert checks[REVIEW_BACKLOG].passed  # the auto policy: nothing waits
     assert checks[NO_DUPLICATES].passed and checks[TIER_MIX].passed
     assert checks[TIER_MIX].metadata["problems"].value == 0
     metadata = result.asset_materializations_for_node("dataset_release")[0].metadata

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -185,3 +186,33 @@ def test_wrong_credentials_are_one_clear_error(server: S3Server) -> None:
     )
     with pytest.raises(StorageUnavailable, match="S3 refused s3://benchgen/x/"):
         S3Store(wrong.get_client(), server.bucket, "x").list("datasets")
+
+
+@pytest.mark.usefixtures("s3_environment")
+def test_curators_decisions_go_to_the_bucket_and_two_at_once_are_both_kept(remote: str) -> None:
+    from click.testing import CliRunner
+
+    from benchgen_dagster.cli import main
+    from benchgen_dagster.curation.log import CurationLog, open_curation, utc_now
+    from benchgen_dagster.curation.staging import Staging
+
+    store, name = open_curation(remote)
+    staged = sorted(Staging.read(store, name).scenarios)
+    log, same_moment, start = CurationLog(store, name), utc_now(), threading.Barrier(2)
+
+    def decide(who: str) -> None:
+        start.wait()
+        log.append("approve", scenarios=[staged[0]], who=who, at=same_moment)
+
+    threads = [threading.Thread(target=decide, args=(who,)) for who in ("ada", "grace")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    said = CliRunner().invoke(main, ["review", "reject", remote, staged[0], "--note", "wobbly"])
+    assert said.exit_code == 0, said.output
+    assert sorted(d.who for d in log.decisions())[:2] == ["ada", "grace"]
+    assert len(store.list(f"curation/{name}/decisions")) == 3
+    listing = CliRunner().invoke(main, ["review", "list", remote, "--json"])
+    statuses = {s["scenario_id"]: s["status"] for s in json.loads(listing.output)["scenarios"]}
+    assert statuses[staged[0]] == "rejected"  # the newest decision is in force

@@ -35,6 +35,7 @@ from benchgen_dagster.schema.records import FamilyPlan, FamilyScript, Generation
 ROLES = ("orchestrator", "planner", "coder", "reviewer")
 VALIDATION_SEEDS = 2  # each round validates the request's first seeds
 RECURSION_LIMIT = 200  # graph steps per run; a runaway conversation stops here
+CURATOR_ROUNDS = 1  # validation rounds a curator's rejection gives the Coder
 
 
 class PlanDraft(Model):
@@ -107,6 +108,20 @@ class GeneratorAgent:
         self.workspace.reset(keep=("plan.json", "journal.md"))
         self.rounds = 0
         self.run_task(prompts.CODE_TASK.format(rounds=self.max_rounds), tracer)
+        return self._outcome(plan, tracer)
+
+    def revise_script(
+        self, plan: FamilyPlan, feedback: str, tracer: Tracer
+    ) -> tuple[FamilyScript, AgentRecord]:
+        """One more round for the Coder, on its accepted script, answering a curator's
+        rejection of the scenarios it made."""
+        self.workspace.reset(keep=("plan.json", "journal.md", "script.py"))
+        self.workspace.journal(f"curator feedback: {feedback}")
+        self.rounds, self.max_rounds = 0, CURATOR_ROUNDS
+        self.run_task(prompts.REVISE_TASK.format(feedback=feedback, rounds=CURATOR_ROUNDS), tracer)
+        return self._outcome(plan, tracer)
+
+    def _outcome(self, plan: FamilyPlan, tracer: Tracer) -> tuple[FamilyScript, AgentRecord]:
         source = self.workspace.script()
         reasons = self._reasons(source)
         record = self._record(reasons, tracer)

@@ -56,6 +56,11 @@ reviewer decide. While the reviewer sends it back and the coder has rounds left,
 coder the reviewer's reasons and repeat. Stop when the reviewer approves or no rounds are \
 left ({rounds} at most)."""
 
+REVISE_TASK = """\
+A curator looked at the scenarios /script.py makes and rejected them, saying: "{feedback}". \
+Have the coder change /script.py to answer that and validate it, then have the reviewer \
+decide. The coder has {rounds} round for it."""
+
 
 def coder_prompt() -> str:
     return CODER.format(example=(FAMILIES / f"{EXAMPLE_FAMILY}.py").read_text().strip())

@@ -9,9 +9,13 @@ from benchgen_dagster.agents.outcomes import AgentNotConfigured, FamilyRejected
 from benchgen_dagster.agents.tracing import traced
 from benchgen_dagster.assets.partitions import RETRYABLE, STEP_RETRIES, requests_partitions
 from benchgen_dagster.catalogue.registry import get_family
+from benchgen_dagster.curation.log import CurationLog
+from benchgen_dagster.curation.plans import PlanReviews
 from benchgen_dagster.errors import UserError
+from benchgen_dagster.orchestration.tags import FEEDBACK_TAG
 from benchgen_dagster.resources.generator import AgentResource
 from benchgen_dagster.resources.settings import PipelineSettings
+from benchgen_dagster.resources.storage import StorageResource
 from benchgen_dagster.resources.workers import SandboxResource
 from benchgen_dagster.schema.records import FamilyPlan, FamilyScript, GenerationRequest
 from benchgen_dagster.validation import steps
@@ -55,9 +59,11 @@ def generation_requests(
     code_version=steps.module_version(
         "catalogue/registry.py", "agents/graph.py", "agents/prompts.py"
     ),
+    output_required=False,
     description="How the family works: zones, payload, declared randomisation ranges and the "
     "idea of its reference solution. For a request without a built-in family the Planner of "
-    "the generator agent writes it.",
+    "the generator agent writes it; a request with `review_plan: true` stops here until a "
+    "curator approves or edits the plan (nothing further runs), then goes on with that plan.",
 )
 def scenario_plans(
     context: AssetExecutionContext,
@@ -65,12 +71,33 @@ def scenario_plans(
     settings: PipelineSettings,
     agent: AgentResource,
     sandbox: SandboxResource,
-) -> FamilyPlan:
+    storage: StorageResource,
+) -> Iterator[Output[FamilyPlan]]:
     request = generation_requests
     if request.family is None:
-        with _agent_failures(), traced("plan", request.request_id, context.partition_key, "") as t:
-            plan = agent.generator(request, settings.root / "agents", sandbox.kind).plan(t)
-        context.add_output_metadata({"trace_id": t.trace_id or "(not traced)"})
+        reviews = PlanReviews(storage.store(), request.dataset) if request.review_plan else None
+        reviewed = reviews.get(request.request_id) if reviews else None
+        if reviewed is not None and reviewed.status == "approved":
+            plan = reviewed.plan
+            edited = " (edited)" if reviewed.edited else ""
+            context.add_output_metadata(
+                {"plan_review": f"approved{edited} by {reviewed.who} at {reviewed.at}"}
+            )
+        else:
+            with (
+                _agent_failures(),
+                traced("plan", request.request_id, context.partition_key, "") as t,
+            ):
+                plan = agent.generator(request, settings.root / "agents", sandbox.kind).plan(t)
+            context.add_output_metadata({"trace_id": t.trace_id or "(not traced)"})
+            if reviews is not None:
+                reviews.draft(request.request_id, plan)
+                context.log.info(
+                    f"the plan of {request.request_id} waits for a curator: `benchgen review "
+                    f"plan {request.dataset} {request.request_id}` or the review page; the run "
+                    "stops here"
+                )
+                return
     else:
         with user_errors(f"partition {context.partition_key}"):
             plan = get_family(request.family).plan()
@@ -84,7 +111,7 @@ def scenario_plans(
             "reference_solution": plan.reference_solution,
         }
     )
-    return plan
+    yield Output(plan)
 
 
 @asset(
@@ -105,14 +132,19 @@ def family_scripts(
     settings: PipelineSettings,
     agent: AgentResource,
     sandbox: SandboxResource,
+    storage: StorageResource,
 ) -> Output[FamilyScript]:
     request, plan = generation_requests, scenario_plans
     agent_metadata: dict[str, object] = {}
     if plan.source == "agent":
         partition, family = context.partition_key, plan.family
+        feedback = _curator_feedback(context, storage, request)
         with _agent_failures(), traced("code", request.request_id, partition, family) as t:
             generator = agent.generator(request, settings.root / "agents", sandbox.kind)
-            script, record = generator.write_script(plan, t)
+            if feedback is None:
+                script, record = generator.write_script(plan, t)
+            else:
+                script, record = generator.revise_script(plan, feedback, t)
         agent_metadata = {
             "rounds": record.rounds,
             "max_rounds": record.max_rounds,
@@ -135,6 +167,25 @@ def family_scripts(
             "script": MetadataValue.md(f"```python\n{script.source}\n```"),
         },
     )
+
+
+def _curator_feedback(
+    context: AssetExecutionContext, storage: StorageResource, request: GenerationRequest
+) -> str | None:
+    """The note of the curator's rejection this run answers (the `send_back_rejected_family`
+    sensor tags it), for the Coder's extra round; None for any other run."""
+    decision_id = context.run.tags.get(FEEDBACK_TAG)
+    if not decision_id:
+        return None
+    log = CurationLog(storage.store(), request.dataset)
+    decision = next((d for d in log.decisions() if d.decision_id == decision_id), None)
+    if decision is None:
+        raise Failure(
+            description=f"the run answers decision {decision_id}, which the log does not hold",
+            metadata={RETRYABLE: False},
+            allow_retries=False,
+        )
+    return f"{decision.note} ({decision.who}, {decision.at[:19]})"
 
 
 # Step failure metadata the `repair_failed_partition` sensor reads: `retryable: false` marks a

@@ -6,6 +6,7 @@ from itertools import islice
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -18,6 +19,8 @@ from dagster import (
 
 from benchgen_dagster.assets.metadata import funnel_table
 from benchgen_dagster.assets.partitions import STEP_RETRIES, requests_partitions
+from benchgen_dagster.curation.log import CurationLog, utc_now
+from benchgen_dagster.curation.staging import Staging
 from benchgen_dagster.dataset.figures import shrink_png
 from benchgen_dagster.dataset.release import (
     CARD,
@@ -41,6 +44,7 @@ PREVIEW_WIDTH = 800  # the contact sheet in the UI: its family names still legib
 PREVIEWS = 4
 NO_DUPLICATES = "no_duplicates_across_partitions"
 TIER_MIX = "difficulty_tier_mix"
+REVIEW_BACKLOG = "review_backlog"
 
 
 @asset(
@@ -135,6 +139,7 @@ def dataset_shards(
         "dataset/figures.py",
         "dataset/diversity.py",
         "dataset/tiers.py",
+        "curation/staging.py",
     ),
     deps=[dataset_shards],
     check_specs=[
@@ -153,10 +158,18 @@ def dataset_shards(
             "random designs (Wilson lower bound of the random solve rate below 10%); a release "
             "that breaks this is not written.",
         ),
+        AssetCheckSpec(
+            REVIEW_BACKLOG,
+            asset="dataset_release",
+            description="Warns when a dataset under the `review` policy has staged scenarios "
+            "that have waited more than a day for a curator's decision (`benchgen review`).",
+        ),
     ],
-    description="The released dataset: every materialized partition's shards under "
-    "`shards/<split>-<request>-<nnnnn>.tar`, index.parquet, the card and its pictures, and "
-    "manifest.json written last.",
+    description="The released dataset: the promoted scenarios of every materialized "
+    "partition (all that passed the funnel under the `auto` policy, what a curator approved "
+    "under `review`) as `shards/<split>-<request>-<nnnnn>.tar`, index.parquet, the card and "
+    "its pictures, curation.json (the decisions that let each shard in), and manifest.json "
+    "written last.",
 )
 def dataset_release(
     context: AssetExecutionContext, settings: PipelineSettings, storage: StorageResource
@@ -196,6 +209,19 @@ def dataset_release(
             "no materialized dataset_shards partitions to release; materialize "
             "the partitioned assets first (make dataset)"
         )
+    curation_log = CurationLog(store, settings.dataset)
+    staging = Staging.of(batches, curation_log.decisions(), curation_log.policy())
+    backlog = review_backlog_check(staging, curation_log.note_staged(list(staging.scenarios)))
+    batches, curation = staging.promotion()
+    lineage = [p for p in lineage if p.request_id in batches]
+    if not batches:
+        yield backlog
+        raise Failure(
+            description=f"not released: nothing is promoted under the {staging.policy} policy "
+            f"({curation.awaiting_review} staged scenarios await review, {curation.rejected} "
+            "rejected); approve some with `benchgen review`",
+            allow_retries=False,
+        )
     duplicates = exact_duplicates(batches)
     if duplicates:
         yield duplicates_check(duplicates, len(batches))
@@ -224,6 +250,7 @@ def dataset_release(
         {"validator": validator_version()},
         settings.dataset_license,
         cameras=settings.cameras,
+        curation=curation,
     )
     root = f"datasets/{settings.dataset}"
     yield Output(
@@ -235,6 +262,12 @@ def dataset_release(
             "splits": MetadataValue.json(manifest.counts["splits"]),
             "families": MetadataValue.json(manifest.counts["families"]),
             "funnel": funnel_table(manifest.counts["stages"]),
+            "policy": curation.policy,
+            "staged": curation.staged,
+            "promoted": curation.promoted,
+            "awaiting_review": curation.awaiting_review,
+            "rejected_by_curator": curation.rejected,
+            "decisions": len(curation.decisions),
             "partitions": MetadataValue.json([p.model_dump() for p in manifest.partitions]),
             "card": MetadataValue.md(store.get(f"{root}/{CARD}").decode()),
             "pictures": MetadataValue.md(_pictures_preview(store, root, manifest)),
@@ -243,6 +276,25 @@ def dataset_release(
     )
     yield duplicates_check([], len(batches))
     yield tier_mix_check([], release_tier_mix(rows))
+    yield backlog
+
+
+def review_backlog_check(staging: Staging, staged_at: dict[str, str]) -> AssetCheckResult:
+    late = staging.overdue(staged_at, utc_now()) if staging.policy == "review" else []
+    return AssetCheckResult(
+        check_name=REVIEW_BACKLOG,
+        passed=not late,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "policy": staging.policy,
+            "awaiting_review": len(staging.waiting()),
+            "waiting_over_a_day": len(late),
+            "oldest": MetadataValue.md(
+                "\n".join(f"- {sid}, staged {since}" for sid, since in late[:50])
+                or "Nothing has waited a day."
+            ),
+        },
+    )
 
 
 def tier_mix_table(mix: dict[str, dict[str, int]]) -> MetadataValue:

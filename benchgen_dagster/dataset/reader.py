@@ -259,4 +259,17 @@ def lineage(location: str | Path, scenario_id: str) -> dict[str, object]:
         "trace_id": scenario.lineage.trace_id,
         "dagster_run_id": partition.run_id if partition else None,
         "materialized_at": partition.materialized_at if partition else None,
+        "curation": _curation(location, scenario_id),
     }
+
+
+def _curation(location: str | Path, scenario_id: str) -> dict[str, object] | None:
+    """The release's policy and the curator's decision that let the scenario in (None under
+    `auto` when nobody decided), from its `curation.json`."""
+    store, root = open_dataset(location)
+    if not store.exists(f"{root}/curation.json"):
+        return None
+    record = json.loads(store.get(f"{root}/curation.json"))
+    decision_id = record["scenarios"].get(scenario_id)
+    decision = next((d for d in record["decisions"] if d["decision_id"] == decision_id), None)
+    return {"policy": record["policy"], "decision": decision}

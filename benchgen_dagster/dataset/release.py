@@ -44,6 +44,7 @@ from benchgen_dagster.schema.contract import (
 from benchgen_dagster.schema.records import (
     FamilyScript,
     GenerationRequest,
+    ReleaseCuration,
     RenderBatch,
     ShardBatch,
     ShardInfo,
@@ -55,6 +56,7 @@ from benchgen_dagster.stores.local import Store
 SCENARIOS_PER_SHARD = 256
 CARD = "README.md"
 LEADERBOARD = "leaderboard.json"
+CURATION = "curation.json"
 CONTACT_SHEET = "contact_sheet.png"
 INDEX_COLUMNS = [
     "scenario_id",
@@ -226,12 +228,14 @@ def write_release(
     code_versions: dict[str, str],
     license_id: str = "cc-by-4.0",
     cameras: Sequence[str] = (),
+    curation: ReleaseCuration | None = None,
 ) -> DatasetManifest:
     """Publish `datasets/<name>/`: each partition's shards as
     `shards/<split>-<request>-<nnnnn>.tar`, then the index, then the manifest last, so a reader
     never sees a manifest pointing at something missing. A shard's name depends on its partition
     alone, so adding or removing a partition leaves every other shard, name and bytes, as it
-    was. `cameras` names the camera of each `render_<k>` in the card."""
+    was. `cameras` names the camera of each `render_<k>` in the card; `curation` (the policy and
+    the decisions that let each shard's scenarios in) goes into `curation.json`."""
     root = f"datasets/{name}"
     ordered = sorted(batches.items(), key=lambda item: (item[1].record.split, item[0]))
     shard_entries, rows, members = [], [], []
@@ -280,6 +284,10 @@ def write_release(
     ).encode()
     if board is not None:
         extras[LEADERBOARD] = _json(board)
+    if curation is not None:
+        extras[CURATION] = _json(curation.model_dump(mode="json"))
+    elif store.exists(f"{root}/{CURATION}"):
+        store.delete(f"{root}/{CURATION}")
     for path, data in extras.items():
         store.put(f"{root}/{path}", data)
         manifest.files.append(FileEntry(path=path, sha256=sha256(data), bytes=len(data)))

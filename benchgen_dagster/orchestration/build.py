@@ -196,7 +196,7 @@ def build_dataset(
     say("releasing the dataset …")
     outcome = run_job("release_dataset", target)
     if not outcome.success:
-        say("error: the release failed; see `make dev` for the run's logs")
+        say(f"error: the release failed: {_failure(outcome)}; see `make dev` for the run's logs")
         return 1
     manifest = outcome.output_for_node("dataset_release")
     total = sum(manifest.counts["splits"].values())
@@ -205,11 +205,29 @@ def build_dataset(
         f"{manifest.counts['splits']} in {time.perf_counter() - started:.0f} s → "
         f"{dataset_location(data_dir, manifest.name)}"
     )
+    [released] = outcome.asset_materializations_for_node("dataset_release")
+    curated = {k: released.metadata[k].value for k in ("policy", "staged", "awaiting_review")}
+    if curated["policy"] == "review" or curated["staged"] != total:
+        say(
+            f"  curation ({curated['policy']}): {total} of {curated['staged']} staged scenarios "
+            f"promoted, {curated['awaiting_review']} await review (`benchgen review`)"
+        )
     if baselines and not _score_baselines(target, say):
         return 1
     for r in failed:
         say(f"  failed {r.partition}: {r.error}")
     return 1 if failed else 0
+
+
+def _failure(outcome: ExecuteInProcessResult) -> str:
+    """What the first failed step said."""
+    for event in outcome.all_events:
+        if event.is_step_failure and event.step_failure_data:
+            data = event.step_failure_data
+            if data.user_failure_data and data.user_failure_data.description:
+                return data.user_failure_data.description
+            return data.error.message.strip() if data.error else "unknown error"
+    return "unknown error"
 
 
 def run_job(name: str, target: BuildTarget) -> ExecuteInProcessResult:

@@ -1,11 +1,13 @@
-"""Sensors: requests dropped in the requests folder, stale partitions, releases after builds,
-and bounded repairs of failed partitions."""
+"""Sensors: requests dropped in the requests folder, stale partitions, releases after builds
+and after curators' decisions, and bounded repairs of failed partitions."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from dagster import (
+    AssetKey,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunFailureSensorContext,
@@ -23,10 +25,17 @@ from benchgen_dagster.assets import requests_partitions
 from benchgen_dagster.assets.partitions import RETRYABLE
 from benchgen_dagster.catalogue.checks import seed_span
 from benchgen_dagster.catalogue.requests import Intake, RequestBook
+from benchgen_dagster.curation.log import CurationLog
+from benchgen_dagster.curation.plans import PlanReviews
+from benchgen_dagster.curation.staging import Staging
 from benchgen_dagster.orchestration.jobs import build_partition, release_dataset
 from benchgen_dagster.orchestration.staleness import stale_partitions
-from benchgen_dagster.orchestration.tags import BUILD_TAG, REPAIR_TAG, TRIGGER_TAG
+from benchgen_dagster.orchestration.tags import BUILD_TAG, FEEDBACK_TAG, REPAIR_TAG, TRIGGER_TAG
 from benchgen_dagster.resources.settings import PipelineSettings
+from benchgen_dagster.resources.storage import StorageResource, asset_prefix
+from benchgen_dagster.schema.records import RECORD_TYPES, FamilyScript
+from benchgen_dagster.stores.bundles import read_bundle
+from benchgen_dagster.stores.local import Store
 
 MAX_REPAIRS = 2
 
@@ -150,6 +159,134 @@ def release_after_build(context: RunStatusSensorContext) -> RunRequest | SkipRea
     return RunRequest(run_key=f"release-after:{context.dagster_run.run_id}")
 
 
+@sensor(
+    job=release_dataset,
+    minimum_interval_seconds=REACT_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Releases the dataset again when a curator decides (`benchgen review`, or the "
+    "review page) or its policy changes: the decisions log under `curation/<dataset>/` is "
+    "append-only, so the cursor is a digest of its file names and the policy.",
+)
+def release_after_decision(
+    context: SensorEvaluationContext, settings: PipelineSettings, storage: StorageResource
+) -> RunRequest | SkipReason:
+    log = CurationLog(storage.store(), settings.dataset)
+    keys = log.decision_keys()
+    if not keys and log.policy() == "auto":
+        return SkipReason(f"no curator has decided on {settings.dataset} yet")
+    digest = hashlib.sha256("\n".join([log.policy(), *keys]).encode()).hexdigest()[:16]
+    if context.cursor == digest:
+        return SkipReason(f"no new decision ({len(keys)} in the log)")
+    context.update_cursor(digest)
+    return RunRequest(run_key=f"decisions:{digest}", tags={TRIGGER_TAG: "decision"})
+
+
+@sensor(
+    job=build_partition,
+    minimum_interval_seconds=REACT_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Runs a partition again once a curator approved (or edited) the plan it "
+    "stopped at (a request with `review_plan: true`); `scenario_plans` then takes that plan "
+    "and the Planner is not asked again.",
+)
+def resume_reviewed_plans(
+    context: SensorEvaluationContext, settings: PipelineSettings, storage: StorageResource
+) -> SensorResult | SkipReason:
+    done = json.loads(context.cursor) if context.cursor else {}
+    approved = {
+        r.request_id: r.at or ""
+        for r in PlanReviews(storage.store(), settings.dataset).all()
+        if r.status == "approved"
+    }
+    resumed = {rid: at for rid, at in approved.items() if done.get(rid) != at}
+    if not resumed:
+        return SkipReason("no plan approved since the last tick")
+    return SensorResult(
+        run_requests=[
+            RunRequest(
+                partition_key=rid, run_key=f"plan:{rid}:{at}", tags={TRIGGER_TAG: "plan-review"}
+            )
+            for rid, at in sorted(resumed.items())
+        ],
+        cursor=json.dumps({**done, **resumed}, sort_keys=True),
+    )
+
+
+@sensor(
+    job=build_partition,
+    minimum_interval_seconds=REACT_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=f"A curator's rejection of an agent-written family's scenarios sends the family "
+    f"back to the Coder: one more validation round on its script, with the rejection's note as "
+    f"feedback (tag `{FEEDBACK_TAG}`), then the partition's variants, renders and shards again. "
+    f"At most {MAX_REPAIRS} per partition.",
+)
+def send_back_rejected_family(
+    context: SensorEvaluationContext, settings: PipelineSettings, storage: StorageResource
+) -> SensorResult | SkipReason:
+    store = storage.store()
+    # the decisions sent back, per partition, and those seen but not sent (over the bound)
+    cursor = json.loads(context.cursor) if context.cursor else {"sent": {}, "passed": []}
+    sent: dict[str, list[str]] = cursor["sent"]
+    handled = {d for decisions in sent.values() for d in decisions} | set(cursor["passed"])
+    new = [
+        d
+        for d in CurationLog(store, settings.dataset).decisions()
+        if d.action == "reject" and d.decision_id not in handled
+    ]
+    if not new:  # the common tick: nothing else is read
+        return SensorResult(
+            skip_reason="no new rejection", cursor=json.dumps(cursor, sort_keys=True)
+        )
+    staging = Staging.read(store, settings.dataset)
+    requests, skipped = [], []
+    for decision in new:
+        partitions = (
+            {decision.partition}
+            if decision.partition
+            else {
+                staging.scenarios[sid].partition
+                for sid in decision.scenarios
+                if sid in staging.scenarios
+            }
+        )
+        for partition in sorted(p for p in partitions if p and _agent_written(store, p)):
+            if len(sent.get(partition, [])) >= MAX_REPAIRS:
+                skipped.append(f"{partition}: sent back {MAX_REPAIRS} times already")
+                cursor["passed"].append(decision.decision_id)
+                continue
+            sent.setdefault(partition, []).append(decision.decision_id)
+            requests.append(
+                RunRequest(
+                    partition_key=partition,
+                    run_key=f"curator:{decision.decision_id}:{partition}",
+                    tags={TRIGGER_TAG: "curator", FEEDBACK_TAG: decision.decision_id},
+                    asset_selection=[AssetKey(a) for a in FROM_SCRIPTS],
+                )
+            )
+    if not requests:
+        reason = "; ".join(skipped) or "no new rejection of an agent-written family"
+        return SensorResult(skip_reason=reason, cursor=json.dumps(cursor, sort_keys=True))
+    return SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))
+
+
+FROM_SCRIPTS = [
+    "family_scripts",
+    "scenario_variants",
+    "validated_simulations",
+    "scenario_renders",
+    "dataset_shards",
+]
+
+
+def _agent_written(store: Store, partition: str) -> bool:
+    try:
+        script = read_bundle(store, asset_prefix("family_scripts", partition), RECORD_TYPES)
+    except FileNotFoundError:
+        return False
+    return isinstance(script, FamilyScript) and script.origin == "agent"
+
+
 @run_failure_sensor(
     monitored_jobs=[build_partition],
     request_job=build_partition,
@@ -187,4 +324,12 @@ def _retry_cannot_help(context: RunFailureSensorContext) -> str | None:
     return None
 
 
-ALL_SENSORS = [new_requests, stale_partitions_sensor, release_after_build, repair_failed_partition]
+ALL_SENSORS = [
+    new_requests,
+    stale_partitions_sensor,
+    release_after_build,
+    release_after_decision,
+    resume_reviewed_plans,
+    send_back_rejected_family,
+    repair_failed_partition,
+]

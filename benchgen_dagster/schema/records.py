@@ -70,6 +70,20 @@ class GenerationRequest(Model):
     payload_hint: str | None = None
     split: Split | None = None
     dataset: Slug = "default"
+    review_plan: bool = Field(
+        default=False,
+        description="For an agent-written family: stop after the plan until a curator approves "
+        "or edits it (`benchgen review plan`, or the review page)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _no_plan_review(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # a request that asks for no plan review keeps the bytes, and so the data version and
+        # fingerprint, it had before plan reviews existed
+        data = handler(self)
+        if data.get("review_plan") is False:
+            del data["review_plan"]
+        return data  # type: ignore[no-any-return]
 
     @property
     def prompt_sha256(self) -> str:
@@ -199,6 +213,59 @@ class ShardBatch(Model):
     shards: list[ShardInfo]
     rows: list[IndexRow]
     funnel: dict[str, int]
+
+
+class Decision(Model):
+    """A curator's decision: one record of a dataset's append-only decisions log. It names
+    scenarios, or (with `scenarios` empty) a whole partition, every scenario it stages now or
+    later."""
+
+    decision_id: str = Field(description="`<time>-<random>`: sorts by time, unique per writer")
+    dataset: Slug
+    action: Literal["approve", "reject"]
+    scenarios: list[Slug] = Field(default_factory=list)
+    partition: Slug | None = Field(default=None, description="A whole partition's decision")
+    who: str = Field(min_length=1, description="$BENCHGEN_CURATOR, else the OS user")
+    at: str = Field(description="When, ISO 8601 in UTC")
+    note: str = Field(default="", max_length=4000)
+
+    @model_validator(mode="after")
+    def _names_something(self) -> Decision:
+        if bool(self.scenarios) == (self.partition is not None):
+            raise ValueError("a decision names either scenarios or one partition")
+        return self
+
+
+class PlanReview(Model):
+    """An agent's plan held for a curator (`curation/<dataset>/plans/<request>.json`): the
+    draft while it waits, then the plan approved, as drafted or edited."""
+
+    request_id: Slug
+    status: Literal["waiting", "approved"]
+    plan: FamilyPlan
+    drafted_at: str
+    edited: bool = False
+    who: str | None = None
+    at: str | None = None
+    note: str = ""
+
+
+class ReleaseCuration(Model):
+    """`curation.json` of a release: the policy, what was staged, promoted and is waiting, and
+    for every released shard and scenario the decisions that let it in."""
+
+    schema_version: str = SCHEMA_VERSION
+    policy: Literal["auto", "review"]
+    staged: int
+    promoted: int
+    awaiting_review: int
+    rejected: int
+    shards: dict[str, list[str]] = Field(
+        description="Shard path → the decisions that let its scenarios in (none under `auto` "
+        "for scenarios nobody decided on)"
+    )
+    scenarios: dict[str, str] = Field(description="Scenario id → the decision that let it in")
+    decisions: list[Decision] = Field(description="Every decision in force for a scenario")
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
