@@ -15,7 +15,7 @@ import docker
 from dagster import ConfigurableResource, PipesFileMessageReader
 from pydantic import Field
 
-from benchgen_dagster.sandbox.docker import DockerLauncher, worker_command
+from benchgen_dagster.sandbox.docker import DockerLauncher, OneShotDockerLauncher, worker_command
 from benchgen_dagster.sandbox.runner import Launcher, Limits
 from benchgen_dagster.sandbox.select import SandboxKind, choose_launcher
 
@@ -63,7 +63,7 @@ class WorkerMessageReader(PipesFileMessageReader):
             yield params
 
 
-class PipesDockerLauncher(DockerLauncher):
+class PipesDockerLauncher(OneShotDockerLauncher):
     """The Docker sandbox with the worker's messages in the Dagster run of `context`."""
 
     def __init__(self, image: str, context: Any) -> None:
