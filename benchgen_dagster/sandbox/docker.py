@@ -32,7 +32,7 @@ from benchgen_dagster.sandbox.runner import (
     SandboxError,
     temporary_folder,
 )
-from benchgen_dagster.sandbox.warm import CONTROL, TEMPLATE_MODULE, WarmLaunching
+from benchgen_dagster.sandbox.warm import CONTROL, WarmLaunching, template_command
 from benchgen_dagster.schema.contract import Reason
 
 # Lets one process find the containers it started among those of others on the same daemon.
@@ -209,16 +209,14 @@ class DockerWorker:
 class DockerLauncher(WarmLaunching):
     """Runs batches on warm workers in containers of the worker image."""
 
-    private = True
-
     def __init__(self, image: str) -> None:
         self.image = image
         self.name = f"docker:{image}"
 
-    def start_template(self, root: Path, limits: Limits) -> DockerWorker:
+    def start_template(self, root: Path, limits: Limits, warm: bool) -> DockerWorker:
         client = docker.from_env()
         name = f"benchgen-worker-{uuid.uuid4().hex[:12]}"
-        command = ["python", "-m", TEMPLATE_MODULE, str(root / CONTROL), "--private"]
+        command = template_command("python", root, private=True, warm=warm)
         settings = template_settings(root, limits, name)
         container = with_retries(
             lambda: client.containers.create(self.image, command, **settings), daemon_hiccup

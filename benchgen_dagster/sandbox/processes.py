@@ -18,7 +18,7 @@ from pathlib import Path
 
 from benchgen_dagster.sandbox.cgroups import WorkerGroups
 from benchgen_dagster.sandbox.runner import PACKAGE_ROOT, Limits
-from benchgen_dagster.sandbox.warm import CONTROL, TEMPLATE_MODULE, WarmLaunching
+from benchgen_dagster.sandbox.warm import CONTROL, WarmLaunching, template_command
 from benchgen_dagster.schema.contract import Reason
 
 CONSOLE_TAIL_BYTES = 8192
@@ -70,10 +70,11 @@ class LocalWorker:
         return self._process.poll()
 
     def kill(self) -> None:
-        self._groups.kill_all()
+        # The sandbox's own process first, reaped at once: a zombie would stay in its groups.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self._process.pid, signal.SIGKILL)
         self._process.wait()
+        self._groups.kill_all()
 
     def console(self) -> str:
         return console_tail(self._console)
@@ -107,16 +108,15 @@ class SubprocessLauncher(WarmLaunching):
     def pool_key(self) -> str:
         return f"{self.name}:{self.python}"
 
-    def command(self, root: Path) -> list[str]:
-        private = ["--private"] if self.private else []
-        return [self.python, "-m", TEMPLATE_MODULE, str(root / CONTROL), *private]
+    def command(self, root: Path, warm: bool) -> list[str]:
+        return template_command(self.python, root, self.private, warm)
 
     def home(self, root: Path) -> str:
         """The template's HOME while it imports (ezdxf writes a cache there); each batch
         gets its own."""
         return str(root / CONTROL)
 
-    def start_template(self, root: Path, limits: Limits) -> LocalWorker:
+    def start_template(self, root: Path, limits: Limits, warm: bool) -> LocalWorker:
         groups = WorkerGroups.create(limits.memory_mb, limits.max_processes)
         console = root / CONTROL / "console.log"
 
@@ -126,7 +126,7 @@ class SubprocessLauncher(WarmLaunching):
 
         with console.open("wb") as stream:
             process = subprocess.Popen(
-                self.command(root),
+                self.command(root, warm),
                 cwd=root,
                 env=scrubbed_environment(self.home(root)),
                 stdin=subprocess.DEVNULL,
@@ -161,7 +161,7 @@ class BubblewrapLauncher(SubprocessLauncher):
     def home(self, root: Path) -> str:
         return "/tmp"
 
-    def command(self, root: Path) -> list[str]:
+    def command(self, root: Path, warm: bool) -> list[str]:
         read_only = [p for p in SYSTEM_PATHS if os.path.exists(p)]
         read_only += sorted({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)})
         read_only.append(str(PACKAGE_ROOT / "benchgen_dagster"))
@@ -188,7 +188,7 @@ class BubblewrapLauncher(SubprocessLauncher):
         for path in read_only:
             args += ["--ro-bind", path, path]
         args += ["--bind", str(root), str(root), "--chdir", str(root)]
-        return [*args, *super().command(root)]
+        return [*args, *super().command(root, warm)]
 
 
 def _apply_rlimits(limits: Limits, with_groups: bool) -> None:

@@ -1,6 +1,6 @@
 """A warm worker: imports build123d and the kit once, then forks a fresh child per batch.
 
-Usage: python -m benchgen_dagster.sandbox.template CONTROL_DIR [--private]
+Usage: python -m benchgen_dagster.sandbox.template CONTROL_DIR [--private] [--warm]
 
 Runs inside the sandbox, started by `sandbox/warm.py`. CONTROL_DIR holds two FIFOs the host
 made: `commands` (one JSON line per batch: its `in`, `out` and `home` folders) and `replies`
@@ -12,7 +12,9 @@ and nothing of an earlier batch: its own memory (whatever a script patches, star
 dies with it), its own session, its own HOME and output folder. When the child ends, every
 process it left behind is killed (the template is their subreaper, or the sandbox's pid 1),
 and with `--private` (the sandbox's /tmp, /dev/shm and System V IPC are its own) those are
-emptied, before the reply; so nothing a batch writes or starts reaches the next one.
+emptied, before the reply; so nothing a batch writes or starts reaches the next one. With
+`--warm` the template imports build123d and the kit before its first batch; without, it
+serves one batch and leaves the imports to the script, as a cold worker would.
 
 The template is not dumpable, so a script running as the same user cannot trace it or read
 its memory and descriptors. When the host goes away (the FIFO's writer closes) or stays idle
@@ -46,10 +48,12 @@ CHILD_FAILED = 70  # the child's own set-up failed before the worker ran
 def main(argv: list[str]) -> int:
     control, private = Path(argv[0]), "--private" in argv[1:]
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # no handler a script's signal could trigger
-    import build123d  # noqa: F401  (the cost this process exists to pay once)
-
-    from benchgen_dagster import kit  # noqa: F401
     from benchgen_dagster.sandbox import worker
+
+    if "--warm" in argv[1:]:  # a worker for one batch leaves the imports to its script
+        import build123d  # noqa: F401  (the cost this process exists to pay once)
+
+        from benchgen_dagster import kit  # noqa: F401
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)

@@ -68,11 +68,17 @@ def idle_workers() -> int:
 
 class TemplateSandbox(Protocol):
     name: str
-    private: bool  # /tmp, /dev/shm and System V IPC belong to the sandbox alone
 
-    def start_template(self, root: Path, limits: Limits) -> WorkerProcess:
-        """Start `python -m benchgen_dagster.sandbox.template ROOT/control` in the sandbox,
-        with `root` visible (read and write) at its own path."""
+    def start_template(self, root: Path, limits: Limits, warm: bool) -> WorkerProcess:
+        """Start `template_command(root, ...)` in the sandbox, with `root` visible (read
+        and write) at its own path."""
+
+
+def template_command(python: str, root: Path, private: bool, warm: bool) -> list[str]:
+    """The template's command line; `private`: the sandbox's /tmp, /dev/shm and System V IPC
+    are its own, to be emptied after each batch; `warm`: import build123d before the first."""
+    flags = [flag for flag, on in (("--private", private), ("--warm", warm)) if on]
+    return [python, "-m", TEMPLATE_MODULE, str(root / CONTROL), *flags]
 
 
 class WarmLaunching:
@@ -95,13 +101,15 @@ class WarmLaunching:
                     worker = candidate
                 else:
                     candidate.stop()
-        worker = worker or WarmWorker(self, limits)  # type: ignore[arg-type]
+        with _lock:
+            warm = _keeping
+        worker = worker or WarmWorker(self, limits, warm)  # type: ignore[arg-type]
         worker.keep = False
         try:
             yield worker
         finally:
             with _lock:
-                kept = worker.keep and _keeping and worker.alive()
+                kept = worker.keep and worker.warm and _keeping and worker.alive()
                 if kept:
                     _idle.setdefault(key, []).append(worker)
             if not kept:
@@ -111,7 +119,7 @@ class WarmLaunching:
 class WarmWorker:
     """One template in one sandbox, and the host's ends of its FIFOs."""
 
-    def __init__(self, sandbox: TemplateSandbox, limits: Limits) -> None:
+    def __init__(self, sandbox: TemplateSandbox, limits: Limits, warm: bool) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="benchgen-warm-"))
         os.chmod(self.root, 0o755)  # the sandbox user may read it, and write only where told
         control = self.root / CONTROL
@@ -127,8 +135,8 @@ class WarmWorker:
         self._buffer = b""
         self.ready = False
         self.keep = False
-        self.private = sandbox.private
-        self.process = sandbox.start_template(self.root, limits)
+        self.warm = warm
+        self.process = sandbox.start_template(self.root, limits, warm)
 
     def alive(self) -> bool:
         return self.process.poll() is None

@@ -1,0 +1,117 @@
+"""Warm workers: one template per sandbox imports build123d once and forks a fresh child per
+batch; nothing a batch leaves behind reaches the next, and nothing outlives the owner."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from benchgen_dagster.sandbox.docker import OWNER_LABEL
+from benchgen_dagster.sandbox.protocol import Job, RawVariant, ScriptFailure
+from benchgen_dagster.sandbox.runner import run_batch
+from benchgen_dagster.sandbox.warm import idle_workers, keep_warm, stop_warm_workers
+from benchgen_dagster.schema.contract import Reason
+from tests.helpers import SCRIPTS
+from tests.test_sandbox import LIMITS, require
+
+TRACES = (SCRIPTS / "leave_traces.py").read_text()
+DEADLINE_S = 120
+
+
+@pytest.fixture
+def warm() -> Iterator[None]:
+    keep_warm()
+    yield
+    stop_warm_workers()
+
+
+def traces_job(mode: str, marker: int) -> list[Job]:
+    return [Job(0, 0, {"mode": mode, "marker_seconds": marker})]
+
+
+def survivors(marker: int) -> str:
+    found = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True)
+    return found.stdout.strip()
+
+
+@pytest.mark.parametrize("kind", ["docker", "bubblewrap"])
+def test_a_batch_leaves_nothing_behind_for_the_next_on_the_same_warm_worker(
+    kind: str, warm: None
+) -> None:
+    launcher = require(kind)
+    marker = 800_000 + secrets.randbelow(99_999)
+    (left,) = run_batch(TRACES, traces_job("leave", marker), launcher, LIMITS).outcomes
+    assert isinstance(left, RawVariant), left
+    assert idle_workers() == 1
+    assert not survivors(marker), "a process of the batch outlived it"
+    (looked,) = run_batch(TRACES, traces_job("look", marker), launcher, LIMITS).outcomes
+    assert isinstance(looked, RawVariant), looked.message  # the script found no trace
+    assert looked.build.params["served_by"] == left.build.params["served_by"]
+    assert looked.build.params["warm"] is True  # build123d was imported before the script
+
+
+def test_a_worker_whose_batch_failed_is_not_given_another(warm: None) -> None:
+    launcher = require("bubblewrap")
+    source = (SCRIPTS / "hostile" / "syntax_error.py").read_text()
+    (failed,) = run_batch(source, [Job(0, 0)], launcher, LIMITS).outcomes
+    assert isinstance(failed, ScriptFailure) and failed.reason is Reason.script_error
+    assert idle_workers() == 0
+
+
+def test_without_keep_warm_no_worker_is_kept() -> None:
+    marker = 800_000 + secrets.randbelow(99_999)
+    result = run_batch(TRACES, traces_job("leave", marker), require("bubblewrap"), LIMITS)
+    assert isinstance(result.outcomes[0], RawVariant)
+    assert result.outcomes[0].build.params["warm"] is False
+    assert idle_workers() == 0
+
+
+OWNER = """
+import sys
+from benchgen_dagster.sandbox.docker import DockerLauncher
+from benchgen_dagster.sandbox.image import image_tag
+from benchgen_dagster.sandbox.protocol import Job
+from benchgen_dagster.sandbox.runner import Limits, run_batch
+from benchgen_dagster.sandbox.warm import idle_workers, keep_warm
+
+keep_warm()
+source = open(sys.argv[1]).read()
+job = Job(0, 0, {"mode": "leave", "marker_seconds": int(sys.argv[2])})
+run_batch(source, [job], DockerLauncher(image_tag()), Limits(startup_timeout_s=300))
+print(idle_workers(), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_killed_owner_leaves_no_warm_container_behind() -> None:
+    require("docker")
+    marker = 800_000 + secrets.randbelow(99_999)
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, str(SCRIPTS / "leave_traces.py"), str(marker)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert owner.stdout is not None
+        assert owner.stdout.readline().strip() == "1"  # its warm worker waits for a batch
+        client = docker.from_env()
+        mine = {"label": f"{OWNER_LABEL}={owner.pid}"}
+        assert len(client.containers.list(filters=mine)) == 1
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait()
+        deadline = time.monotonic() + DEADLINE_S
+        while client.containers.list(all=True, filters=mine) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.containers.list(all=True, filters=mine) == []
+    finally:
+        owner.kill()
+        owner.wait()
