@@ -13,7 +13,9 @@ from collections.abc import Iterator
 
 import docker
 import pytest
+from dagster import build_init_resource_context
 
+from benchgen_dagster.resources import SandboxResource
 from benchgen_dagster.sandbox.docker import OWNER_LABEL
 from benchgen_dagster.sandbox.protocol import Job, RawVariant, ScriptFailure
 from benchgen_dagster.sandbox.runner import run_batch
@@ -115,3 +117,18 @@ def test_a_killed_owner_leaves_no_warm_container_behind() -> None:
     finally:
         owner.kill()
         owner.wait()
+
+
+def test_a_dagster_runs_sandbox_keeps_its_worker_warm_until_the_run_ends() -> None:
+    require("bubblewrap")
+    marker = 800_000 + secrets.randbelow(99_999)
+    resource = SandboxResource(kind="bubblewrap")
+    with resource.from_resource_context_cm(build_init_resource_context()) as sandbox:
+        served = []
+        for mode in ("leave", "look"):
+            result = run_batch(TRACES, traces_job(mode, marker), sandbox.launcher(), LIMITS)
+            (outcome,) = result.outcomes
+            assert isinstance(outcome, RawVariant), outcome
+            served.append(outcome.build.params["served_by"])
+        assert served[0] == served[1] and idle_workers() == 1
+    assert idle_workers() == 0

@@ -9,8 +9,9 @@ exits, and the sandbox with it.
 
 A worker goes back to the pool only after a batch in which every variant came back, the
 child exited cleanly and the sandbox saw nothing wrong; any other ending stops it, so a fresh
-sandbox follows every failure. Outside `keep_warm()` no worker is kept: each batch starts its
-own, as a cold worker would.
+sandbox follows every failure. Only inside `warm_workers()` (a Dagster run's sandbox resource)
+or after `keep_warm()` (a benchmark's process) are workers kept; elsewhere each batch starts
+its own, as a cold worker would, and its template skips the imports a script may not need.
 """
 
 from __future__ import annotations
@@ -33,28 +34,48 @@ CONTROL = "control"
 
 _lock = threading.Lock()
 _idle: dict[tuple[str, Limits], list[WarmWorker]] = {}
-_keeping = False
+_keepers = 0  # open `warm_workers()` scopes, and one for `keep_warm()`
+_forever = False
 
 
 def keep_warm() -> None:
-    """From now on this process keeps its warm workers between batches (until it exits or
-    `stop_warm_workers()`); idle ones are stopped when it exits."""
-    global _keeping
+    """From now on this process keeps its warm workers between batches; idle ones are
+    stopped when it exits (or at `stop_warm_workers()`)."""
+    global _keepers, _forever
     with _lock:
-        if not _keeping:
-            atexit.register(stop_warm_workers)
-            with contextlib.suppress(ImportError):  # a pool worker process skips atexit
-                from multiprocessing.util import Finalize
+        if _forever:
+            return
+        _forever = True
+        _keepers += 1
+    atexit.register(stop_warm_workers)
+    with contextlib.suppress(ImportError):  # a process pool's worker skips atexit
+        from multiprocessing.util import Finalize
 
-                Finalize(None, stop_warm_workers, exitpriority=100)
-        _keeping = True
+        Finalize(None, stop_warm_workers, exitpriority=100)
+
+
+@contextlib.contextmanager
+def warm_workers() -> Iterator[None]:
+    """Keep warm workers between the batches run inside; when the last such scope ends, the
+    idle ones are stopped."""
+    global _keepers
+    with _lock:
+        _keepers += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _keepers -= 1
+            done = _keepers == 0
+        if done:
+            stop_warm_workers()
 
 
 def stop_warm_workers() -> None:
-    """Stop every idle warm worker and keep no more."""
-    global _keeping
+    """Stop every idle warm worker and keep no more until asked again."""
+    global _keepers, _forever
     with _lock:
-        _keeping = False
+        _keepers, _forever = 0, False
         workers = [w for pool in _idle.values() for w in pool]
         _idle.clear()
     for worker in workers:
@@ -102,14 +123,14 @@ class WarmLaunching:
                 else:
                     candidate.stop()
         with _lock:
-            warm = _keeping
+            warm = _keepers > 0
         worker = worker or WarmWorker(self, limits, warm)  # type: ignore[arg-type]
         worker.keep = False
         try:
             yield worker
         finally:
             with _lock:
-                kept = worker.keep and worker.warm and _keeping and worker.alive()
+                kept = worker.keep and worker.warm and _keepers > 0 and worker.alive()
                 if kept:
                     _idle.setdefault(key, []).append(worker)
             if not kept:
