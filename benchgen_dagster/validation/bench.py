@@ -69,6 +69,8 @@ class PartitionResult:
     accepted: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     worker_peak_mb: float = 0.0
+    worker_starts: int = 0
+    in_scripts_s: float = 0.0  # of the script stage: inside the scripts, as the worker timed them
     process_peak_mb: float = 0.0
 
 
@@ -94,6 +96,8 @@ def validate_partition(
     variants = run_variants(request, script, launcher, Limits(), workers=workers)
     result.seconds["script"] = time.perf_counter() - started
     result.worker_peak_mb = variants.record.worker_peak_memory_mb
+    result.worker_starts = variants.record.worker_starts
+    result.in_scripts_s = sum(v.seconds or 0.0 for v in variants.record.variants)
     timings: dict[str, float] = {}
     validated = validate_variants(
         request, script, variants, VALIDATION, workers=workers, timings=timings
@@ -223,6 +227,8 @@ def run_pipeline(
         * len(cameras)
         / max(sum(p.seconds.get("render", 0.0) for p in partitions), 1e-9),
         "worker_peak_mb": max(p.worker_peak_mb for p in partitions),
+        "script_in_scripts_s": sum(p.in_scripts_s for p in partitions),
+        "batches": sum(p.worker_starts for p in partitions),
         "validator_peak_mb": max(p.process_peak_mb for p in partitions),
         "partitions": [asdict(p) for p in partitions],
         "difficulty": {
@@ -369,6 +375,9 @@ def table(result: dict[str, Any]) -> str:
         f"place, {difficulty['recompiled_trials_per_s_per_core']:.0f} recompiling each trial "
         f"→ {difficulty['speedup']:.1f}×; the stage adds "
         f"{difficulty['core_s_per_scenario']:.3f} core-s per scenario",
+        f"script stage: {pipeline['script_in_scripts_s'] / scenarios * 1000:.1f} ms / scenario "
+        f"inside the scripts; the rest is the sandbox (start-up, imports, transfer) over "
+        f"{pipeline['batches']} batches",
         f"peak memory: sandbox worker {pipeline['worker_peak_mb']:.0f} MiB, "
         f"validation process {pipeline['validator_peak_mb']:.0f} MiB",
         "wall: " + ", ".join(f"{k} {v:.1f} s" for k, v in pipeline["wall_s"].items()),
