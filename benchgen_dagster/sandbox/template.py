@@ -135,7 +135,10 @@ def _child(batch: dict[str, Any], control: tuple[int, ...], run: Any) -> None:
         os.dup2(devnull, 0)
         os.close(devnull)
         os.setsid()
-        with contextlib.suppress(OSError):  # the memory limit kills a batch before its template
+        # Dumpable again (only the template must not be), so that its own /proc files are its
+        # own: the memory limit then kills the batch before its template.
+        ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+        with contextlib.suppress(OSError):
             Path("/proc/self/oom_score_adj").write_text("1000")
         os.environ.update({"HOME": batch["home"], **batch.get("env", {})})
         os.chdir(batch["out"])

@@ -157,7 +157,11 @@ class WarmWorker:
         self.ready = False
         self.keep = False
         self.warm = warm
-        self.process = sandbox.start_template(self.root, limits, warm)
+        try:
+            self.process = sandbox.start_template(self.root, limits, warm)
+        except BaseException:
+            self._close()
+            raise
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -207,6 +211,9 @@ class WarmWorker:
         """Stop the sandbox and everything in it; remove its folder."""
         with contextlib.suppress(Exception):
             self.process.__exit__(None, None, None)
+        self._close()
+
+    def _close(self) -> None:
         for fd in (self._commands, self._replies):
             with contextlib.suppress(OSError):
                 os.close(fd)
