@@ -78,45 +78,56 @@ def test_without_keep_warm_no_worker_is_kept() -> None:
 
 OWNER = """
 import sys
-from benchgen_dagster.sandbox.docker import DockerLauncher
-from benchgen_dagster.sandbox.image import image_tag
+from benchgen_dagster.sandbox import warm
 from benchgen_dagster.sandbox.protocol import Job
 from benchgen_dagster.sandbox.runner import Limits, run_batch
-from benchgen_dagster.sandbox.warm import idle_workers, keep_warm
+from benchgen_dagster.sandbox.select import choose_launcher
 
-keep_warm()
-source = open(sys.argv[1]).read()
-job = Job(0, 0, {"mode": "leave", "marker_seconds": int(sys.argv[2])})
-run_batch(source, [job], DockerLauncher(image_tag()), Limits(startup_timeout_s=300))
-print(idle_workers(), flush=True)
+warm.keep_warm()
+source = open(sys.argv[2]).read()
+job = Job(0, 0, {"mode": "leave", "marker_seconds": int(sys.argv[3])})
+run_batch(source, [job], choose_launcher(sys.argv[1]), Limits(startup_timeout_s=300))
+(idle,) = [w for pool in warm._idle.values() for w in pool]
+print(idle.root, flush=True)
 sys.stdin.read()
 """
 
 
-def test_a_killed_owner_leaves_no_warm_container_behind() -> None:
-    require("docker")
+@pytest.mark.parametrize("kind", ["docker", "bubblewrap"])
+def test_a_killed_owner_leaves_no_warm_worker_behind(kind: str) -> None:
+    require(kind)
     marker = 800_000 + secrets.randbelow(99_999)
     owner = subprocess.Popen(
-        [sys.executable, "-c", OWNER, str(SCRIPTS / "leave_traces.py"), str(marker)],
+        [sys.executable, "-c", OWNER, kind, str(SCRIPTS / "leave_traces.py"), str(marker)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert owner.stdout is not None
-        assert owner.stdout.readline().strip() == "1"  # its warm worker waits for a batch
+        root = owner.stdout.readline().strip()  # its warm worker waits for a batch
+        assert root and running(root)
         client = docker.from_env()
         mine = {"label": f"{OWNER_LABEL}={owner.pid}"}
-        assert len(client.containers.list(filters=mine)) == 1
+        assert len(client.containers.list(filters=mine)) == (kind == "docker")
         os.kill(owner.pid, signal.SIGKILL)
         owner.wait()
         deadline = time.monotonic() + DEADLINE_S
+        while running(root) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not running(root)
         while client.containers.list(all=True, filters=mine) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert client.containers.list(all=True, filters=mine) == []
     finally:
         owner.kill()
         owner.wait()
+
+
+def running(root: str) -> bool:
+    """Whether a process started with this worker folder on its command line still runs."""
+    found = subprocess.run(["pgrep", "-f", root], capture_output=True, text=True)
+    return bool(found.stdout.strip())
 
 
 def test_a_dagster_runs_sandbox_keeps_its_worker_warm_until_the_run_ends() -> None:

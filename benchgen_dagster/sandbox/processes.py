@@ -146,6 +146,8 @@ class BubblewrapLauncher(SubprocessLauncher):
 
     name = "bubblewrap"
     private = True
+    # No --die-with-parent: it follows the thread that started bubblewrap, and a warm worker
+    # outlives that thread; the template ends when its owner's end of the FIFO closes.
 
     @staticmethod
     def available() -> bool:
@@ -169,7 +171,6 @@ class BubblewrapLauncher(SubprocessLauncher):
             "bwrap",
             "--unshare-all",
             "--unshare-user",
-            "--die-with-parent",
             "--new-session",
             "--as-pid-1",
             "--uid",

@@ -58,8 +58,10 @@ def main(argv: list[str]) -> int:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    commands = os.open(control / "commands", os.O_RDONLY)
-    replies = os.open(control / "replies", os.O_WRONLY)
+    # Without blocking: a host that has gone already means end of file, or no reader (ENXIO).
+    commands = os.open(control / "commands", os.O_RDONLY | os.O_NONBLOCK)
+    replies = os.open(control / "replies", os.O_WRONLY | os.O_NONBLOCK)
+    os.set_blocking(replies, True)
     for name in ("commands", "replies"):
         os.unlink(control / name)
     _reply(replies, {"ready": True})
