@@ -3,6 +3,7 @@ batch; nothing a batch leaves behind reaches the next, and nothing outlives the 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import signal
@@ -26,6 +27,8 @@ from tests.test_sandbox import LIMITS, require
 
 TRACES = (SCRIPTS / "leave_traces.py").read_text()
 DEADLINE_S = 120
+# A warm template imports build123d before its first batch: generous on a loaded machine.
+WARM_LIMITS = dataclasses.replace(LIMITS, startup_timeout_s=600)
 
 
 @pytest.fixture
@@ -50,11 +53,11 @@ def test_a_batch_leaves_nothing_behind_for_the_next_on_the_same_warm_worker(
 ) -> None:
     launcher = require(kind)
     marker = 800_000 + secrets.randbelow(99_999)
-    (left,) = run_batch(TRACES, traces_job("leave", marker), launcher, LIMITS).outcomes
+    (left,) = run_batch(TRACES, traces_job("leave", marker), launcher, WARM_LIMITS).outcomes
     assert isinstance(left, RawVariant), left
     assert idle_workers() == 1
     assert not survivors(marker), "a process of the batch outlived it"
-    (looked,) = run_batch(TRACES, traces_job("look", marker), launcher, LIMITS).outcomes
+    (looked,) = run_batch(TRACES, traces_job("look", marker), launcher, WARM_LIMITS).outcomes
     assert isinstance(looked, RawVariant), looked.message  # the script found no trace
     assert looked.build.params["served_by"] == left.build.params["served_by"]
     assert looked.build.params["warm"] is True  # build123d was imported before the script
@@ -63,14 +66,14 @@ def test_a_batch_leaves_nothing_behind_for_the_next_on_the_same_warm_worker(
 def test_a_worker_whose_batch_failed_is_not_given_another(warm: None) -> None:
     launcher = require("bubblewrap")
     source = (SCRIPTS / "hostile" / "syntax_error.py").read_text()
-    (failed,) = run_batch(source, [Job(0, 0)], launcher, LIMITS).outcomes
+    (failed,) = run_batch(source, [Job(0, 0)], launcher, WARM_LIMITS).outcomes
     assert isinstance(failed, ScriptFailure) and failed.reason is Reason.script_error
     assert idle_workers() == 0
 
 
 def test_without_keep_warm_no_worker_is_kept() -> None:
     marker = 800_000 + secrets.randbelow(99_999)
-    result = run_batch(TRACES, traces_job("leave", marker), require("bubblewrap"), LIMITS)
+    result = run_batch(TRACES, traces_job("leave", marker), require("bubblewrap"), WARM_LIMITS)
     assert isinstance(result.outcomes[0], RawVariant)
     assert result.outcomes[0].build.params["warm"] is False
     assert idle_workers() == 0
@@ -137,7 +140,7 @@ def test_a_dagster_runs_sandbox_keeps_its_worker_warm_until_the_run_ends() -> No
     with resource.from_resource_context_cm(build_init_resource_context()) as sandbox:
         served = []
         for mode in ("leave", "look"):
-            result = run_batch(TRACES, traces_job(mode, marker), sandbox.launcher(), LIMITS)
+            result = run_batch(TRACES, traces_job(mode, marker), sandbox.launcher(), WARM_LIMITS)
             (outcome,) = result.outcomes
             assert isinstance(outcome, RawVariant), outcome
             served.append(outcome.build.params["served_by"])
