@@ -179,6 +179,12 @@ def worker_image() -> None:
     help="Folder for the JSON results.",
 )
 @click.option(
+    "--cold-workers",
+    is_flag=True,
+    help="Start a fresh sandbox worker for every partition instead of keeping one warm per "
+    "process, to compare the two.",
+)
+@click.option(
     "--latency",
     is_flag=True,
     help="Instead of throughput: one request dropped into the requests folder of a `dagster "
@@ -209,6 +215,7 @@ def bench(
     sandbox: str,
     cameras: str,
     out: Path,
+    cold_workers: bool,
     latency: bool,
     family: str,
     variants: int,
@@ -242,7 +249,9 @@ def bench(
     views = tuple(c.strip() for c in cameras.split(",") if c.strip())
     results = []
     for size in sizes:
-        result = run_bench(size, sample, workers, sandbox, views, click.echo)
+        result = run_bench(
+            size, sample, workers, sandbox, views, click.echo, warm_workers=not cold_workers
+        )
         click.echo(table(result))
         results.append(result)
         out.mkdir(parents=True, exist_ok=True)

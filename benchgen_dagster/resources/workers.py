@@ -12,19 +12,22 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from dagster import ConfigurableResource, PipesFileMessageReader
-from pydantic import Field
+from dagster import ConfigurableResource, InitResourceContext, PipesFileMessageReader
+from pydantic import Field, PrivateAttr
 
-from benchgen_dagster.sandbox.docker import DockerLauncher, worker_command
+from benchgen_dagster.sandbox.docker import DockerLauncher, OneShotDockerLauncher, worker_command
 from benchgen_dagster.sandbox.runner import Launcher, Limits
 from benchgen_dagster.sandbox.select import SandboxKind, choose_launcher
+from benchgen_dagster.sandbox.warm import warm_workers
 
 PIPES_MESSAGES = "pipes.jsonl"
 
 
 class SandboxResource(ConfigurableResource):
     """Runs batches of family-script variants in a sandbox: Docker, bubblewrap or a plain
-    subprocess; `auto` picks the strongest available and warns when it steps down."""
+    subprocess; `auto` picks the strongest available and warns when it steps down. Within one
+    run (the in-process executor runs every step of it in one process), its local sandbox
+    workers stay warm from batch to batch and stop when the run ends."""
 
     kind: SandboxKind = Field(default="auto", description="auto, docker, bubblewrap or subprocess")
     variant_timeout_s: float = Field(default=30.0, description="Wall-clock limit per variant")
@@ -32,6 +35,17 @@ class SandboxResource(ConfigurableResource):
     max_processes: int = Field(default=64, description="Process limit of a worker (whole tree)")
     max_output_mb: int = Field(default=64, description="Bound on what a worker may write")
     cpus: float = Field(default=1.0, description="CPUs a Docker worker may use")
+
+    _warm: Any = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._warm = warm_workers()
+        self._warm.__enter__()
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._warm is not None:
+            self._warm.__exit__(None, None, None)
+            self._warm = None
 
     def limits(self) -> Limits:
         return Limits(
@@ -63,7 +77,7 @@ class WorkerMessageReader(PipesFileMessageReader):
             yield params
 
 
-class PipesDockerLauncher(DockerLauncher):
+class PipesDockerLauncher(OneShotDockerLauncher):
     """The Docker sandbox with the worker's messages in the Dagster run of `context`."""
 
     def __init__(self, image: str, context: Any) -> None:

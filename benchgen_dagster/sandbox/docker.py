@@ -1,10 +1,10 @@
-"""The Docker sandbox: one locked-down container per batch of variants.
+"""The Docker sandbox: locked-down containers, each a warm worker (`sandbox/warm.py`).
 
 No network, a read-only root with a small private /tmp, nobody as the user, no capabilities,
-no privilege gain, limits on memory, CPUs and processes; only the batch's output folder is
-writable. The runner's supervisor keeps the clock and kills the container; leaving the
-worker's context removes it. (Inside a Dagster run the shell starts the same container through
-dagster-docker's Pipes client instead: see `resources/workers.py`.)
+no privilege gain, limits on memory, CPUs and processes; only the running batch's output
+folder is writable. The runner's supervisor keeps the clock and kills the container; a
+container whose worker is not kept is removed. (Inside a Dagster run the shell starts a
+container per batch through dagster-docker's Pipes client instead: see `resources/workers.py`.)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import contextlib
 import os
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,20 @@ from docker.types import LogConfig, Ulimit
 from benchgen_dagster.errors import with_retries
 from benchgen_dagster.sandbox.image import VENV
 from benchgen_dagster.sandbox.processes import NOBODY, console_tail, scrubbed_environment
-from benchgen_dagster.sandbox.runner import PACKAGE_ROOT, WORKER_MODULE, Limits, SandboxError
+from benchgen_dagster.sandbox.runner import (
+    PACKAGE_ROOT,
+    WORKER_MODULE,
+    Limits,
+    SandboxError,
+    temporary_folder,
+)
+from benchgen_dagster.sandbox.warm import CONTROL, WarmLaunching, template_command
 from benchgen_dagster.schema.contract import Reason
 
 # Lets one process find the containers it started among those of others on the same daemon.
 OWNER_LABEL = "benchgen.owner"
 CGROUP_MEMORY = Path("/sys/fs/cgroup/memory/docker")  # cgroup v1 with the cgroupfs driver
+PACKAGE = str(PACKAGE_ROOT / "benchgen_dagster")
 
 
 def daemon_hiccup(error: BaseException) -> bool:
@@ -47,12 +55,10 @@ def docker_available() -> bool:
         return False
 
 
-def container_settings(workdir: Path, limits: Limits, name: str) -> dict[str, Any]:
-    """Everything that locks the container down. Host folders keep their paths inside, so
-    paths in the job and in the Pipes bootstrap mean the same on both sides."""
+def locked_down(limits: Limits, name: str) -> dict[str, Any]:
+    """Everything that locks a worker container down, whatever it mounts."""
     memory = f"{limits.memory_mb}m"
     output = limits.max_output_mb << 20
-    package = str(PACKAGE_ROOT / "benchgen_dagster")
     return {
         "name": name,
         "user": f"{NOBODY}:{NOBODY}",
@@ -69,15 +75,39 @@ def container_settings(workdir: Path, limits: Limits, name: str) -> dict[str, An
             Ulimit(name="fsize", soft=output, hard=output),
             Ulimit(name="core", soft=0, hard=0),
         ],
-        "volumes": {
-            str(workdir / "in"): {"bind": str(workdir / "in"), "mode": "ro"},
-            str(workdir / "out"): {"bind": str(workdir / "out"), "mode": "rw"},
-            package: {"bind": package, "mode": "ro"},
-        },
-        "working_dir": str(workdir / "out"),
         "environment": {**scrubbed_environment("/tmp"), "PATH": f"{VENV}/bin:/usr/bin:/bin"},
         "log_config": LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
         "labels": {"benchgen.worker": "1", OWNER_LABEL: str(os.getpid())},
+    }
+
+
+def container_settings(workdir: Path, limits: Limits, name: str) -> dict[str, Any]:
+    """A container for one batch: its input read-only and its output folder writable. Host
+    folders keep their paths inside, so paths in the job and in the Pipes bootstrap mean the
+    same on both sides."""
+    return {
+        **locked_down(limits, name),
+        "volumes": {
+            str(workdir / "in"): {"bind": str(workdir / "in"), "mode": "ro"},
+            str(workdir / "out"): {"bind": str(workdir / "out"), "mode": "rw"},
+            PACKAGE: {"bind": PACKAGE, "mode": "ro"},
+        },
+        "working_dir": str(workdir / "out"),
+    }
+
+
+def template_settings(root: Path, limits: Limits, name: str) -> dict[str, Any]:
+    """A warm worker's container: its folder, where each batch gets a folder of its own (the
+    container's user may write only into a batch's `out` and `home`). It removes itself when
+    the template exits, which it does when its owner goes away."""
+    return {
+        **locked_down(limits, name),
+        "volumes": {
+            str(root): {"bind": str(root), "mode": "rw"},
+            PACKAGE: {"bind": PACKAGE, "mode": "ro"},
+        },
+        "working_dir": str(root),
+        "auto_remove": True,
     }
 
 
@@ -86,9 +116,10 @@ def worker_command(workdir: Path) -> list[str]:
 
 
 class DockerWorker:
-    def __init__(self, client: docker.DockerClient, name: str, workdir: Path) -> None:
-        self._client, self._name, self._workdir = client, name, workdir
+    def __init__(self, client: docker.DockerClient, name: str, console: Path) -> None:
+        self._client, self._name, self._console = client, name, console
         self._error: BaseException | None = None
+        self._exit: int | None = None
         self._thread: threading.Thread | None = None
         self._memory_file: Path | None = None
         self._peak = 0
@@ -96,7 +127,9 @@ class DockerWorker:
     def run_in_background(self, target: Any) -> None:
         def guarded() -> None:
             try:
-                target()
+                status = target()
+                if isinstance(status, int):
+                    self._exit = status
             except BaseException as error:
                 self._error = error
 
@@ -113,6 +146,8 @@ class DockerWorker:
         self._sample_memory()
         if self._thread is not None and self._thread.is_alive():
             return None
+        if self._exit is not None:  # a container that removed itself
+            return self._exit
         state = self._state()
         if state is None:
             raise SandboxError(f"the worker container did not start: {self._error}")
@@ -125,20 +160,29 @@ class DockerWorker:
             self._thread.join(timeout=30)
 
     def console(self) -> str:
-        console = console_tail(self._workdir / "out" / "console.log")
+        console = console_tail(self._console)
         if console:
             return console
         state = self._state() or {}
-        with contextlib.suppress(docker.errors.NotFound):
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             logs = self._client.api.logs(self._name, tail=50).decode(errors="replace")
             return f"{state.get('Error', '')}\n{logs}".strip()
         return str(self._error or "")
 
     def verdict(self) -> tuple[Reason, str] | None:
         state = self._state()
-        if state and state.get("OOMKilled"):
+        if (state and state.get("OOMKilled")) or self._oom_kills() > 0:
             return Reason.script_memory, "the container's memory limit was exceeded"
         return None
+
+    def _oom_kills(self) -> int:
+        """Processes the memory limit killed so far (a container that runs on after it)."""
+        if self._memory_file is None:
+            return 0
+        with contextlib.suppress(OSError, ValueError):
+            text = (self._memory_file.parent / "memory.oom_control").read_text()
+            return int(dict(line.split() for line in text.splitlines()).get("oom_kill", 0))
+        return 0
 
     def peak_memory_bytes(self) -> int:
         return self._peak
@@ -158,22 +202,47 @@ class DockerWorker:
 
     def __exit__(self, *exc: object) -> None:
         self.kill()
-        with contextlib.suppress(docker.errors.NotFound):
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             self._client.api.remove_container(self._name, force=True)
 
 
-class DockerLauncher:
-    """Runs batches in containers of the worker image."""
+class DockerLauncher(WarmLaunching):
+    """Runs batches on warm workers in containers of the worker image."""
 
     def __init__(self, image: str) -> None:
         self.image = image
         self.name = f"docker:{image}"
 
+    def start_template(self, root: Path, limits: Limits, warm: bool) -> DockerWorker:
+        client = docker.from_env()
+        name = f"benchgen-worker-{uuid.uuid4().hex[:12]}"
+        command = template_command("python", root, private=True, warm=warm)
+        settings = template_settings(root, limits, name)
+        container = with_retries(
+            lambda: client.containers.create(self.image, command, **settings), daemon_hiccup
+        )
+        worker = DockerWorker(client, name, root / CONTROL / "console.log")
+        worker.run_in_background(lambda: (container.start(), container.wait()["StatusCode"])[1])
+        return worker
+
+
+class OneShotDockerLauncher:
+    """A container per batch that runs the worker itself, imports and all: what a Dagster
+    run's Pipes client starts (see `resources/workers.py`)."""
+
+    def __init__(self, image: str) -> None:
+        self.image = image
+        self.name = f"docker:{image}"
+
+    @contextlib.contextmanager
+    def open(self, limits: Limits) -> Iterator[OneShotSlot]:
+        yield OneShotSlot(self, limits)
+
     def start(self, workdir: Path, limits: Limits) -> DockerWorker:
         client = docker.from_env()
         name = f"benchgen-worker-{uuid.uuid4().hex[:12]}"
         settings = container_settings(workdir, limits, name)
-        worker = DockerWorker(client, name, workdir)
+        worker = DockerWorker(client, name, workdir / "out" / "console.log")
         worker.run_in_background(self.runner(client, workdir, settings))
         return worker
 
@@ -185,4 +254,17 @@ class DockerLauncher:
             lambda: client.containers.create(self.image, worker_command(workdir), **settings),
             daemon_hiccup,
         )
-        return lambda: (container.start(), container.wait())
+        return lambda: (container.start(), container.wait()["StatusCode"])[1]
+
+
+class OneShotSlot:
+    keep = False
+
+    def __init__(self, launcher: OneShotDockerLauncher, limits: Limits) -> None:
+        self.launcher, self.limits = launcher, limits
+
+    def folder(self) -> contextlib.AbstractContextManager[Path]:
+        return temporary_folder()
+
+    def start(self, workdir: Path) -> DockerWorker:
+        return self.launcher.start(workdir, self.limits)

@@ -1,7 +1,8 @@
 """Sandboxes on this machine: bubblewrap, and a plain subprocess as the last resort.
 
-Both run the worker in its own session and, where cgroup v1 is writable, in its own memory and
-pids groups, so limits hold for the whole process tree and a kill reaches every process of it.
+Both run a warm worker's template (`sandbox/warm.py`) in its own session and, where cgroup v1
+is writable, in its own memory and pids groups, so limits hold for the whole process tree and
+a kill reaches every process of it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import sys
 from pathlib import Path
 
 from benchgen_dagster.sandbox.cgroups import WorkerGroups
-from benchgen_dagster.sandbox.runner import PACKAGE_ROOT, WORKER_MODULE, Limits
+from benchgen_dagster.sandbox.runner import PACKAGE_ROOT, Limits
+from benchgen_dagster.sandbox.warm import CONTROL, WarmLaunching, template_command
 from benchgen_dagster.schema.contract import Reason
 
 CONSOLE_TAIL_BYTES = 8192
@@ -68,10 +70,11 @@ class LocalWorker:
         return self._process.poll()
 
     def kill(self) -> None:
-        self._groups.kill_all()
+        # The sandbox's own process first, reaped at once: a zombie would stay in its groups.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self._process.pid, signal.SIGKILL)
         self._process.wait()
+        self._groups.kill_all()
 
     def console(self) -> str:
         return console_tail(self._console)
@@ -92,24 +95,30 @@ class LocalWorker:
         self._groups.remove()
 
 
-class SubprocessLauncher:
+class SubprocessLauncher(WarmLaunching):
     """A plain subprocess with resource limits: the weakest sandbox, for machines with neither
     Docker nor bubblewrap. The script can read what the user running benchgen can read."""
 
     name = "subprocess"
+    private = False  # the host's own /tmp: nothing there is the worker's to clear
 
     def __init__(self, python: str = sys.executable) -> None:
         self.python = python
 
-    def command(self, workdir: Path) -> list[str]:
-        return [self.python, "-m", WORKER_MODULE, str(workdir / "in"), str(workdir / "out")]
+    def pool_key(self) -> str:
+        return f"{self.name}:{self.python}"
 
-    def home(self, workdir: Path) -> str:
-        return str(workdir / "home")
+    def command(self, root: Path, warm: bool) -> list[str]:
+        return template_command(self.python, root, self.private, warm)
 
-    def start(self, workdir: Path, limits: Limits) -> LocalWorker:
+    def home(self, root: Path) -> str:
+        """The template's HOME while it imports (ezdxf writes a cache there); each batch
+        gets its own."""
+        return str(root / CONTROL)
+
+    def start_template(self, root: Path, limits: Limits, warm: bool) -> LocalWorker:
         groups = WorkerGroups.create(limits.memory_mb, limits.max_processes)
-        console = workdir / "out" / "console.log"
+        console = root / CONTROL / "console.log"
 
         def enter_sandbox() -> None:  # runs in the child, before exec
             groups.join()
@@ -117,9 +126,9 @@ class SubprocessLauncher:
 
         with console.open("wb") as stream:
             process = subprocess.Popen(
-                self.command(workdir),
-                cwd=workdir / "out",
-                env=scrubbed_environment(self.home(workdir)),
+                self.command(root, warm),
+                cwd=root,
+                env=scrubbed_environment(self.home(root)),
                 stdin=subprocess.DEVNULL,
                 stdout=stream,
                 stderr=subprocess.STDOUT,
@@ -130,11 +139,15 @@ class SubprocessLauncher:
 
 
 class BubblewrapLauncher(SubprocessLauncher):
-    """bubblewrap: no network, a private pid namespace and /tmp, only the system's libraries,
-    the Python installation and the worker's folders visible, all read-only but the output
-    folder; the script runs as nobody with no capabilities."""
+    """bubblewrap: no network, a private pid namespace (the template is its pid 1), /tmp and
+    IPC, only the system's libraries, the Python installation and the worker's folder
+    visible, all read-only but the batch's output folder; the script runs as nobody with no
+    capabilities."""
 
     name = "bubblewrap"
+    private = True
+    # No --die-with-parent: it follows the thread that started bubblewrap, and a warm worker
+    # outlives that thread; the template ends when its owner's end of the FIFO closes.
 
     @staticmethod
     def available() -> bool:
@@ -147,10 +160,10 @@ class BubblewrapLauncher(SubprocessLauncher):
         )
         return probe.returncode == 0
 
-    def home(self, workdir: Path) -> str:
+    def home(self, root: Path) -> str:
         return "/tmp"
 
-    def command(self, workdir: Path) -> list[str]:
+    def command(self, root: Path, warm: bool) -> list[str]:
         read_only = [p for p in SYSTEM_PATHS if os.path.exists(p)]
         read_only += sorted({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)})
         read_only.append(str(PACKAGE_ROOT / "benchgen_dagster"))
@@ -158,8 +171,8 @@ class BubblewrapLauncher(SubprocessLauncher):
             "bwrap",
             "--unshare-all",
             "--unshare-user",
-            "--die-with-parent",
             "--new-session",
+            "--as-pid-1",
             "--uid",
             str(NOBODY),
             "--gid",
@@ -175,17 +188,8 @@ class BubblewrapLauncher(SubprocessLauncher):
         ]
         for path in read_only:
             args += ["--ro-bind", path, path]
-        args += [
-            "--ro-bind",
-            str(workdir / "in"),
-            str(workdir / "in"),
-            "--bind",
-            str(workdir / "out"),
-            str(workdir / "out"),
-            "--chdir",
-            str(workdir / "out"),
-        ]
-        return [*args, *super().command(workdir)]
+        args += ["--bind", str(root), str(root), "--chdir", str(root)]
+        return [*args, *super().command(root, warm)]
 
 
 def _apply_rlimits(limits: Limits, with_groups: bool) -> None:

@@ -1,5 +1,7 @@
 """Runs a family script over a batch of seeds in a sandbox, one worker process per batch.
 
+A worker is warm where the sandbox allows (`sandbox/warm.py`): its imports are already paid.
+
 The runner watches the worker's per-variant markers. A variant that runs past its time limit,
 crashes the worker or floods its output fails alone with a reason; the worker is stopped (its
 whole process tree) and a fresh one carries on with the variants not yet tried.
@@ -13,7 +15,7 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -72,12 +74,25 @@ class WorkerProcess(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
+class WorkerSlot(Protocol):
+    """A sandboxed worker a batch runs on: a warm one (`sandbox/warm.py`) or a cold one."""
+
+    keep: bool  # set when the batch went well: the worker may serve another
+
+    def folder(self) -> contextlib.AbstractContextManager[Path]:
+        """A fresh folder for one batch (`in`, `out`, `home`), removed afterwards."""
+
+    def start(self, workdir: Path) -> WorkerProcess:
+        """Run `python -m benchgen_dagster.sandbox.worker IN OUT` on the batch's folder."""
+
+
 class Launcher(Protocol):
-    """Starts `python -m benchgen_dagster.sandbox.worker IN OUT` inside some sandbox."""
+    """Hands out workers of some sandbox; leaving `open`'s context stops the worker or, with
+    `keep` set, may keep it for a later batch."""
 
     name: str
 
-    def start(self, workdir: Path, limits: Limits) -> WorkerProcess: ...
+    def open(self, limits: Limits) -> contextlib.AbstractContextManager[WorkerSlot]: ...
 
 
 @dataclass(frozen=True)
@@ -140,10 +155,9 @@ def run_jobs(
 
     while pending:
         starts += 1
-        with tempfile.TemporaryDirectory(prefix="benchgen-batch-") as tmp:
-            workdir = Path(tmp)
+        with launcher.open(limits) as slot, slot.folder() as workdir:
             _prepare(workdir, source, describe(pending), inputs or {})
-            with launcher.start(workdir, limits) as worker:
+            with slot.start(workdir) as worker:
                 culprit_reason = _supervise(worker, workdir, pending, limits) or worker.verdict()
                 console = worker.console()
                 exit_code = worker.poll()
@@ -165,8 +179,26 @@ def run_jobs(
                 reason, message = culprit_reason or crash
                 for job in blamed:
                     settle(ScriptFailure(job, reason, message))
+            slot.keep = (
+                exit_code == 0
+                and culprit_reason is None
+                and _all_produced([outcomes.get(j.index) for j in pending])
+            )
             pending = [j for j in pending if j.index not in outcomes]
     return BatchResult([outcomes[j.index] for j in jobs], launcher.name, starts, console, peak)
+
+
+def _all_produced(outcomes: list[Any]) -> bool:
+    """Whether a batch went as a sound script's does: a worker that ran a failing script (it
+    may have been hostile) is never given another batch."""
+    return all(o is not None and not isinstance(o, ScriptFailure) for o in outcomes)
+
+
+@contextlib.contextmanager
+def temporary_folder() -> Iterator[Path]:
+    """A batch folder of a cold worker."""
+    with tempfile.TemporaryDirectory(prefix="benchgen-batch-") as tmp:
+        yield Path(tmp)
 
 
 def _prepare(workdir: Path, source: str, jobs: str, inputs: Mapping[str, bytes]) -> None:

@@ -2,11 +2,13 @@
 
 The pipeline path is what the assets run: each family is one partition (sandboxed script
 batch, validation, render, shards), partitions spread over a process pool as Dagster's
-multiprocess runs spread them over cores, then one release. It runs in two timed phases so
-that validation without renders has its own rate: (A) scripts and validation, (B) renders and
-shards, then the release. The naive baseline is a fresh Python process per variant that
-imports everything, runs the script and validates, as a simple implementation would; it runs
-on a sample of the same seeds.
+multiprocess runs spread them over cores, then one release. Each process of the pool keeps its
+warm sandbox worker from one partition to the next, as one run's process does. It runs in two
+timed phases so that validation has its own rate: (A) scripts and validation (run → meshes →
+model → every simulation check, as the design defines the rate: no renders, no difficulty),
+(B) the difficulty stage, renders and shards, then the release. The naive baseline is a fresh
+Python process per variant that imports everything, runs the script and validates as phase A
+does, as a simple implementation would; it runs on a sample of the same seeds.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from benchgen_dagster.catalogue.registry import get_family, registry
 from benchgen_dagster.dataset.release import pack_shards, write_release
 from benchgen_dagster.sandbox.runner import Limits
 from benchgen_dagster.sandbox.select import choose_launcher
+from benchgen_dagster.sandbox.warm import keep_warm
 from benchgen_dagster.schema.contract import Scenario
-from benchgen_dagster.schema.records import GenerationRequest, ShardBatch
+from benchgen_dagster.schema.records import GenerationRequest, ShardBatch, ValidationBatch
 from benchgen_dagster.stores.bundles import Bundle
 from benchgen_dagster.stores.local import LocalStore, Store
+from benchgen_dagster.validation.funnel import FunnelSettings
 from benchgen_dagster.validation.steps import (
     parallelism,
     render_scenarios,
@@ -53,6 +57,8 @@ STAGES = (
     "packaging",
 )
 DIFFICULTY_SAMPLE = 24  # scenarios whose trials are timed both ways
+# Phase A's funnel: everything but the random-design trials, which phase B times on their own.
+VALIDATION = FunnelSettings(difficulty_max_trials=0)
 
 
 @dataclass
@@ -62,6 +68,8 @@ class PartitionResult:
     accepted: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     worker_peak_mb: float = 0.0
+    worker_starts: int = 0
+    in_scripts_s: float = 0.0  # of the script stage: inside the scripts, as the worker timed them
     process_peak_mb: float = 0.0
 
 
@@ -87,8 +95,12 @@ def validate_partition(
     variants = run_variants(request, script, launcher, Limits(), workers=workers)
     result.seconds["script"] = time.perf_counter() - started
     result.worker_peak_mb = variants.record.worker_peak_memory_mb
+    result.worker_starts = variants.record.worker_starts
+    result.in_scripts_s = sum(v.seconds or 0.0 for v in variants.record.variants)
     timings: dict[str, float] = {}
-    validated = validate_variants(request, script, variants, workers=workers, timings=timings)
+    validated = validate_variants(
+        request, script, variants, VALIDATION, workers=workers, timings=timings
+    )
     result.seconds.update({str(k): v for k, v in timings.items()})
     result.accepted = len(validated.record.scenarios)
     result.process_peak_mb = _peak_mb()
@@ -98,15 +110,42 @@ def validate_partition(
 def package_partition(
     family: str, count: int, validated: Any, cameras: tuple[str, ...]
 ) -> tuple[dict[str, float], Any]:
-    """Phase B for one partition: renders and shards."""
+    """Phase B for one partition: the difficulty stage (a trivial scenario leaves), renders
+    and shards; their seconds, and the scenarios left."""
     request, script = _request(family, count), get_family(family).script()
-    bundle = Bundle(validated[0], validated[1])
-    started = time.perf_counter()
+    started = time.process_time()
+    bundle = with_difficulty(Bundle(validated[0], validated[1]))
+    rendering = time.process_time()
     renders = render_scenarios(bundle, cameras, 320, 240)
-    middle = time.perf_counter()
+    packing = time.process_time()
     shards = pack_shards(request, script, bundle, renders)
-    seconds = {"render": middle - started, "packaging": time.perf_counter() - middle}
+    seconds = {
+        "difficulty": rendering - started,
+        "render": packing - rendering,
+        "packaging": time.process_time() - packing,
+        "accepted": len(bundle.record.scenarios),
+    }
     return seconds, (shards.record, dict(shards.files))
+
+
+def with_difficulty(validated: Bundle[ValidationBatch]) -> Bundle[ValidationBatch]:
+    """The funnel's difficulty stage on phase A's accepted scenarios: each gets its random-
+    design record, and one random designs solve often is left out, as the funnel would."""
+    from benchgen_dagster.validation.difficulty import is_trivial, random_baseline
+
+    kept, files = [], dict(validated.files)
+    for scenario in validated.record.scenarios:
+        sid = scenario.scenario_id
+        result = random_baseline(files[f"{sid}.mjcf.xml"].decode(), scenario)
+        if is_trivial(result.difficulty):
+            del files[f"{sid}.mjcf.xml"], files[f"{sid}.solution.mjcf.xml"]
+            continue
+        kept.append(scenario.model_copy(update={"difficulty": result.difficulty}))
+    geometry = {
+        k: v for k, v in validated.record.geometry.items() if k in {s.scenario_id for s in kept}
+    }
+    record = validated.record.model_copy(update={"scenarios": kept, "geometry": geometry})
+    return Bundle(record, files)
 
 
 def plan(scenarios: int) -> dict[str, int]:
@@ -117,7 +156,12 @@ def plan(scenarios: int) -> dict[str, int]:
 
 
 def run_pipeline(
-    scenarios: int, workers: int, sandbox: str, cameras: tuple[str, ...], say: Callable[[str], None]
+    scenarios: int,
+    workers: int,
+    sandbox: str,
+    cameras: tuple[str, ...],
+    say: Callable[[str], None],
+    warm_workers: bool = True,
 ) -> dict[str, Any]:
     counts = plan(scenarios)
     at_once, inside = parallelism(list(counts.values()), workers)
@@ -127,7 +171,8 @@ def run_pipeline(
         f"({at_once} partition(s) at once, {inside} worker(s) inside each)"
     )
     started = time.perf_counter()
-    with ProcessPoolExecutor(at_once, mp_context=spawn) as pool:
+    keeping = keep_warm if warm_workers else None
+    with ProcessPoolExecutor(at_once, mp_context=spawn, initializer=keeping) as pool:
         results = pool.map(
             validate_partition,
             counts,
@@ -137,7 +182,7 @@ def run_pipeline(
         )
         phase_a = dict(zip(counts, results, strict=True))
     wall_a = time.perf_counter() - started
-    say(f"  phase B: renders and shards ({len(cameras)} camera(s))")
+    say(f"  phase B: difficulty, renders and shards ({len(cameras)} camera(s))")
     started = time.perf_counter()
     with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
         results = pool.map(
@@ -164,7 +209,10 @@ def run_pipeline(
     difficulty = difficulty_throughput(sample, say=say)
     partitions = [phase_a[f][0] for f in counts]
     for partition in partitions:
-        partition.seconds.update(phase_b[partition.family][0])
+        packed = dict(phase_b[partition.family][0])
+        partition.accepted = int(packed.pop("accepted"))
+        for stage, seconds in packed.items():
+            partition.seconds[stage] = partition.seconds.get(stage, 0.0) + seconds
     accepted = sum(p.accepted for p in partitions)
     return {
         "scenarios": scenarios,
@@ -178,6 +226,8 @@ def run_pipeline(
         * len(cameras)
         / max(sum(p.seconds.get("render", 0.0) for p in partitions), 1e-9),
         "worker_peak_mb": max(p.worker_peak_mb for p in partitions),
+        "script_in_scripts_s": sum(p.in_scripts_s for p in partitions),
+        "batches": sum(p.worker_starts for p in partitions),
         "validator_peak_mb": max(p.process_peak_mb for p in partitions),
         "partitions": [asdict(p) for p in partitions],
         "difficulty": {
@@ -261,7 +311,7 @@ def naive_variant(family: str, seed: int) -> None:
         family_source="builtin",
     )
     context = VariantContext(family, get_family(family).split, lineage)
-    report = validate_variant(outcome, context).report
+    report = validate_variant(outcome, context, VALIDATION).report
     print(json.dumps({"accepted": report.accepted}))
 
 
@@ -285,18 +335,20 @@ def run_bench(
     sandbox: str,
     cameras: tuple[str, ...],
     say: Callable[[str], None],
+    warm_workers: bool = True,
 ) -> dict[str, Any]:
     say(
         f"benchgen bench: {scenarios} scenarios over {len(plan(scenarios))} families, "
-        f"{workers} worker(s), sandbox {sandbox}"
+        f"{workers} worker(s), sandbox {sandbox}, {'warm' if warm_workers else 'cold'} workers"
     )
     baseline = run_baseline(sample, plan(scenarios), say)
-    pipeline = run_pipeline(scenarios, workers, sandbox, cameras, say)
+    pipeline = run_pipeline(scenarios, workers, sandbox, cameras, say, warm_workers)
     return {
         "benchgen": __version__,
         "cores": os.cpu_count(),
         "workers": workers,
         "sandbox": sandbox,
+        "warm_workers": warm_workers,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "baseline": baseline,
         "pipeline": pipeline,
@@ -326,6 +378,9 @@ def table(result: dict[str, Any]) -> str:
         f"→ {difficulty['speedup']:.1f}× (outcomes agree: {difficulty['outcomes_agree']}); "
         "the stage adds "
         f"{difficulty['core_s_per_scenario']:.3f} core-s per scenario",
+        f"script stage: {pipeline['script_in_scripts_s'] / scenarios * 1000:.1f} ms / scenario "
+        f"inside the scripts; the rest is the sandbox (start-up, imports, transfer) over "
+        f"{pipeline['batches']} batches",
         f"peak memory: sandbox worker {pipeline['worker_peak_mb']:.0f} MiB, "
         f"validation process {pipeline['validator_peak_mb']:.0f} MiB",
         "wall: " + ", ".join(f"{k} {v:.1f} s" for k, v in pipeline["wall_s"].items()),
