@@ -25,6 +25,7 @@ from benchgen_dagster.sandbox.runner import PACKAGE_ROOT
 
 STEP_IMAGE = "benchgen-step:1"
 STEP_LABEL = "benchgen.step"
+DEPLOYMENT_LABEL = "benchgen.deployment"  # on every container of a deployment: its Dagster home
 FOLDERS = ("tmp", "proc", "sys", "dev", "etc", "root", "run", "var/tmp", "work")
 MERGED_USR = {"bin": "usr/bin", "lib": "usr/lib", "lib64": "usr/lib64", "sbin": "usr/sbin"}
 
@@ -135,7 +136,7 @@ def deployed_step_config(image: str, data_dir: Path, dagster_home: Path) -> dict
             "network_mode": "host",
             "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges"],
-            "labels": {STEP_LABEL: "1"},
+            "labels": {STEP_LABEL: "1", DEPLOYMENT_LABEL: str(dagster_home)},
             # The run's container has the Docker socket to start the steps; a step has not.
             "volumes": host_mounts(data_dir, dagster_home),
         },

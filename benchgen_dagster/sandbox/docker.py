@@ -10,7 +10,6 @@ dagster-docker's Pipes client instead: see `resources/workers.py`.)
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import uuid
 from collections.abc import Callable
@@ -25,11 +24,15 @@ from docker.types import LogConfig, Ulimit
 from benchgen_dagster.errors import with_retries
 from benchgen_dagster.sandbox.image import VENV
 from benchgen_dagster.sandbox.processes import NOBODY, console_tail, scrubbed_environment
+from benchgen_dagster.sandbox.reaper import (
+    WORKER_LABEL,
+    owner_labels,
+    reap_orphans,
+    watch_this_process,
+)
 from benchgen_dagster.sandbox.runner import PACKAGE_ROOT, WORKER_MODULE, Limits, SandboxError
 from benchgen_dagster.schema.contract import Reason
 
-# Lets one process find the containers it started among those of others on the same daemon.
-OWNER_LABEL = "benchgen.owner"
 CGROUP_MEMORY = Path("/sys/fs/cgroup/memory/docker")  # cgroup v1 with the cgroupfs driver
 
 
@@ -77,7 +80,9 @@ def container_settings(workdir: Path, limits: Limits, name: str) -> dict[str, An
         "working_dir": str(workdir / "out"),
         "environment": {**scrubbed_environment("/tmp"), "PATH": f"{VENV}/bin:/usr/bin:/bin"},
         "log_config": LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
-        "labels": {"benchgen.worker": "1", OWNER_LABEL: str(os.getpid())},
+        # Lets one process find its containers among others', and a watchdog remove them
+        # should it die before it can (see `reaper`).
+        "labels": {WORKER_LABEL: "1", **owner_labels()},
     }
 
 
@@ -168,6 +173,8 @@ class DockerLauncher:
     def __init__(self, image: str) -> None:
         self.image = image
         self.name = f"docker:{image}"
+        watch_this_process()
+        reap_orphans()
 
     def start(self, workdir: Path, limits: Limits) -> DockerWorker:
         client = docker.from_env()

@@ -35,7 +35,6 @@ from benchgen_dagster.stack.s3server import S3Server
 DEPLOY = PACKAGE_ROOT / "deploy"
 DEFAULTS = DEPLOY / "stack.env"
 LOCATION = "benchgen"
-DEPLOYMENT_LABEL = "benchgen.deployment"  # on every container the deployment's runs start
 SECRETS = ("BENCHGEN_PG_PASSWORD", "AWS_SECRET_ACCESS_KEY")
 SERVICES = ("postgres", "s3", "code-server", "daemon", "webserver")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -164,6 +163,8 @@ class Stack:
     def remove_containers(self) -> int:
         import docker
 
+        from benchgen_dagster.orchestration.scaleout import DEPLOYMENT_LABEL
+
         client = docker.from_env()
         label = f"{DEPLOYMENT_LABEL}={self.home}"
         containers = client.containers.list(all=True, filters={"label": label})
@@ -267,7 +268,11 @@ class Stack:
         """What the code location tells the run launcher: run containers of the step image,
         on the host's network (PostgreSQL, S3), with the Docker socket to start the steps'
         containers, the host's Python stack and the project read-only at their own paths."""
-        from benchgen_dagster.orchestration.scaleout import host_mounts, step_environment
+        from benchgen_dagster.orchestration.scaleout import (
+            DEPLOYMENT_LABEL,
+            host_mounts,
+            step_environment,
+        )
 
         data, home = Path(self.env["BENCHGEN_DATA_DIR"]), self.home
         return {
