@@ -186,6 +186,12 @@ def worker_image() -> None:
     "dev` (as `make dev`) until its release, stage by stage, against `benchgen build` of it.",
 )
 @click.option(
+    "--deployment",
+    is_flag=True,
+    help="--latency: through the production stack of deploy/ (PostgreSQL, S3, a container per "
+    "run and per step), started for the measurement, instead of `dagster dev`.",
+)
+@click.option(
     "--family", default="over_wall", show_default=True, help="--latency: the request's family."
 )
 @click.option(
@@ -211,6 +217,7 @@ def bench(
     cameras: str,
     out: Path,
     latency: bool,
+    deployment: bool,
     family: str,
     variants: int,
     timeout: float,
@@ -224,6 +231,7 @@ def bench(
       benchgen bench                           # 1000 scenarios (make bench)
       benchgen bench --scale 100,1000,10000 --cameras iso   # make bench-scale
       benchgen bench --latency --family over_wall --variants 3   # make bench-latency
+      benchgen bench --latency --deployment    # the same through deploy/'s stack
     """
     from benchgen_dagster.validation.bench import per_scenario_ms, run_bench, table
 
@@ -232,10 +240,11 @@ def bench(
         from benchgen_dagster.orchestration.latency import latency_table, run_latency
 
         get_family(family)  # an unknown family is a usage error before anything starts
-        result = run_latency(family, variants, timeout, click.echo)
+        result = run_latency(family, variants, timeout, click.echo, deployment=deployment)
         click.echo(latency_table(result))
         out.mkdir(parents=True, exist_ok=True)
-        path = out / f"latency-{family}-{variants}-{result['created_at'].replace(':', '')}.json"
+        name = f"latency-{'deployment-' if deployment else ''}{family}-{variants}"
+        path = out / f"{name}-{result['created_at'].replace(':', '')}.json"
         path.write_text(json.dumps(result, indent=2) + "\n")
         click.echo(f"written {path}")
         return
