@@ -4,7 +4,8 @@ stack up` starts them. Three requests are dropped for the `new_requests` sensor 
 daemon launches each run in a container through the queue (two at a time), each step runs in
 a container of its own, the shards land on S3 only, and the release's lineage is read back
 from PostgreSQL through Dagster's GraphQL API. Faults on the way: the database restarts while
-runs are in a step, and one run's step container is killed mid-step (its repair completes).
+runs are in a step; one run's step container is killed mid-step (the step is retried in
+another), then that run's own container (the run fails, and its repair completes).
 
 One stack serves every test of the module; the tests read what its runs did, in order.
 """
@@ -55,7 +56,8 @@ ALL_RUNS = """{ runsOrError { ... on Runs { results {
   runId status jobName startTime endTime } } } }"""
 STEP_WORKERS = """query($run: ID!) { logsForRun(runId: $run) { ... on EventConnection {
   events { __typename ... on StepWorkerStartingEvent { stepKey metadataEntries { label
-  ... on TextMetadataEntry { text } } } ... on ExecutionStepSuccessEvent { stepKey } } } } }"""
+  ... on TextMetadataEntry { text } } } ... on ExecutionStepSuccessEvent { stepKey }
+  ... on ExecutionStepUpForRetryEvent { stepKey } } } } }"""
 RELEASE = """{ assetOrError(assetKey: {path: ["dataset_release"]}) { ... on Asset {
   assetMaterializations(limit: 1) { runId metadataEntries { label
   ... on JsonMetadataEntry { jsonString } } } } } }"""
@@ -260,13 +262,11 @@ def test_the_database_restarts_while_runs_are_in_a_step(deployment: Deployment) 
     deployment.wait_for("the web server reading PostgreSQL again", lambda: deployment.runs(first))
 
 
-def test_a_killed_step_fails_its_run_in_postgres_and_leaves_nothing_half_written(
-    deployment: Deployment,
-) -> None:
+def test_a_killed_step_container_is_retried_within_its_run(deployment: Deployment) -> None:
     victim = deployment.requests[2]
     client = docker.from_env()
 
-    def variants_step() -> tuple[str, str] | None:
+    def variants_running() -> tuple[str, str] | None:
         for run in deployment.runs(victim):
             if run["status"] == "STARTED":
                 container_id = deployment.step_containers(run["runId"]).get("scenario_variants")
@@ -274,26 +274,53 @@ def test_a_killed_step_fails_its_run_in_postgres_and_leaves_nothing_half_written
                     return run["runId"], container_id
         return None
 
-    run_id, container_id = deployment.wait_for("the victim's variants step", variants_step)
-    client.containers.get(container_id).kill()
+    run_id, step_container = deployment.wait_for("the victim's variants step", variants_running)
+    client.containers.get(step_container).kill()
+    deployment.wait_for(
+        "the step's retry in another container",
+        lambda: (
+            deployment.step_containers(run_id).get("scenario_variants") != step_container
+            and deployment.step_event(run_id, "ExecutionStepUpForRetryEvent", "scenario_variants")
+        ),
+    )
+    deployment.killed["run"] = run_id
+
+
+def test_a_killed_run_container_fails_its_run_in_postgres_and_leaves_nothing_half_written(
+    deployment: Deployment,
+) -> None:
+    from benchgen_dagster.stores.bundles import RECORD_FILE
+    from benchgen_dagster.stores.s3 import S3Store
+
+    victim, run_id = deployment.requests[2], deployment.killed.get("run")
+    assert run_id, "the step-kill test did not run"
+    client = docker.from_env()
+    [run] = [r for r in deployment.runs(victim) if r["runId"] == run_id]
+    run_container = client.containers.get(
+        {t["key"]: t["value"] for t in run["tags"]}["docker/container_id"]
+    )
+    if run_container.status == "running":
+        run_container.kill()
     deployment.wait_for(
         "the killed run marked failed",
         lambda: any(
             r["runId"] == run_id and r["status"] == "FAILURE" for r in deployment.runs(victim)
         ),
     )
-    deployment.killed["run"] = run_id
-    repaired_variants = any(
-        deployment.step_succeeded(r["runId"], "scenario_variants")
-        for r in deployment.runs(victim)
-        if r["runId"] != run_id
-    )
-    if not repaired_variants:  # else its repair may have written them since, whole
-        for asset in ("scenario_variants", "validated_simulations", "dataset_shards"):
-            assert deployment.s3_keys(f"assets/{asset}/{victim}/") == []
-    uploads = deployment.s3().list_multipart_uploads(
-        Bucket=deployment.stack.env["BENCHGEN_S3_BUCKET"]
-    )
+    env = deployment.stack.env
+    store = S3Store(deployment.s3(), env["BENCHGEN_S3_BUCKET"], env["BENCHGEN_S3_PREFIX"])
+    repaired = [r["runId"] for r in deployment.runs(victim) if r["runId"] != run_id]
+    for asset in ("scenario_variants", "validated_simulations", "scenario_renders"):
+        # A value looks complete once its record is there; then every file it lists is too.
+        prefix = f"assets/{asset}/{victim}"
+        keys = set(deployment.s3_keys(prefix + "/"))
+        if store.exists(f"{prefix}/{RECORD_FILE}"):
+            envelope = json.loads(store.get(f"{prefix}/{RECORD_FILE}"))
+            listed = {f"{env['BENCHGEN_S3_PREFIX']}/{prefix}/{n}" for n in envelope["files"]}
+            assert listed <= keys, sorted(listed - keys)
+    if not any(deployment.step_succeeded(r, "dataset_shards") for r in repaired):
+        assert deployment.s3_keys(f"assets/dataset_shards/{victim}/") == []
+    uploads = deployment.s3().list_multipart_uploads(Bucket=env["BENCHGEN_S3_BUCKET"])
     assert not uploads.get("Uploads")
 
 
@@ -301,7 +328,7 @@ def test_the_repair_sensor_reruns_the_killed_partition_to_completion(
     deployment: Deployment,
 ) -> None:
     victim = deployment.requests[2]
-    assert deployment.killed, "the kill test did not run"
+    assert deployment.killed, "the kill tests did not run"
     repaired = deployment.successful_run(victim)
     tags = {t["key"]: t["value"] for t in repaired["tags"]}
     assert tags.get("benchgen/trigger") == "repair"

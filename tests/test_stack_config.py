@@ -85,3 +85,25 @@ def test_elsewhere_a_run_keeps_its_steps_in_one_process() -> None:
     from benchgen_dagster.orchestration.definitions import defs
 
     assert defs.resolve_job_def("build_partition").executor_def.name == "in_process"
+
+
+def test_stack_status_of_a_stack_never_started_says_each_is_stopped(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from benchgen_dagster.cli import main
+
+    environment = {"BENCHGEN_STACK_DIR": str(tmp_path / "stack")}
+    result = CliRunner().invoke(main, ["stack", "status"], env=environment)
+    assert result.exit_code == 1, result.output
+    for service in ("postgres", "s3", "code-server", "daemon", "webserver"):
+        assert f"{service}: stopped" in result.output
+    assert "BENCHGEN_PG_PASSWORD" not in result.output
+
+
+def test_stack_up_of_an_unknown_service_is_a_usage_error() -> None:
+    from click.testing import CliRunner
+
+    from benchgen_dagster.cli import main
+
+    result = CliRunner().invoke(main, ["stack", "up", "mysql"])
+    assert result.exit_code == 2 and "mysql" in result.output
