@@ -142,11 +142,13 @@ class Deployment:
         )
         return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
-    def step_succeeded(self, run_id: str, step: str) -> bool:
-        events = self.query(STEP_WORKERS, run=run_id)["logsForRun"]["events"]
+    def step_event(self, run_id: str, kind: str, step: str) -> bool:
         return any(
-            e["__typename"] == "ExecutionStepSuccessEvent" and e["stepKey"] == step for e in events
+            e["__typename"] == kind and e.get("stepKey") == step for e in self.events(run_id)
         )
+
+    def step_succeeded(self, run_id: str, step: str) -> bool:
+        return self.step_event(run_id, "ExecutionStepSuccessEvent", step)
 
 
 def _require_services() -> None:
