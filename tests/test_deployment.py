@@ -415,7 +415,7 @@ def test_the_release_lineage_reads_back_from_postgres_through_graphql(
     runs = {p: deployment.successful_run(p)["runId"] for p in deployment.requests}
 
     def release_of_all() -> list[dict] | None:
-        with contextlib.suppress(KeyError, TypeError, IndexError):
+        with contextlib.suppress(KeyError, TypeError, ValueError):
             [latest] = deployment.query(RELEASE)["assetOrError"]["assetMaterializations"]
             entries = {e["label"]: e.get("jsonString") for e in latest["metadataEntries"]}
             partitions = json.loads(entries["partitions"])
@@ -423,6 +423,12 @@ def test_the_release_lineage_reads_back_from_postgres_through_graphql(
                 return partitions
         return None
 
+    releases = [
+        r
+        for r in deployment.query(ALL_RUNS)["runsOrError"]["results"]
+        if r["jobName"] == "release_dataset"
+    ]
+    assert any(r["status"] == "SUCCESS" for r in releases), releases
     partitions = deployment.wait_for("a release of every partition", release_of_all)
     lineage = {p["request_id"]: p for p in partitions}
     for partition, run_id in runs.items():
