@@ -13,8 +13,11 @@ RUNTIME_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri
 SANDBOX_PACKAGES := docker.io bubblewrap debootstrap
 # The browser the UI tests drive (Playwright uses Debian's Chromium; nothing is downloaded).
 TEST_PACKAGES := chromium
+# The production stack (deploy/): PostgreSQL for the Dagster instance; `runuser` runs it as
+# `postgres` when make runs as root.
+STACK_PACKAGES := postgresql-15 util-linux
 
-.PHONY: setup sandbox dataset test dev lint bench bench-scale bench-latency worker-image
+.PHONY: setup sandbox dataset test dev lint bench bench-scale bench-latency worker-image stack stack-down
 
 setup: $(STAMP)
 
@@ -37,7 +40,7 @@ dataset: $(STAMP)
 	$(BIN)/benchgen build
 
 test: $(STAMP) sandbox
-	scripts/apt-ensure $(TEST_PACKAGES)
+	scripts/apt-ensure $(TEST_PACKAGES) $(STACK_PACKAGES)
 	$(BIN)/pytest -n auto --dist loadgroup --durations=15
 
 worker-image: sandbox
@@ -48,6 +51,14 @@ worker-image: sandbox
 dev: $(STAMP)
 	$(BIN)/benchgen dagster-home >/dev/null
 	exec env --default-signal=INT,TERM $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+# PostgreSQL, the S3 server, the code server, the daemon and the web server (see deploy/).
+stack: $(STAMP) sandbox
+	scripts/apt-ensure $(STACK_PACKAGES)
+	$(BIN)/benchgen stack up
+
+stack-down: $(STAMP)
+	$(BIN)/benchgen stack down
 
 bench: $(STAMP)
 	scripts/apt-ensure $(RUNTIME_PACKAGES)

@@ -12,6 +12,7 @@ import click
 from benchgen_dagster import __version__
 from benchgen_dagster.errors import UserError, env_int
 from benchgen_dagster.sandbox.select import SANDBOX_KINDS
+from benchgen_dagster.stack.services import SERVICES
 
 DATA_DIR = Path(os.environ.get("BENCHGEN_DATA_DIR", "data"))
 
@@ -191,6 +192,12 @@ def worker_image() -> None:
     "dev` (as `make dev`) until its release, stage by stage, against `benchgen build` of it.",
 )
 @click.option(
+    "--deployment",
+    is_flag=True,
+    help="--latency: through the production stack of deploy/ (PostgreSQL, S3, a container per "
+    "run and per step), started for the measurement, instead of `dagster dev`.",
+)
+@click.option(
     "--family", default="over_wall", show_default=True, help="--latency: the request's family."
 )
 @click.option(
@@ -217,6 +224,7 @@ def bench(
     out: Path,
     cold_workers: bool,
     latency: bool,
+    deployment: bool,
     family: str,
     variants: int,
     timeout: float,
@@ -230,6 +238,7 @@ def bench(
       benchgen bench                           # 1000 scenarios (make bench)
       benchgen bench --scale 100,1000,10000 --cameras iso   # make bench-scale
       benchgen bench --latency --family over_wall --variants 3   # make bench-latency
+      benchgen bench --latency --deployment    # the same through deploy/'s stack
     """
     from benchgen_dagster.validation.bench import per_scenario_ms, run_bench, table
 
@@ -238,10 +247,11 @@ def bench(
         from benchgen_dagster.orchestration.latency import latency_table, run_latency
 
         get_family(family)  # an unknown family is a usage error before anything starts
-        result = run_latency(family, variants, timeout, click.echo)
+        result = run_latency(family, variants, timeout, click.echo, deployment=deployment)
         click.echo(latency_table(result))
         out.mkdir(parents=True, exist_ok=True)
-        path = out / f"latency-{family}-{variants}-{result['created_at'].replace(':', '')}.json"
+        name = f"latency-{'deployment-' if deployment else ''}{family}-{variants}"
+        path = out / f"{name}-{result['created_at'].replace(':', '')}.json"
         path.write_text(json.dumps(result, indent=2) + "\n")
         click.echo(f"written {path}")
         return
@@ -874,6 +884,57 @@ def executor_config(data_dir: Path) -> None:
     home = dagster_home(data_dir)
     config = docker_executor_config(data_dir, home, ensure_step_image())
     click.echo(yaml.safe_dump(config, sort_keys=False), nl=False)
+
+
+@main.group()
+def stack() -> None:
+    """The production stack on this machine (`deploy/`): PostgreSQL, the S3 server, the code
+    server, the Dagster daemon and the web server. Settings come from the environment, with the
+    defaults of deploy/stack.env.
+
+    \b
+    Examples:
+      benchgen stack up                   # start what is not running; prints each start-up time
+      benchgen request "..." --family over_wall --requests-dir data/requests
+      benchgen stack status
+      benchgen stack down                 # stop everything, remove the runs' containers
+    """
+
+
+@stack.command("up")
+@click.argument("services", nargs=-1, type=click.Choice(SERVICES))
+def stack_up(services: tuple[str, ...]) -> None:
+    """Start the stack (or only SERVICES) and wait until every service answers."""
+    import time
+
+    from benchgen_dagster.sandbox.docker import docker_available
+    from benchgen_dagster.stack.services import Stack
+
+    if not docker_available():
+        raise BadInput("no Docker daemon answers; start it with scripts/ensure-docker")
+    started = time.perf_counter()
+    deployment = Stack.from_environment(say=click.echo)
+    deployment.up(services or SERVICES)
+    click.echo(f"stack up in {time.perf_counter() - started:.1f} s: {deployment.web_url}")
+
+
+@stack.command("down")
+def stack_down() -> None:
+    """Stop every service of the stack and remove the containers its runs left."""
+    from benchgen_dagster.stack.services import Stack
+
+    Stack.from_environment(say=click.echo).down()
+
+
+@stack.command("status")
+def stack_status() -> None:
+    """Which services run (exit 1 when one does not)."""
+    from benchgen_dagster.stack.services import Stack
+
+    state = Stack.from_environment(say=click.echo).status()
+    for name, running in state.items():
+        click.echo(f"{name}: {'running' if running else 'stopped'}")
+    sys.exit(0 if all(state.values()) else 1)
 
 
 if __name__ == "__main__":

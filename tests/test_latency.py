@@ -97,6 +97,23 @@ def test_the_table_shows_every_stage_each_build_step_the_total_and_the_ratio() -
     assert "dataset_shards" in text and "21.0" in text and "2.00×" in text
 
 
+def test_the_deployments_table_shows_the_stacks_start_up_apart_from_the_total() -> None:
+    seconds = {key: 1.0 for key, _ in STAGES}
+    result = {
+        "family": "over_wall",
+        "variants": 1,
+        "cores": 2,
+        "load_average": {"start": 2.5, "end": 3.0},
+        "path": "deployment",
+        "ui": {"seconds": seconds, "total_s": 6.0, "build_steps_s": {}, "startup_s": 17.5},
+        "cli": {"total_s": 3.0, "command": "build --family over_wall --variants 1"},
+        "ui_to_cli": 2.0,
+    }
+    text = latency_table(result)
+    assert "the stack started (not in the total)" in text and "17.5" in text
+    assert "deployment / CLI: 2.00×" in text
+
+
 def test_the_request_and_release_sensors_react_in_seconds_and_a_run_keeps_to_one_process() -> None:
     assert new_requests.minimum_interval_seconds <= 2
     assert release_after_build.minimum_interval_seconds <= 2

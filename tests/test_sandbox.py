@@ -29,10 +29,11 @@ from benchgen_dagster.resources import (
     StorageResource,
 )
 from benchgen_dagster.resources.storage import asset_prefix
-from benchgen_dagster.sandbox.docker import OWNER_LABEL, DockerLauncher, docker_available
+from benchgen_dagster.sandbox.docker import DockerLauncher, docker_available
 from benchgen_dagster.sandbox.image import ensure_image
 from benchgen_dagster.sandbox.processes import BubblewrapLauncher, SubprocessLauncher
 from benchgen_dagster.sandbox.protocol import Job, ScriptFailure
+from benchgen_dagster.sandbox.reaper import OWNER_LABEL
 from benchgen_dagster.sandbox.runner import Launcher, Limits, run_batch
 from benchgen_dagster.sandbox.select import SandboxUnavailable, choose_launcher
 from benchgen_dagster.schema.contract import Reason, Stage

@@ -17,8 +17,8 @@ import pytest
 from dagster import build_init_resource_context
 
 from benchgen_dagster.resources import SandboxResource
-from benchgen_dagster.sandbox.docker import OWNER_LABEL
 from benchgen_dagster.sandbox.protocol import Job, RawVariant, ScriptFailure
+from benchgen_dagster.sandbox.reaper import OWNER_LABEL
 from benchgen_dagster.sandbox.runner import run_batch
 from benchgen_dagster.sandbox.warm import idle_workers, keep_warm, stop_warm_workers
 from benchgen_dagster.schema.contract import Reason

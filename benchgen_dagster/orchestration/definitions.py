@@ -1,7 +1,7 @@
 """The Dagster definitions: the asset graph, its jobs, sensors and resources, and the
 executor."""
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions
 
 from benchgen_dagster.assets import ALL_ASSETS
 from benchgen_dagster.orchestration.jobs import (
@@ -12,6 +12,7 @@ from benchgen_dagster.orchestration.jobs import (
     score_baselines,
     stage_jobs,
 )
+from benchgen_dagster.orchestration.scaleout import executor_from_environment
 from benchgen_dagster.orchestration.sensors import ALL_SENSORS
 from benchgen_dagster.resources import resources_from_environment
 
@@ -30,6 +31,7 @@ defs = Definitions(
     # A run's steps in its own process, one after another: a partition's steps form a chain,
     # and a process per step would import the whole stack again for each (most of a small
     # run). Parallelism is inside the steps (their workers) and across runs. Jobs that name
-    # an executor of their own (build_partition_in_docker) keep it.
-    executor=in_process_executor,
+    # an executor of their own (build_partition_in_docker) keep it. The deployment (`deploy/`)
+    # runs each step in a container instead.
+    executor=executor_from_environment(),
 )

@@ -7,6 +7,10 @@ built-in family is dropped into the requests folder; the `new_requests` sensor t
 the instance's own records (run creation, start and end, step events), measured from the moment
 the file was written. The baseline is `benchgen build --family F --variants N` into an empty
 data folder, in a fresh process, as a user would run it.
+
+With `deployment`, the path measured is the production stack of `deploy/` instead (PostgreSQL,
+S3, the code server, the daemon, the web server, each run and each step in a container), started
+in a folder of its own, with its start-up time.
 """
 
 from __future__ import annotations
@@ -228,6 +232,64 @@ def measure_ui(family: str, variants: int, work: Path, timeout: float, say) -> d
     return {"request_id": request_id, **result}
 
 
+@contextmanager
+def environment_of(values: dict[str, str]) -> Iterator[None]:
+    """`os.environ` with `values` for the duration: the instance's configuration reads its
+    database's address and password from it."""
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def measure_deployment(  # type: ignore[no-untyped-def]
+    family: str, variants: int, work: Path, timeout: float, say
+) -> dict[str, Any]:
+    """The request through the production stack, started for it in `work` and stopped after."""
+    from dagster import DagsterInstance
+
+    from benchgen_dagster.stack.s3server import free_ports
+    from benchgen_dagster.stack.services import Stack, stack_environment
+
+    work.chmod(0o755)  # PostgreSQL runs as `postgres`, which must reach its folder
+    pg, s3, code, web = free_ports(4)
+    overrides = {
+        "BENCHGEN_STACK_DIR": str(work / "stack"),
+        "BENCHGEN_DATA_DIR": str(work / "deployment"),
+        "BENCHGEN_PG_PORT": str(pg),
+        "BENCHGEN_S3_ENDPOINT": f"http://127.0.0.1:{s3}",
+        "BENCHGEN_CODE_PORT": str(code),
+        "BENCHGEN_WEB_PORT": str(web),
+    }
+    stack = Stack(stack_environment({**os.environ, **overrides}), say=lambda line: say(f"  {line}"))
+    started = time.perf_counter()
+    try:
+        stack.up()
+        startup = time.perf_counter() - started
+        say(f"  deployment: stack up in {startup:.1f} s")
+        with environment_of(stack.env), DagsterInstance.from_config(str(stack.home)) as instance:
+            dropped_at = time.time()
+            request_id = drop_request(
+                Path(stack.env["BENCHGEN_DATA_DIR"]) / "requests", family, variants
+            )
+            say(f"  dropped {request_id} ({variants} variant(s) of {family})")
+            deadline = time.monotonic() + timeout
+            build = wait_until(lambda: build_run(instance, request_id), timeout, "the build run")
+            left = max(1.0, deadline - time.monotonic())
+            release = wait_until(
+                lambda: release_run(instance, build.dagster_run.run_id), left, "the release"
+            )
+            result = stages(
+                dropped_at, build, release, step_seconds(instance, build.dagster_run.run_id)
+            )
+    finally:
+        stack.down()
+    return {"request_id": request_id, "startup_s": startup, **result}
+
+
 def measure_cli(family: str, variants: int, work: Path) -> dict[str, Any]:
     """`benchgen build --family F --variants N` into an empty data folder, a fresh process."""
     data = work / "cli"
@@ -255,10 +317,19 @@ def measure_cli(family: str, variants: int, work: Path) -> dict[str, Any]:
 
 
 def run_latency(
-    family: str, variants: int, timeout: float, say: Callable[[str], None]
+    family: str,
+    variants: int,
+    timeout: float,
+    say: Callable[[str], None],
+    deployment: bool = False,
 ) -> dict[str, Any]:
-    """Both paths, the CLI first (so the idle webserver does not slow it), and their ratio."""
-    say(f"benchgen bench --latency: {variants} variant(s) of {family}, {os.cpu_count()} core(s)")
+    """Both paths, the CLI first (so the idle webserver does not slow it), and their ratio; the
+    UI's path is the production stack's with `deployment`."""
+    flag = " --deployment" if deployment else ""
+    say(
+        f"benchgen bench --latency{flag}: {variants} variant(s) of {family}, "
+        f"{os.cpu_count()} core(s)"
+    )
     # A SIGTERM stops the measurement as Ctrl-C does: dagster dev is stopped on the way out.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     load_at_start = os.getloadavg()[0]
@@ -267,7 +338,8 @@ def run_latency(
         say("  CLI: benchgen build into an empty data folder")
         cli = measure_cli(family, variants, work)
         say(f"  CLI: {cli['total_s']:.1f} s")
-        ui = measure_ui(family, variants, work, timeout, say)
+        measure = measure_deployment if deployment else measure_ui
+        ui = measure(family, variants, work, timeout, say)
     return {
         "benchgen": __version__,
         "cores": os.cpu_count(),
@@ -275,6 +347,7 @@ def run_latency(
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "family": family,
         "variants": variants,
+        "path": "deployment" if deployment else "ui",
         "ui": ui,
         "cli": cli,
         "ui_to_cli": ui["total_s"] / cli["total_s"],
@@ -285,6 +358,8 @@ def latency_table(result: dict[str, Any]) -> str:
     """The stages as a plain-text table, with the CLI and the ratio."""
     ui = result["ui"]
     lines = [f"{'stage':<72}{'s':>8}"]
+    if "startup_s" in ui:
+        lines.append(f"{'the stack started (not in the total)':<72}{ui['startup_s']:>8.1f}")
     for key, what in STAGES:
         lines.append(f"{what:<72}{ui['seconds'][key]:>8.1f}")
         if key == "build_steps":
@@ -293,7 +368,8 @@ def latency_table(result: dict[str, Any]) -> str:
         f"{'total: file dropped → released':<72}{ui['total_s']:>8.1f}",
         f"{'CLI: ' + result['cli']['command'] + ' (empty data folder)':<72}"
         f"{result['cli']['total_s']:>8.1f}",
-        f"UI path / CLI: {result['ui_to_cli']:.2f}× "
+        f"{'deployment' if result.get('path') == 'deployment' else 'UI path'} / CLI: "
+        f"{result['ui_to_cli']:.2f}× "
         f"({result['variants']} variant(s) of {result['family']}; load average "
         f"{result['load_average']['start']:.1f} at the start, {result['load_average']['end']:.1f} "
         f"at the end, on {result['cores']} core(s))",

@@ -12,15 +12,20 @@ the README).
 from __future__ import annotations
 
 import io
+import os
 import sys
 import tarfile
 from pathlib import Path
 from typing import Any
 
+from dagster import ExecutorDefinition, in_process_executor
+from dagster_docker import docker_executor
+
 from benchgen_dagster.sandbox.runner import PACKAGE_ROOT
 
 STEP_IMAGE = "benchgen-step:1"
 STEP_LABEL = "benchgen.step"
+DEPLOYMENT_LABEL = "benchgen.deployment"  # on every container of a deployment: its Dagster home
 FOLDERS = ("tmp", "proc", "sys", "dev", "etc", "root", "run", "var/tmp", "work")
 MERGED_USR = {"bin": "usr/bin", "lib": "usr/lib", "lib64": "usr/lib64", "sbin": "usr/sbin"}
 
@@ -62,20 +67,36 @@ def _root_tar() -> bytes:
     return buffer.getvalue()
 
 
-def docker_executor_config(data_dir: Path, dagster_home: Path, image: str) -> dict[str, Any]:
-    """Run config for `build_partition_in_docker`: paste it in the UI's launchpad or pass it to
-    `dagster job execute -c`."""
-    data, home = str(data_dir.resolve()), str(dagster_home.resolve())
+def host_mounts(*writable: Path) -> list[str]:
+    """Docker volumes: the host's Python stack and the project read-only, `writable` read-write,
+    each at its own path."""
     mounts = {
         "/usr": "ro",
         "/etc/alternatives": "ro",  # Debian's symlinks for the GL and EGL libraries
         str(Path(sys.base_prefix).resolve()): "ro",  # the Python installation
         sys.prefix: "ro",  # the virtual environment
         str(PACKAGE_ROOT): "ro",
-        data: "rw",
-        home: "rw",
+        **{str(path.resolve()): "rw" for path in writable},
     }
-    volumes = sorted({f"{path}:{path}:{mode}" for path, mode in mounts.items()})
+    return sorted({f"{path}:{path}:{mode}" for path, mode in mounts.items()})
+
+
+def step_environment() -> list[str]:
+    """What a step's container runs with besides the settings."""
+    return [
+        # No Docker inside a step: its scripts run in a plain subprocess, and the step's
+        # container (no capabilities) is their boundary.
+        "BENCHGEN_SANDBOX=subprocess",
+        "MUJOCO_GL=egl",
+        "HOME=/tmp",
+        f"PATH={sys.prefix}/bin:/usr/bin:/bin",
+    ]
+
+
+def docker_executor_config(data_dir: Path, dagster_home: Path, image: str) -> dict[str, Any]:
+    """Run config for `build_partition_in_docker`: paste it in the UI's launchpad or pass it to
+    `dagster job execute -c`."""
+    data, home = str(data_dir.resolve()), str(dagster_home.resolve())
     return {
         "execution": {
             "config": {
@@ -84,12 +105,7 @@ def docker_executor_config(data_dir: Path, dagster_home: Path, image: str) -> di
                     f"DAGSTER_HOME={home}",
                     f"BENCHGEN_DATA_DIR={data}",
                     "BENCHGEN_VARIANTS",
-                    # No Docker inside a step: its scripts run in a plain subprocess, and the
-                    # step's container (no network, no capabilities) is their boundary.
-                    "BENCHGEN_SANDBOX=subprocess",
-                    "MUJOCO_GL=egl",
-                    "HOME=/tmp",
-                    f"PATH={sys.prefix}/bin:/usr/bin:/bin",
+                    *step_environment(),
                 ],
                 "container_kwargs": {
                     "user": "0",
@@ -97,8 +113,43 @@ def docker_executor_config(data_dir: Path, dagster_home: Path, image: str) -> di
                     "cap_drop": ["ALL"],
                     "security_opt": ["no-new-privileges"],
                     "labels": {STEP_LABEL: "1"},
-                    "volumes": volumes,
+                    "volumes": host_mounts(data_dir, dagster_home),
                 },
             }
         }
     }
+
+
+def deployed_step_config(image: str, data_dir: Path, dagster_home: Path) -> dict[str, Any]:
+    """The docker_executor's config in the deployment (`deploy/`): each step in a container of
+    `image` on the host's network, which reaches PostgreSQL and S3; the run launcher's settings
+    (the instance's environment variables) are added by dagster-docker."""
+    return {
+        "image": image,
+        "env_vars": [
+            f"DAGSTER_HOME={dagster_home}",
+            f"BENCHGEN_STEP_IMAGE={image}",
+            *step_environment(),
+        ],
+        "container_kwargs": {
+            "user": "0",
+            "network_mode": "host",
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "labels": {STEP_LABEL: "1", DEPLOYMENT_LABEL: str(dagster_home)},
+            # The run's container has the Docker socket to start the steps; a step has not.
+            "volumes": host_mounts(data_dir, dagster_home),
+        },
+    }
+
+
+def executor_from_environment() -> ExecutorDefinition:
+    """The definitions' executor: a run's steps in its own process, or, where
+    `BENCHGEN_STEP_IMAGE` is set (the deployment), each step in a container of that image."""
+    image = os.environ.get("BENCHGEN_STEP_IMAGE")
+    if not image:
+        return in_process_executor
+    data_dir = Path(os.environ.get("BENCHGEN_DATA_DIR", "data"))
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or data_dir / "dagster")
+    config = deployed_step_config(image, data_dir.resolve(), dagster_home.resolve())
+    return docker_executor.configured(config, name="docker_steps")

@@ -10,7 +10,6 @@ container per batch through dagster-docker's Pipes client instead: see `resource
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,6 +24,12 @@ from docker.types import LogConfig, Ulimit
 from benchgen_dagster.errors import with_retries
 from benchgen_dagster.sandbox.image import VENV
 from benchgen_dagster.sandbox.processes import NOBODY, console_tail, scrubbed_environment
+from benchgen_dagster.sandbox.reaper import (
+    WORKER_LABEL,
+    owner_labels,
+    reap_orphans,
+    watch_this_process,
+)
 from benchgen_dagster.sandbox.runner import (
     PACKAGE_ROOT,
     WORKER_MODULE,
@@ -35,8 +40,6 @@ from benchgen_dagster.sandbox.runner import (
 from benchgen_dagster.sandbox.warm import CONTROL, WarmLaunching, template_command
 from benchgen_dagster.schema.contract import Reason
 
-# Lets one process find the containers it started among those of others on the same daemon.
-OWNER_LABEL = "benchgen.owner"
 CGROUP_MEMORY = Path("/sys/fs/cgroup/memory/docker")  # cgroup v1 with the cgroupfs driver
 PACKAGE = str(PACKAGE_ROOT / "benchgen_dagster")
 
@@ -77,7 +80,9 @@ def locked_down(limits: Limits, name: str) -> dict[str, Any]:
         ],
         "environment": {**scrubbed_environment("/tmp"), "PATH": f"{VENV}/bin:/usr/bin:/bin"},
         "log_config": LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
-        "labels": {"benchgen.worker": "1", OWNER_LABEL: str(os.getpid())},
+        # Lets one process find its containers among others', and a watchdog remove them
+        # should it die before it can (see `reaper`).
+        "labels": {WORKER_LABEL: "1", **owner_labels()},
     }
 
 
@@ -212,6 +217,8 @@ class DockerLauncher(WarmLaunching):
     def __init__(self, image: str) -> None:
         self.image = image
         self.name = f"docker:{image}"
+        watch_this_process()
+        reap_orphans()
 
     def start_template(self, root: Path, limits: Limits, warm: bool) -> DockerWorker:
         client = docker.from_env()
@@ -233,6 +240,8 @@ class OneShotDockerLauncher:
     def __init__(self, image: str) -> None:
         self.image = image
         self.name = f"docker:{image}"
+        watch_this_process()
+        reap_orphans()
 
     @contextlib.contextmanager
     def open(self, limits: Limits) -> Iterator[OneShotSlot]:

@@ -1,0 +1,101 @@
+"""Worker containers do not outlive their owner: a `benchgen build` killed with SIGKILL leaves
+none behind on the Docker daemon."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+from benchgen_dagster.sandbox.docker import docker_available
+from benchgen_dagster.sandbox.image import image_exists, image_tag
+from benchgen_dagster.sandbox.reaper import (
+    NAMESPACE_LABEL,
+    OWNER_LABEL,
+    STARTED_LABEL,
+    WORKER_LABEL,
+    owner_gone,
+    owner_labels,
+    pid_namespace,
+    process_start,
+)
+from benchgen_dagster.sandbox.runner import PACKAGE_ROOT
+
+
+def test_a_running_owner_is_not_gone() -> None:
+    assert not owner_gone(owner_labels())
+
+
+def test_an_ended_owner_is_gone() -> None:
+    child = subprocess.Popen(["sleep", "30"])
+    labels = {
+        OWNER_LABEL: str(child.pid),
+        NAMESPACE_LABEL: pid_namespace(),
+        STARTED_LABEL: process_start(child.pid) or "",
+    }
+    assert not owner_gone(labels)
+    child.kill()
+    child.wait()
+    assert owner_gone(labels)
+
+
+def test_an_owner_in_another_pid_namespace_is_left_alone() -> None:
+    labels = {**owner_labels(), OWNER_LABEL: "999999", NAMESPACE_LABEL: "pid:[1]"}
+    assert not owner_gone(labels)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_build_killed_outright_leaves_no_container(tmp_path: Path) -> None:
+    if not docker_available() or not image_exists(image_tag()):
+        if os.environ.get("CI") == "true":
+            pytest.fail("no Docker daemon or worker image; `make test` sets both up")
+        pytest.skip("no Docker daemon or worker image")
+    client = docker.from_env()
+    command = [sys.executable, "-m", "benchgen_dagster.cli", "build", "--family", "ball_bin"]
+    command += ["--variants", "4", "--workers", "1", "--data-dir", str(tmp_path / "data")]
+    environment = {**os.environ, "BENCHGEN_SANDBOX": "docker", "DAGSTER_HOME": ""}
+    build = subprocess.Popen(
+        command,
+        cwd=PACKAGE_ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+    def containers_of_the_build() -> list:
+        found = []
+        for container in client.containers.list(all=True, filters={"label": WORKER_LABEL}):
+            try:
+                owner = int(container.labels.get(OWNER_LABEL, ""))
+                if os.getsid(owner) == build.pid:
+                    found.append(container)
+            except (ValueError, ProcessLookupError, PermissionError):
+                continue
+        return found
+
+    try:
+        deadline = time.monotonic() + 300
+        while not (started := containers_of_the_build()):
+            assert build.poll() is None, "the build ended before it started a worker"
+            assert time.monotonic() < deadline, "no worker container in 300 s"
+            time.sleep(0.2)
+    finally:
+        os.killpg(build.pid, signal.SIGKILL)
+        build.wait()
+
+    names = {container.name for container in started}
+    deadline = time.monotonic() + 120
+    while left := {c.name for c in client.containers.list(all=True)} & names:
+        if time.monotonic() > deadline:
+            for name in left:
+                client.containers.get(name).remove(force=True)
+            pytest.fail(f"worker containers left behind: {sorted(left)}")
+        time.sleep(0.5)
