@@ -29,6 +29,8 @@ RECORDS: dict[str, tuple[str, type[BaseModel]]] = {
     "validation.json": ("validation", ValidationReport),
 }
 BINARY_MEMBERS = ("mjcf.xml", "solution.mjcf.xml", "script.py")
+CONTROLS = "solution.controls.json"  # kinematic solutions only: `contract.Controls`
+FILMSTRIP = "filmstrip.png"  # kinematic scenarios only: frames of the reference run
 RENDER = re.compile(r"render_\d+\.png")
 SCALARS = {str: "string", int: "int64", float: "float64", bool: "bool"}
 

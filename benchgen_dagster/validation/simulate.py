@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from benchgen_dagster.schema.contract import Scenario, Vec3
+from benchgen_dagster.schema.contract import Controls, Scenario, Vec3
 from benchgen_dagster.validation.model import PAYLOAD_JOINT
 
 GRAVITY = 9.81
@@ -16,6 +16,12 @@ CHECK_EVERY_S = 0.02  # outcomes are checked at this interval (the path between 
 GOAL_DWELL_S = 0.5  # the payload must stay in the goal this long to count as there
 REST_SPEED = 0.005  # m/s: below this for REST_S the payload is at rest
 REST_S = 0.5
+# How far a joint may pass its declared range (MuJoCo's limits are soft) before the run
+# breaks its rule, in radians for a hinge and metres for a slide.
+RANGE_TOLERANCE = {
+    mujoco.mjtJoint.mjJNT_HINGE: math.radians(3.0),
+    mujoco.mjtJoint.mjJNT_SLIDE: 0.005,
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,9 @@ class Run:
     final_position: tuple[float, float, float]
     min_goal_distance: float
     sim_time: float
+    actuator_work: float = 0.0  # J the actuators put in (negative: they braked)
+    out_of_range: str = ""  # the first joint that passed its range, and by how much
+    joint_speed: float = 0.0  # the fastest joint (other than the payload's) at the end
 
     @property
     def success(self) -> bool:
@@ -83,6 +92,71 @@ def _distance(point: Vec3, box: tuple[float, ...]) -> float:
     return math.sqrt(dx * dx + dy * dy + dz * dz)
 
 
+@dataclass(frozen=True)
+class _Schedule:
+    """Controls as arrays in the model's actuator order, for setting `data.ctrl` each step."""
+
+    times: tuple[np.ndarray, ...]
+    values: tuple[np.ndarray, ...]
+    end_s: float
+
+    @classmethod
+    def of(cls, model: mujoco.MjModel, controls: Controls) -> _Schedule:
+        names = [model.actuator(k).name for k in range(model.nu)]
+        if set(names) != set(controls.controls):
+            raise ValueError(
+                f"the controls are for actuators {sorted(controls.controls)}, "
+                f"the model has {sorted(names)}"
+            )
+        points = [np.array(controls.controls[name], dtype=float) for name in names]
+        return cls(tuple(p[:, 0] for p in points), tuple(p[:, 1] for p in points), controls.end_s)
+
+    def at(self, time: float) -> list[float]:
+        return [float(np.interp(time, t, v)) for t, v in zip(self.times, self.values)]
+
+
+@dataclass(frozen=True)
+class _Joints:
+    """The limited joints other than the payload's, and the degrees of freedom they move."""
+
+    names: tuple[str, ...]
+    qpos: tuple[int, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    dofs: tuple[int, ...]
+
+    @classmethod
+    def of(cls, model: mujoco.MjModel, payload_joint: int) -> _Joints:
+        limited = [
+            j
+            for j in range(model.njnt)
+            if j != payload_joint and model.jnt_limited[j] and model.jnt_type[j] in RANGE_TOLERANCE
+        ]
+        margin = [RANGE_TOLERANCE[model.jnt_type[j]] for j in limited]
+        dofs = [
+            int(model.jnt_dofadr[j])
+            for j in range(model.njnt)
+            if j != payload_joint and model.jnt_type[j] in RANGE_TOLERANCE
+        ]
+        return cls(
+            tuple(model.joint(j).name for j in limited),
+            tuple(int(model.jnt_qposadr[j]) for j in limited),
+            tuple(float(model.jnt_range[j][0]) - m for j, m in zip(limited, margin)),
+            tuple(float(model.jnt_range[j][1]) + m for j, m in zip(limited, margin)),
+            tuple(dofs),
+        )
+
+    def out_of_range(self, qpos: list[float]) -> str:
+        for name, q, low, high in zip(self.names, self.qpos, self.low, self.high):
+            if not low <= qpos[q] <= high:
+                excess = low - qpos[q] if qpos[q] < low else qpos[q] - high
+                return f"{name} by {excess:.4f} beyond its range and tolerance"
+        return ""
+
+    def fastest(self, qvel: list[float]) -> float:
+        return max((abs(qvel[d]) for d in self.dofs), default=0.0)
+
+
 def simulate(
     model: mujoco.MjModel,
     scenario: Scenario,
@@ -91,19 +165,26 @@ def simulate(
     stop_at_goal: bool = True,
     data: mujoco.MjData | None = None,
     rest_s: float = REST_S,
+    controls: Controls | None = None,
 ) -> Run:
     """Drop the payload at its start (plus `offset`) and follow it until the outcome is decided:
     it rests, stays in the goal long enough, touches a forbid zone, leaves the bounds, diverges,
     or time runs out. `data`, when given, is reset and reused: making one costs more than a
     short run. A `rest_s` shorter than the goal's dwell ends a run resting outside the goal
     sooner (in the scenery nothing moves that could set it going again); resting in the goal
-    still takes the dwell."""
+    still takes the dwell.
+
+    `controls` drive the model's actuators, set before every step; without them every control
+    stays at zero. A run may rest only once the schedule has ended, and its energy gain is what
+    the system gained beyond the work its actuators did."""
     if data is None:
         data = mujoco.MjData(model)
     else:
         mujoco.mj_resetData(model, data)
     joint = model.joint(PAYLOAD_JOINT)
     qpos, qvel = int(joint.qposadr[0]), int(model.jnt_dofadr[joint.id])
+    schedule = _Schedule.of(model, controls) if controls is not None and model.nu else None
+    joints = _Joints.of(model, joint.id)
     start = np.array(scenario.payload.start_position) + (0 if offset is None else offset)
     data.qpos[qpos : qpos + 3] = start
     mujoco.mj_forward(model, data)
@@ -118,8 +199,11 @@ def simulate(
     bad_acceleration = data.warning[mujoco.mjtWarning.mjWARN_BADQACC]
     duration = scenario.simulation.duration_s
 
+    quiet_from = schedule.end_s if schedule else 0.0
+    timestep = model.opt.timestep
     position: Vec3 = tuple(start.tolist())  # type: ignore[assignment]
-    max_speed = energy_gain = 0.0
+    max_speed = energy_gain = work = 0.0
+    out_of_range = ""
     dwell = rest = 0
     min_goal_distance = _distance(position, boxes.goal)
     touched = None
@@ -127,7 +211,13 @@ def simulate(
     time_to_goal = None
     while data.time < duration:
         previous = position
-        mujoco.mj_step(model, data, nstep=check_steps)
+        if schedule is None:
+            mujoco.mj_step(model, data, nstep=check_steps)
+        else:
+            for _ in range(check_steps):
+                data.ctrl[:] = schedule.at(data.time)
+                mujoco.mj_step(model, data)
+                work += float(data.actuator_force @ data.actuator_velocity) * timestep
         coordinates = data.qpos.tolist()
         position = tuple(coordinates[qpos : qpos + 3])  # type: ignore[assignment]
         if bad_acceleration.number or not all(map(math.isfinite, coordinates)):
@@ -138,7 +228,8 @@ def simulate(
         speed = math.sqrt(vx * vx + vy * vy + vz * vz)
         max_speed = max(max_speed, speed)
         kinetic, potential = data.energy.tolist()
-        energy_gain = max(energy_gain, kinetic + potential - energy0)
+        energy_gain = max(energy_gain, kinetic + potential - energy0 - work)
+        out_of_range = out_of_range or joints.out_of_range(coordinates)
         touched = touched or boxes.touched(previous, position)
         if not _inside(position, boxes.bounds):
             left = True
@@ -150,7 +241,7 @@ def simulate(
             if stop_at_goal:
                 break
         moving = speed > REST_SPEED or max(map(abs, velocities)) > 10 * REST_SPEED
-        rest = 0 if moving else rest + 1
+        rest = 0 if moving or data.time < quiet_from else rest + 1
         if touched or (rest >= rest_needed and (rest_anywhere or not dwell)):
             break
     return Run(
@@ -164,6 +255,9 @@ def simulate(
         final_position=position,
         min_goal_distance=min_goal_distance,
         sim_time=round(float(data.time), 4),
+        actuator_work=work,
+        out_of_range=out_of_range,
+        joint_speed=joints.fastest(data.qvel.tolist()),
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from benchgen_dagster import __version__
 from benchgen_dagster.catalogue.registry import split_of
+from benchgen_dagster.dataset.members import CONTROLS, member_json
 from benchgen_dagster.sandbox.protocol import Job, JobOutcome, RawVariant, ScriptFailure
 from benchgen_dagster.sandbox.runner import BatchResult, Launcher, Limits, run_batch
 from benchgen_dagster.schema.contract import (
@@ -237,6 +238,10 @@ def validate_variants(
             scenarios.append(scenario)
             files[f"{scenario.scenario_id}.mjcf.xml"] = validated.xml.encode()
             files[f"{scenario.scenario_id}.solution.mjcf.xml"] = validated.solution_xml.encode()
+            if validated.controls is not None:
+                files[f"{scenario.scenario_id}.{CONTROLS}"] = member_json(
+                    validated.controls.model_dump(mode="json")
+                )
             geometry[scenario.scenario_id] = validated.geometry_sha256
         if progress:
             progress(done, len(outcomes))
@@ -303,6 +308,7 @@ def validate_request(
     easier = [s.scenario_id for s in scenarios if not at_least(s, asked)]
     for sid in easier:
         del files[f"{sid}.mjcf.xml"], files[f"{sid}.solution.mjcf.xml"], geometry[sid]
+        files.pop(f"{sid}.{CONTROLS}", None)
     draw = DifficultyDraw(
         asked=asked,
         wanted=request.variants,
