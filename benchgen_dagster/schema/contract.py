@@ -8,6 +8,7 @@ otherwise.
 
 from __future__ import annotations
 
+import itertools
 import json
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -224,7 +225,7 @@ class Controls(Model):
         points = self.controls[name]
         if time <= points[0][0]:
             return points[0][1]
-        for (t0, v0), (t1, v1) in zip(points, points[1:]):
+        for (t0, v0), (t1, v1) in itertools.pairwise(points):
             if time <= t1:
                 return v0 + (v1 - v0) * (time - t0) / (t1 - t0) if t1 > t0 else v1
         return points[-1][1]

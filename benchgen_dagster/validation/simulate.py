@@ -112,7 +112,7 @@ class _Schedule:
         return cls(tuple(p[:, 0] for p in points), tuple(p[:, 1] for p in points), controls.end_s)
 
     def at(self, time: float) -> list[float]:
-        return [float(np.interp(time, t, v)) for t, v in zip(self.times, self.values)]
+        return [float(np.interp(time, t, v)) for t, v in zip(self.times, self.values, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -141,13 +141,13 @@ class _Joints:
         return cls(
             tuple(model.joint(j).name for j in limited),
             tuple(int(model.jnt_qposadr[j]) for j in limited),
-            tuple(float(model.jnt_range[j][0]) - m for j, m in zip(limited, margin)),
-            tuple(float(model.jnt_range[j][1]) + m for j, m in zip(limited, margin)),
+            tuple(float(model.jnt_range[j][0]) - m for j, m in zip(limited, margin, strict=True)),
+            tuple(float(model.jnt_range[j][1]) + m for j, m in zip(limited, margin, strict=True)),
             tuple(dofs),
         )
 
     def out_of_range(self, qpos: list[float]) -> str:
-        for name, q, low, high in zip(self.names, self.qpos, self.low, self.high):
+        for name, q, low, high in zip(self.names, self.qpos, self.low, self.high, strict=True):
             if not low <= qpos[q] <= high:
                 excess = low - qpos[q] if qpos[q] < low else qpos[q] - high
                 return f"{name} by {excess:.4f} beyond its range and tolerance"
