@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from benchgen_dagster.dataset.members import MAPS, RENDER, card_features
+from benchgen_dagster.dataset.members import CONTROLS, FILMSTRIP, MAPS, RENDER, card_features
 from benchgen_dagster.dataset.tiers import TIERS, by_family, flat_rows
 from benchgen_dagster.schema.contract import REPORTED_STAGES, DatasetManifest, IndexRow
 from benchgen_dagster.validation.difficulty import (
@@ -29,7 +29,12 @@ MEMBERS = {
     "(metres)",
     "mjcf.xml": "the world as self-contained MJCF in metres, meshes inline "
     "(`mujoco.MjModel.from_xml_string`)",
-    "solution.mjcf.xml": "the same world with the reference solution's parts",
+    "solution.mjcf.xml": "the same world with the reference solution's parts (and, for a "
+    "kinematic solution, its joints and actuators)",
+    CONTROLS: "kinematic solutions only: each actuator's control schedule, `[t_s, value]` "
+    "points linearly interpolated, set into `data.ctrl` before every step",
+    FILMSTRIP: "kinematic scenarios only: frames of the reference run over time, left to "
+    "right, in one image (PNG)",
     "script.py": "the family script that made it",
     "validation.json": "every validation stage's result and measurements",
     MAPS: "the open-ended maps of `scenario.json` and `validation.json` (`params`, "

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from benchgen_dagster import __version__
 from benchgen_dagster.catalogue.registry import split_of
-from benchgen_dagster.dataset.members import CONTROLS, member_json
+from benchgen_dagster.dataset.members import CONTROLS, FILMSTRIP, member_json
 from benchgen_dagster.sandbox.protocol import Job, JobOutcome, RawVariant, ScriptFailure
 from benchgen_dagster.sandbox.runner import BatchResult, Launcher, Limits, run_batch
 from benchgen_dagster.schema.contract import (
+    Controls,
     Lineage,
     Reason,
     Scenario,
@@ -367,10 +368,15 @@ def split(items: list[Job], parts: int) -> list[list[Job]]:
     return [c for c in chunks if c] or [[]]
 
 
+def _controls(data: bytes | None) -> Controls | None:
+    return None if data is None else Controls.model_validate_json(data)
+
+
 def render_scenarios(
     validated: Bundle[ValidationBatch], cameras: tuple[str, ...], width: int, height: int
 ) -> Bundle[RenderBatch]:
-    """Render every accepted scenario from its fixed cameras."""
+    """Render every accepted scenario from its fixed cameras; a kinematic one also gets a
+    filmstrip of its reference run."""
     results, files = [], {}
     with SceneRenderer(width, height) as renderer:
         for scenario in validated.record.scenarios:
@@ -388,6 +394,13 @@ def render_scenarios(
                 continue
             names = [f"{sid}.render_{k}.png" for k in range(len(images))]
             files.update(zip(names, images, strict=True))
+            if scenario.tier == "kinematic":
+                names.append(f"{sid}.{FILMSTRIP}")
+                files[names[-1]] = renderer.filmstrip(
+                    validated.files[f"{sid}.solution.mjcf.xml"].decode(),
+                    _controls(validated.files.get(f"{sid}.{CONTROLS}")),
+                    scenario.simulation.duration_s,
+                )
             stage = StageResult(
                 stage=Stage.render, passed=True, measurements={"images": len(images)}
             )
