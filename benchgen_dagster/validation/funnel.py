@@ -270,6 +270,8 @@ def _stable_and_not_trivial(funnel: _Funnel, scenario: Scenario, model: mujoco.M
             f"{speed_limit(scenario):.1f} m/s",
             measured,
         )
+    if scenario.tier == "kinematic":
+        _within_range(Stage.stable, run, "with nothing added", measured)
     if run.energy_gain > energy_tolerance(scenario):
         raise _Rejected(
             Stage.stable,
@@ -286,8 +288,8 @@ def _stable_and_not_trivial(funnel: _Funnel, scenario: Scenario, model: mujoco.M
         )
     if scenario.tier == "kinematic":
         measured["joint_speed_end"] = round(run.joint_speed, 5)
-        _within_range(Stage.stable, run, "with nothing added", measured)
-        if run.joint_speed > SETTLED_JOINT_SPEED:
+        ran_out = not (run.touched_forbid or run.reached_goal)  # else it stopped early
+        if ran_out and run.joint_speed > SETTLED_JOINT_SPEED:
             raise _Rejected(
                 Stage.stable,
                 Reason.joints_not_settled,

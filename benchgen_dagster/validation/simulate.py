@@ -130,13 +130,15 @@ class _Joints:
         limited = [
             j
             for j in range(model.njnt)
-            if j != payload_joint and model.jnt_limited[j] and model.jnt_type[j] in RANGE_TOLERANCE
+            if j != payload_joint
+            and model.jnt_limited[j]
+            and int(model.jnt_type[j]) in RANGE_TOLERANCE
         ]
-        margin = [RANGE_TOLERANCE[model.jnt_type[j]] for j in limited]
+        margin = [RANGE_TOLERANCE[int(model.jnt_type[j])] for j in limited]
         dofs = [
             int(model.jnt_dofadr[j])
             for j in range(model.njnt)
-            if j != payload_joint and model.jnt_type[j] in RANGE_TOLERANCE
+            if j != payload_joint and int(model.jnt_type[j]) in RANGE_TOLERANCE
         ]
         return cls(
             tuple(model.joint(j).name for j in limited),
@@ -203,7 +205,7 @@ def simulate(
     timestep = model.opt.timestep
     position: Vec3 = tuple(start.tolist())  # type: ignore[assignment]
     max_speed = energy_gain = work = 0.0
-    out_of_range = ""
+    out_of_range = joints.out_of_range(data.qpos.tolist())  # the built pose counts too
     dwell = rest = 0
     min_goal_distance = _distance(position, boxes.goal)
     touched = None
