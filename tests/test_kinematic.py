@@ -121,9 +121,8 @@ def test_passive_joints_that_never_settle_are_rejected(lift) -> None:
     spec = mujoco.MjSpec.from_string(validated.xml)
     bounds = validated.scenario.simulation.bounds
     pendulum = spec.worldbody.add_body(
-        name="pendulum", pos=list(bounds.max[:2]) + [bounds.max[2] - 0.1]
+        name="pendulum", pos=[bounds.min[0] + 0.05, bounds.center[1], bounds.max[2] - 0.06]
     )
-    pendulum.pos = [bounds.min[0] + 0.05, bounds.center[1], bounds.max[2] - 0.06]
     pendulum.add_joint(name="swing", type=mujoco.mjtJoint.mjJNT_HINGE, axis=[0, 1, 0])
     pendulum.add_geom(
         type=mujoco.mjtGeom.mjGEOM_SPHERE,
