@@ -11,6 +11,7 @@ import pytest
 from benchgen_dagster.catalogue.registry import registry
 from benchgen_dagster.dataset.members import member_json
 from benchgen_dagster.dataset.reader import ScenarioSample
+from benchgen_dagster.kit import Actuator, Joint, Mechanism, actuator_cost
 from benchgen_dagster.sandbox.protocol import Job, RawVariant
 from benchgen_dagster.schema.contract import Controls, Reason, Stage
 from benchgen_dagster.validation.funnel import (
@@ -21,6 +22,7 @@ from benchgen_dagster.validation.funnel import (
     _stable_and_not_trivial,
     validate_variant,
 )
+from benchgen_dagster.validation.scoring import evaluate
 from tests.helpers import context_for, run_script
 
 
@@ -174,3 +176,90 @@ def test_energy_gained_beyond_the_actuators_work_is_rejected(lift) -> None:
     with pytest.raises(_Rejected) as rejected:
         _solvable_and_robust(funnel, validated.scenario, spec.compile(), validated.controls)
     assert rejected.value.result.reason == Reason.energy_exceeds_work
+
+
+# --- solvers' mechanisms -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lift_sample(lift) -> ScenarioSample:
+    validated = _validate(lift, "shelf_lift")
+    return ScenarioSample(
+        scenario=validated.scenario,
+        mjcf=validated.xml,
+        solution_mjcf=validated.solution_xml,
+        script="",
+        validation=validated.report,
+        renders=[],
+        controls=validated.controls,
+    )
+
+
+def _kit_mechanism(lift: RawVariant, with_actuators: bool = True) -> Mechanism:
+    build = lift.build
+    parts = {label: [lift.meshes[n] for n in names] for label, names in build.solution.items()}
+    joints = {label: Joint(**dict(build.joints[label])) for label in parts}
+    if not with_actuators:
+        return Mechanism(parts, joints)
+    actuators = {name: Actuator(**dict(a)) for name, a in build.actuators.items()}
+    return Mechanism(parts, joints, actuators, dict(build.controls))
+
+
+def test_a_solvers_mechanism_of_kit_declarations_is_scored_with_its_schedule(
+    lift, lift_sample
+) -> None:
+    moving = evaluate(lift_sample, _kit_mechanism(lift), trials=2)
+    assert moving.success, moving.reasons
+    assert moving.actuators == 1 and moving.actuator_work_j > 0
+    still = evaluate(lift_sample, _kit_mechanism(lift, with_actuators=False), trials=0)
+    assert still.valid and not still.success
+    # the actuator counts against the budget
+    assert moving.cost == pytest.approx(still.cost + actuator_cost(40.0), abs=1e-3)
+
+
+def _lift_mjcf(sample: ScenarioSample) -> str:
+    """The reference's platform, slide and actuator alone, as a solver's MJCF design."""
+    spec = mujoco.MjSpec.from_string(sample.solution_mjcf)
+    world = spec.worldbody
+    for element in [*world.geoms, *world.sites, *world.cameras, *world.lights, *spec.textures]:
+        spec.delete(element)
+    spec.delete(spec.body("payload"))
+    return spec.to_xml()
+
+
+def test_an_mjcf_design_with_an_actuator_and_a_controls_file_lifts_the_ball(lift_sample) -> None:
+    xml, controls = _lift_mjcf(lift_sample), lift_sample.controls
+    result = evaluate(lift_sample, xml, trials=0, controls=controls)
+    assert result.success, result.reasons
+    assert result.actuators == 1
+    unpowered = evaluate(lift_sample, xml, trials=0)
+    assert not unpowered.success
+    stronger = xml.replace('forcerange="-40 40"', 'forcerange="-80 80"')
+    dearer = evaluate(lift_sample, stronger, trials=0, controls=controls)
+    assert dearer.cost == pytest.approx(result.cost + actuator_cost(80.0) - actuator_cost(40.0))
+
+
+def test_an_mjcf_schedule_outside_its_control_range_rules_the_design_out(lift_sample) -> None:
+    controls = Controls(controls={"solution_lift": [(0.0, 0.0), (1.0, 5.0)]})
+    result = evaluate(lift_sample, _lift_mjcf(lift_sample), trials=0, controls=controls)
+    assert not result.valid and "control range" in result.reasons[0]
+
+
+def test_an_mjcf_actuator_without_a_force_limit_is_refused(lift_sample) -> None:
+    xml = _lift_mjcf(lift_sample).replace('forcelimited="true"', 'forcelimited="false"')
+    with pytest.raises(ValueError, match="force limit"):
+        evaluate(lift_sample, xml, trials=0)
+
+
+def test_benchgen_evaluate_takes_controls_only_with_an_mjcf_design(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from benchgen_dagster.cli import main
+
+    design, controls = tmp_path / "design.py", tmp_path / "controls.json"
+    design.write_text("def design(scenario):\n    return {}\n")
+    controls.write_text('{"schema_version": "1", "controls": {}}')
+    result = CliRunner().invoke(
+        main, ["evaluate", str(tmp_path), "x-s00000", str(design), "--controls", str(controls)]
+    )
+    assert result.exit_code == 2 and "--controls goes with an MJCF design" in result.output

@@ -102,6 +102,18 @@ class ScenarioBuild:
     controls: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
 
+@dataclass
+class Mechanism:
+    """A solver's design that moves: `parts` as in `ScenarioBuild.solution` (label → build123d
+    shape or STL bytes, millimetres), with `joints`, `actuators` and `controls` declared as a
+    family script declares its reference solution's."""
+
+    parts: dict[str, Any]
+    joints: dict[str, Joint] = field(default_factory=dict)
+    actuators: dict[str, Actuator] = field(default_factory=dict)
+    controls: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+
+
 # What a motor costs against a scenario's budget: a price per actuator and per newton (or
 # newton-metre) of its force limit.
 ACTUATOR_BASE_COST = 1.0

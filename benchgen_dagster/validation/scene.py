@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -178,23 +179,32 @@ def load_mechanism(
     build: RawBuild, solution: tuple[Part, ...], prefix: str
 ) -> tuple[tuple[ActuatorSpec, ...], Controls | None]:
     """The solution's actuators and their schedule in the model's units, named as in the
-    solution's MJCF (`prefix` + name); raises SceneError for a declaration that names no
-    joint, a joint of the scenery, or a schedule of no actuator."""
-    labels = {*build.parts, *build.solution}
-    stray = sorted(set(build.joints) - labels)
+    solution's MJCF (`prefix` + name); raises SceneError for a joint on no part."""
+    stray = sorted(set(build.joints) - {*build.parts, *build.solution})
     if stray:
         raise SceneError(
             Reason.script_output_invalid, f"joints on parts that do not exist: {', '.join(stray)}"
         )
-    if set(build.controls) != set(build.actuators):
+    joints = {part.label: part.joint for part in solution if part.joint is not None}
+    return mechanism(build.actuators, build.controls, joints, prefix)
+
+
+def mechanism(
+    declared: Mapping[str, RawActuator],
+    schedules: Mapping[str, list[tuple[float, float]]],
+    joints: Mapping[str, JointSpec],
+    prefix: str,
+) -> tuple[tuple[ActuatorSpec, ...], Controls | None]:
+    """Declared actuators and their schedules (a script's units) in the model's units; raises
+    SceneError for an actuator on no jointed part of the design, or a schedule of none."""
+    if set(schedules) != set(declared):
         raise SceneError(
             Reason.script_output_invalid,
             "every actuator needs a control schedule and every schedule an actuator "
-            f"(actuators {sorted(build.actuators)}, schedules {sorted(build.controls)})",
+            f"(actuators {sorted(declared)}, schedules {sorted(schedules)})",
         )
-    joints = {part.label: part.joint for part in solution if part.joint is not None}
     actuators, controls = [], {}
-    for name, raw in sorted(build.actuators.items()):
+    for name, raw in sorted(declared.items()):
         joint = joints.get(raw.joint)
         if joint is None:
             raise SceneError(
@@ -204,7 +214,7 @@ def load_mechanism(
         actuator = actuator_spec(prefix + name, raw, joint)
         actuators.append(actuator)
         scale = 1.0 if raw.kind == "motor" else joint.unit
-        controls[actuator.name] = [(t, v * scale) for t, v in build.controls[name]]
+        controls[actuator.name] = [(t, v * scale) for t, v in schedules[name]]
     if not actuators:
         return (), None
     try:
