@@ -12,7 +12,7 @@ from build123d import Box, Compound, Pos, Rot
 from benchgen_dagster.kit import Actuator, Joint, Payload, ScenarioBuild, Zone, draw
 from benchgen_dagster.kit.parts import block, budget
 
-SPLIT = "train"
+SPLIT = "test"
 PAYLOAD = (
     "A ball 16 to 24 mm in radius, of rubber, wood or steel, dropped 30 mm above the far end "
     "of where the arm lies, in front of the ledge."
