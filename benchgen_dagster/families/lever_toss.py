@@ -20,8 +20,8 @@ PAYLOAD = (
 )
 ZONES = (
     "The goal is the top of the ledge left of the lever, 140 to 190 mm up, between a low lip "
-    "at its front and the wall at its back. The build zone is the space around the fulcrum that the lever sweeps; there is no "
-    "forbid zone."
+    "at its front and the wall at its back. The build zone is the space around the fulcrum "
+    "that the lever sweeps; there is no forbid zone."
 )
 SOLUTION = (
     "A lever on a hinge over the fulcrum with a cup at its right end, resting right end down; "
