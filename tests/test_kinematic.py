@@ -90,8 +90,13 @@ def test_the_controls_member_is_the_contracts_and_replays_the_reference_run(lift
     assert not goal.contains_point(tuple(without.qpos[-7:-4]))
 
 
-def test_a_spatial_family_stays_spatial() -> None:
-    validated = _validate(_outcome("puck_shelf"), "puck_shelf")
+@pytest.fixture(scope="module")
+def puck() -> RawVariant:
+    return _outcome("puck_shelf")
+
+
+def test_a_spatial_family_stays_spatial(puck) -> None:
+    validated = _validate(puck, "puck_shelf")
     assert validated.scenario.tier == "spatial" and validated.controls is None
 
 
@@ -263,3 +268,33 @@ def test_benchgen_evaluate_takes_controls_only_with_an_mjcf_design(tmp_path) -> 
         main, ["evaluate", str(tmp_path), "x-s00000", str(design), "--controls", str(controls)]
     )
     assert result.exit_code == 2 and "--controls goes with an MJCF design" in result.output
+
+
+# --- the random-design baseline ----------------------------------------------------------
+
+
+def test_a_kinematic_scenarios_random_designs_include_hinged_and_motorised_planks(lift) -> None:
+    from benchgen_dagster.validation import difficulty
+
+    validated = _validate(lift, "shelf_lift")
+    assert validated.scenario.difficulty.baseline == difficulty.KINEMATIC_BASELINE
+    probes = difficulty.ProbeModel(validated.xml, validated.scenario)
+    designs = [difficulty.trial_design(probes, trial)[0] for trial in range(40)]
+    kinds = {box.kind for design in designs if design for box in design}
+    assert set(difficulty.MOVING) <= kinds
+    motorised = next(d for d in designs if d and any(b.kind == "motorised" for b in d))
+    run = probes.run(motorised)
+    hinge = probes.model.joint("probe_motorised_hinge")
+    assert abs(probes.data.qpos[hinge.qposadr[0]]) > 0.05  # the motor turned it
+    fresh = difficulty.fresh_run(validated.xml, validated.scenario, motorised)
+    assert run.success == fresh.success  # resized in place as if compiled for the trial
+    assert run.final_position == pytest.approx(fresh.final_position, abs=2e-3)
+
+
+def test_a_spatial_scenarios_random_designs_stay_fixed(puck) -> None:
+    from benchgen_dagster.validation import difficulty
+
+    validated = _validate(puck, "puck_shelf")
+    assert validated.scenario.difficulty.baseline == difficulty.BASELINE
+    probes = difficulty.ProbeModel(validated.xml, validated.scenario)
+    assert probes.model.nu == 0 and probes.model.njnt == 1  # the payload's free joint

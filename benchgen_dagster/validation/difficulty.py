@@ -28,6 +28,12 @@ stop:
 
 Every draw is seeded by the scenario (its id and seed) and the trial's number, so the same
 scenario gives the same trials, the same outcome and the same record.
+
+A kinematic scenario's designs may also move (`KINEMATIC_BASELINE`): a third of them turn one
+plank into a hinged one (free to swing about its width through its centre) and a third into
+a motorised one (the same hinge driven at a random constant torque up to `MOTOR_TORQUE_NM`,
+which costs `kit.actuator_cost` against the budget); their probes are two jointed bodies the
+model carries besides the fixed ones.
 """
 
 from __future__ import annotations
@@ -40,10 +46,21 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from benchgen_dagster.schema.contract import MATERIALS, Difficulty, DifficultyTier, Scenario
+from benchgen_dagster.kit import actuator_cost
+from benchgen_dagster.schema.contract import (
+    MATERIALS,
+    Controls,
+    Difficulty,
+    DifficultyTier,
+    Scenario,
+)
 from benchgen_dagster.validation.simulate import Run, simulate
 
 BASELINE = "random-parts/1"  # name/version: change the version when the draws change
+KINEMATIC_BASELINE = "random-parts-moving/1"  # with a hinged and a motorised plank
+MOVING = ("hinged", "motorised")  # the kinds of moving probe, each one body with a hinge
+MOTOR = f"probe_{MOVING[1]}_motor"
+MOTOR_TORQUE_NM = 2.0
 BASELINE_SEED = 20_251_201
 MIN_TRIALS = 8
 MAX_TRIALS = 64  # 1/64 is below 2%: every tier is reachable within the cap
@@ -121,6 +138,7 @@ class Box:
     center: tuple[float, float, float]
     half: tuple[float, float, float]
     quat: tuple[float, float, float, float]
+    torque: float = 0.0  # a motorised plank's, N·m
 
     def matrix(self) -> np.ndarray:
         matrix = np.zeros(9)
@@ -187,7 +205,23 @@ def draw_design(rng: np.random.Generator, scenario: Scenario) -> Design:
     zone = scenario.build_zone
     zone_min, size = np.array(zone.min), np.array(zone.size)
     count = 1 if rng.uniform() < 0.5 else int(rng.integers(2, MAX_PARTS + 1))
-    return tuple(_draw_box(rng, zone_min, size) for _ in range(count))
+    design = tuple(_draw_box(rng, zone_min, size) for _ in range(count))
+    if scenario.tier == "kinematic":
+        design = _with_a_moving_plank(rng, design)
+    return design
+
+
+def _with_a_moving_plank(rng: np.random.Generator, design: Design) -> Design:
+    """A third of the time the first plank swings on a hinge, a third of the time a motor
+    drives that hinge; otherwise the design as it is."""
+    choice = int(rng.integers(0, 3))
+    planks = [n for n, box in enumerate(design) if box.kind == "plank"]
+    if choice == 2 or not planks:
+        return design
+    first = design[planks[0]]
+    torque = float(rng.uniform(-MOTOR_TORQUE_NM, MOTOR_TORQUE_NM)) if choice == 1 else 0.0
+    moving = Box(MOVING[choice], first.center, first.half, first.quat, torque)
+    return (*design[: planks[0]], moving, *design[planks[0] + 1 :])
 
 
 def weight_and_cost(design: Design) -> tuple[float, float]:
@@ -201,12 +235,18 @@ def within_budget(design: Design, scenario: Scenario) -> Design:
     limits (it stays in the build zone)."""
     weight_g, cost = weight_and_cost(design)
     limits = scenario.constraints
-    excess = max(weight_g / limits.max_weight_g, cost / limits.max_unit_cost)
+    motors = sum(actuator_cost(MOTOR_TORQUE_NM) for b in design if b.kind == MOVING[1])
+    if motors >= limits.max_unit_cost:  # no motor within the budget: the plank swings free
+        design = tuple(
+            Box(MOVING[0], b.center, b.half, b.quat) if b.kind == MOVING[1] else b for b in design
+        )
+        motors = 0.0
+    excess = max(weight_g / limits.max_weight_g, cost / (limits.max_unit_cost - motors))
     if excess <= 1:
         return design
     factor = 0.999 / excess ** (1 / 3)
     return tuple(
-        Box(b.kind, b.center, tuple(h * factor for h in b.half), b.quat)  # type: ignore[arg-type]
+        Box(b.kind, b.center, tuple(h * factor for h in b.half), b.quat, b.torque)  # type: ignore[arg-type]
         for b in design
     )
 
@@ -214,28 +254,62 @@ def within_budget(design: Design, scenario: Scenario) -> Design:
 # --- one compiled model, parts moved in place ---------------------------------------------
 
 
-def add_probes(spec: mujoco.MjSpec, count: int = MAX_PARTS) -> None:
-    """`count` parked probe bodies, each a box geom of the baseline's material."""
+def add_probes(spec: mujoco.MjSpec, count: int = MAX_PARTS, moving: bool = False) -> None:
+    """`count` parked probe bodies, each a box geom of the baseline's material; with `moving`,
+    a hinged and a motorised one besides."""
     friction = [MATERIALS[PROBE_MATERIAL].friction, 0.005, 0.0002]
-    for number in range(count):
-        body = spec.worldbody.add_body(name=f"{PROBE}{number}", mocap=True, pos=list(PARKED))
+    names = [f"{PROBE}{number}" for number in range(count)]
+    for name in [*names, *(f"{PROBE}_{kind}" for kind in MOVING if moving)]:
+        jointed = not name[len(PROBE) :].isdigit()
+        body = spec.worldbody.add_body(name=name, mocap=not jointed, pos=list(PARKED))
+        if jointed:
+            body.add_joint(name=f"{name}_hinge", type=mujoco.mjtJoint.mjJNT_HINGE, axis=[0, 1, 0])
         body.add_geom(
-            name=f"{PROBE}{number}_geom",
+            name=f"{name}_geom",
             type=mujoco.mjtGeom.mjGEOM_BOX,
             size=[0.01, 0.01, 0.01],
             friction=friction,
             condim=6,
+            density=MATERIALS[PROBE_MATERIAL].density,
             rgba=[0.3, 0.8, 0.3, 1.0],
         )
+    if moving:
+        motor = spec.add_actuator(
+            name=MOTOR, target=f"{PROBE}_{MOVING[1]}_hinge", trntype=mujoco.mjtTrn.mjTRN_JOINT
+        )
+        motor.set_to_motor()
+        motor.ctrllimited = motor.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
+        motor.ctrlrange = motor.forcerange = [-MOTOR_TORQUE_NM, MOTOR_TORQUE_NM]
 
 
-def place(spec: mujoco.MjSpec, design: Design) -> None:
+def slot_names(moving: bool) -> list[str]:
+    """The probes' names: the fixed ones, then the moving ones when there are any."""
+    fixed = [f"{PROBE}{number}" for number in range(MAX_PARTS)]
+    return fixed + ([f"{PROBE}_{kind}" for kind in MOVING] if moving else [])
+
+
+def assign(design: Design, moving: bool) -> list[Box | None]:
+    """Which part of the design each probe (in `slot_names` order) is, or None: parked."""
+    slots: list[Box | None] = [None] * len(slot_names(moving))
+    fixed = [box for box in design if box.kind not in MOVING]
+    slots[: len(fixed)] = fixed
+    for box in design:
+        if box.kind in MOVING:
+            slots[MAX_PARTS + MOVING.index(box.kind)] = box
+    return slots
+
+
+def controls_for(design: Design) -> Controls | None:
+    """The motorised plank's constant torque, when the design has one."""
+    torques = [box.torque for box in design if box.kind == MOVING[1]]
+    return Controls(controls={MOTOR: [(0.0, torques[0])]}) if torques else None
+
+
+def place(spec: mujoco.MjSpec, design: Design, moving: bool = False) -> None:
     """The design in a spec made with `add_probes`, for compiling (the per-trial baseline)."""
-    for number in range(MAX_PARTS):
-        body = spec.body(f"{PROBE}{number}")
-        geom = spec.geom(f"{PROBE}{number}_geom")
-        if number < len(design):
-            box = design[number]
+    for name, box in zip(slot_names(moving), assign(design, moving), strict=True):
+        body, geom = spec.body(name), spec.geom(f"{name}_geom")
+        if box is not None:
             body.pos, body.quat, geom.size = list(box.center), list(box.quat), list(box.half)
         else:
             body.pos = list(PARKED)
@@ -247,26 +321,31 @@ class ProbeModel:
 
     def __init__(self, xml: str, scenario: Scenario) -> None:
         spec = mujoco.MjSpec.from_string(xml)
-        add_probes(spec)
+        self.moving = scenario.tier == "kinematic"
+        add_probes(spec, moving=self.moving)
         self.model = spec.compile()
         self.data = mujoco.MjData(self.model)
         self.scenario = scenario
         model = self.model
-        self.bodies = [model.body(f"{PROBE}{n}").id for n in range(MAX_PARTS)]
-        self.geoms = [model.geom(f"{PROBE}{n}_geom").id for n in range(MAX_PARTS)]
+        names = slot_names(self.moving)
+        self.bodies = [model.body(name).id for name in names]
+        self.geoms = [model.geom(f"{name}_geom").id for name in names]
         self.bvh = [int(model.body_bvhadr[b]) for b in self.bodies]
         self.contype = int(model.geom_contype[self.geoms[0]])
         self.conaffinity = int(model.geom_conaffinity[self.geoms[0]])
         self.others = [g for g in range(model.ngeom) if g not in self.geoms]
+        self.active: list[int] = []
         self.fromto = np.zeros(6)
 
     def set(self, design: Design) -> None:
-        """Move, resize and switch on the probes the design uses; park the others."""
+        """Move, resize and switch on the probes the design uses; park the others. A moving
+        probe's mass and inertia follow its new size."""
         model = self.model
-        for number, (body, geom) in enumerate(zip(self.bodies, self.geoms, strict=True)):
-            active = number < len(design)
-            if active:
-                box = design[number]
+        slots = assign(design, self.moving)
+        for number, (body, geom, box) in enumerate(
+            zip(self.bodies, self.geoms, slots, strict=True)
+        ):
+            if box is not None:
                 model.body_pos[body] = box.center
                 model.body_quat[body] = box.quat
                 model.geom_size[geom] = box.half
@@ -274,17 +353,25 @@ class ProbeModel:
                 model.geom_aabb[geom] = (0.0, 0.0, 0.0, *box.half)
                 if self.bvh[number] >= 0:  # the body's bounding volume, for the midphase
                     model.bvh_aabb[self.bvh[number]] = (0.0, 0.0, 0.0, *box.half)
+                if number >= MAX_PARTS:
+                    _size_inertia(model, body, box)
             else:
                 model.body_pos[body] = PARKED
-            model.geom_contype[geom] = self.contype if active else 0
-            model.geom_conaffinity[geom] = self.conaffinity if active else 0
+            model.geom_contype[geom] = self.contype if box is not None else 0
+            model.geom_conaffinity[geom] = self.conaffinity if box is not None else 0
+        self.active = [
+            self.geoms[next(k for k, slot in enumerate(slots) if slot is box)] for box in design
+        ]
         mujoco.mj_resetData(model, self.data)  # mocap poses come from body_pos/body_quat
+        if any(box is not None for box in slots[MAX_PARTS:]):
+            mujoco.mj_setConst(model, self.data)
         mujoco.mj_kinematics(model, self.data)
 
     def sunk(self, count: int) -> bool:
-        """Whether one of the first `count` probes sinks into the scenery or the payload."""
+        """Whether one of the first `count` parts of the design set sinks into the scenery or
+        the payload."""
         others = np.array(self.others)
-        for geom in self.geoms[:count]:
+        for geom in self.active[:count]:
             # bounding spheres first: only geoms that could be within reach are measured
             gap = np.linalg.norm(self.data.geom_xpos[others] - self.data.geom_xpos[geom], axis=1)
             gap -= self.model.geom_rbound[others] + self.model.geom_rbound[geom]
@@ -298,16 +385,30 @@ class ProbeModel:
 
     def run(self, design: Design) -> Run:
         self.set(design)
-        return simulate(self.model, self.scenario, data=self.data, rest_s=REST_S)
+        controls = controls_for(design)
+        return simulate(self.model, self.scenario, data=self.data, rest_s=REST_S, controls=controls)
+
+
+def _size_inertia(model: mujoco.MjModel, body: int, box: Box) -> None:
+    """A box body's mass and inertia (about its centre, on its axes) for its size."""
+    x, y, z = box.half
+    mass = MATERIALS[PROBE_MATERIAL].density * 8 * x * y * z
+    model.body_mass[body] = mass
+    model.body_inertia[body] = (
+        mass / 3 * (y * y + z * z),
+        mass / 3 * (x * x + z * z),
+        mass / 3 * (x * x + y * y),
+    )
 
 
 def fresh_run(xml: str, scenario: Scenario, design: Design) -> Run:
     """The same trial on a model compiled for it: what `ProbeModel` spares every trial."""
     spec = mujoco.MjSpec.from_string(xml)
-    add_probes(spec)
-    place(spec, design)
+    moving = scenario.tier == "kinematic"
+    add_probes(spec, moving=moving)
+    place(spec, design, moving)
     model = spec.compile()
-    return simulate(model, scenario, rest_s=REST_S)
+    return simulate(model, scenario, rest_s=REST_S, controls=controls_for(design))
 
 
 def _rng(scenario: Scenario, trial: int) -> np.random.Generator:
@@ -362,13 +463,14 @@ def random_baseline(
         if keep_designs:
             designs.append(design)
         successes += probes.run(design).success
-    return BaselineResult(difficulty(successes, trials), refused, tuple(designs))
+    name = KINEMATIC_BASELINE if probes.moving else BASELINE
+    return BaselineResult(difficulty(successes, trials, name), refused, tuple(designs))
 
 
-def difficulty(successes: int, trials: int) -> Difficulty:
+def difficulty(successes: int, trials: int, baseline: str = BASELINE) -> Difficulty:
     low, high = wilson(successes, trials)
     return Difficulty(
-        baseline=BASELINE,
+        baseline=baseline,
         trials=trials,
         successes=successes,
         random_solve_rate=round(successes / trials, 6) if trials else 0.0,
