@@ -13,10 +13,12 @@ import yaml
 
 from benchgen_dagster.dataset.members import CONTROLS, FILMSTRIP, MAPS, RENDER, card_features
 from benchgen_dagster.dataset.tiers import TIERS, by_family, flat_rows
+from benchgen_dagster.kit import ACTUATOR_BASE_COST, ACTUATOR_COST_PER_NEWTON
 from benchgen_dagster.schema.contract import REPORTED_STAGES, DatasetManifest, IndexRow
 from benchgen_dagster.validation.difficulty import (
     BASELINE,
     FRAGILE_LOW95,
+    KINEMATIC_BASELINE,
     MAX_TRIALS,
     TRIVIAL_LOW95,
 )
@@ -43,8 +45,8 @@ MEMBERS = {
 }
 
 LIMITATIONS = [
-    "Scenery and solutions are static: the payload is the only moving body, so solvers design "
-    "passive mechanisms (ramps, chutes, stops, bridges), not actuated ones.",
+    "Mechanisms are rigid bodies on single hinge or slide joints driven by motor, position or "
+    "velocity actuators on open-loop schedules: no linkages, springs, cables or sensors.",
     "Solvability is proven by one reference solution per family and a few seeded perturbations "
     "of the payload's start; other solutions are not enumerated.",
     "MuJoCo collides convex hulls: a concave part with flat faces is split into exact convex "
@@ -227,6 +229,9 @@ def dataset_card(
         difficulty=difficulty_rows(manifest, rows),
         tiers=TIERS,
         baseline=BASELINE,
+        kinematic_baseline=KINEMATIC_BASELINE,
+        actuator_base_cost=ACTUATOR_BASE_COST,
+        actuator_cost_per_newton=ACTUATOR_COST_PER_NEWTON,
         max_trials=MAX_TRIALS,
         trivial_low95=f"{TRIVIAL_LOW95:.0%}",
         fragile_low95=f"{FRAGILE_LOW95:.0%}",
