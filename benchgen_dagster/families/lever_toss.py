@@ -111,4 +111,4 @@ def _lever(arm: float, width: float, radius: float) -> Compound:
     plank = Pos(0, 0, -LEVER / 2) * Box(2 * arm, width, LEVER)
     lip = Pos(arm - 4.0, 0, 12.0) * Box(8.0, width, 24.0)
     ridge = Pos(arm - 8.0 - 2 * radius - 6.0, 0, 4.0) * Box(6.0, width, 8.0)
-    return Compound([plank, lip, ridge])
+    return Compound([plank + ridge, lip])  # the ridge is one solid with the plank
