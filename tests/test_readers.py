@@ -110,7 +110,9 @@ JSON_AND_FILES = (
 EXPOSED = {
     "benchgen load": JSON_AND_FILES,
     "webdataset": (*JSON_AND_FILES, MAPS),
-    "datasets": (*JSON_AND_FILES, MAPS),
+    # datasets' Json feature re-encodes the controls through ujson, which moves some floats by
+    # an ulp (0.6 → 0.6000000000000001): their exact values are read from the shard
+    "datasets": (*(m for m in JSON_AND_FILES if m != CONTROLS), MAPS),
 }
 
 
