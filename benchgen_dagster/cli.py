@@ -331,6 +331,13 @@ def inspect(dataset: str, scenario_id: str | None) -> None:
 @click.option("--reference", is_flag=True, help="Score the scenario's own reference solution.")
 @click.option("--material", default=None, help="What the design is made of [default: wood].")
 @click.option("--trials", type=click.IntRange(0, 100), default=5, show_default=True)
+@click.option(
+    "--controls",
+    "controls_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The control schedule of an MJCF design's actuators, as a dataset's "
+    'solution.controls.json: {"schema_version": "1", "controls": {NAME: [[t_s, value], ...]}}.',
+)
 def evaluate(
     dataset: str,
     scenario_id: str,
@@ -338,33 +345,46 @@ def evaluate(
     reference: bool,
     material: str | None,
     trials: int,
+    controls_file: Path | None,
 ) -> None:
     """Score a design on one scenario of a dataset and print the result as JSON.
 
-    DESIGN is a Python file with `design(scenario)` returning {label: build123d shape}, in
-    millimetres like a family script (the scenario it receives is in metres), or an MJCF
-    file (.xml) whose worldbody holds the design's bodies, in metres. Exit status: 0 the
-    design succeeds, 1 it fails or breaks a constraint, 2 bad input.
+    DESIGN is a Python file with `design(scenario)` returning {label: build123d shape}, or a
+    `benchgen_dagster.kit.Mechanism` (parts with joints, actuators and their control schedule),
+    in millimetres and degrees like a family script (the scenario it receives is in metres),
+    or an MJCF file (.xml) whose worldbody holds the design's bodies, in metres, with its
+    joints and actuators (each with a force limit) and --controls for their schedule. Every
+    actuator counts against the budget. Exit status: 0 the design succeeds, 1 it fails or
+    breaks a constraint, 2 bad input.
 
     \b
     Examples:
       benchgen evaluate data/datasets/default ball_bin-s00003 my_chute.py
       benchgen evaluate data/datasets/default ball_bin-s00003 my_chute.xml --material steel
+      benchgen evaluate data/datasets/default shelf_lift-s00000 lift.xml --controls lift.json
       benchgen evaluate data/datasets/default ball_bin-s00003 --reference
     """
     from benchgen_dagster.dataset.reader import find_sample
+    from benchgen_dagster.schema.contract import Controls
     from benchgen_dagster.validation.scoring import evaluate as score
     from benchgen_dagster.validation.scoring import load_design, reference_design
 
     if (design is None) == (not reference):
         raise BadInput("give a DESIGN file or --reference (one of them)")
+    if controls_file is not None and (design is None or design.suffix != ".xml"):
+        raise BadInput("--controls goes with an MJCF design (.xml)")
     sample, _, _ = find_sample(dataset, scenario_id)
     if reference:
         parts, own_material = reference_design(sample)
     else:
         parts, own_material = load_design(design, sample.scenario), "wood"  # type: ignore[arg-type]
     try:
-        result = score(sample, parts, material=material or own_material, trials=trials)
+        controls = (
+            Controls.model_validate_json(controls_file.read_bytes()) if controls_file else None
+        )
+        result = score(
+            sample, parts, material=material or own_material, trials=trials, controls=controls
+        )
     except ValueError as error:
         raise BadInput(str(error)) from None
     click.echo(result.model_dump_json(indent=2))

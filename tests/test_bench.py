@@ -34,3 +34,6 @@ def test_the_benchmark_measures_both_paths_and_writes_json(tmp_path: Path) -> No
     difficulty = report["pipeline"]["difficulty"]
     assert difficulty["trials"] > 0 and difficulty["speedup"] > 0 and difficulty["outcomes_agree"]
     assert "trials/s per core" in result.output
+    # the first three families, arm_lift among them: both tiers, compared in the same run
+    assert set(report["pipeline"]["tiers"]) == {"spatial", "kinematic"}
+    assert "kinematic variants cost" in result.output

@@ -204,8 +204,9 @@ def test_scenario_json_holds_the_tier_and_the_difficulty_block(built_dataset: Pa
                 if member.name.endswith(".scenario.json")
             ]
     assert len(records) == len(list(load(built_dataset)))
+    kinematic = {"arm_lift", "lever_toss", "piston_slot", "shelf_lift", "swing_gate", "trapdoor"}
     for record in records:
-        assert record["tier"] == "spatial"
+        assert record["tier"] == ("kinematic" if record["family"] in kinematic else "spatial")
         assert set(record["difficulty"]) == DIFFICULTY_KEYS
         assert record["difficulty"]["tier"] in ("easy", "medium", "hard", "very_hard")
         assert record["difficulty"]["random_solve_low95"] < difficulty.TRIVIAL_LOW95
@@ -217,7 +218,7 @@ def test_the_index_has_the_difficulty_and_robustness_columns(built_dataset: Path
         assert column in table.column_names
         assert table.column(column).null_count == 0, column
     rows = table.to_pylist()
-    assert {r["tier"] for r in rows} == {"spatial"}
+    assert {r["tier"] for r in rows} == {"spatial", "kinematic"}
     assert all(
         r["random_solve_low95"] <= r["random_solve_rate"] <= r["random_solve_high95"] for r in rows
     )

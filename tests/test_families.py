@@ -139,9 +139,17 @@ def test_a_broken_reference_solution_is_caught(family: str) -> None:
     assert rejection is not None and rejection.stage.value == "solvable", rejection
 
 
-def test_splits_assign_whole_families_eight_two_two() -> None:
+def test_splits_assign_whole_families_twelve_three_three() -> None:
     splits = Counter(family.split.value for family in registry().values())
-    assert splits == {"train": 8, "validation": 2, "test": 2}
+    assert splits == {"train": 12, "validation": 3, "test": 3}
+
+
+def test_kinematic_families_cover_both_kinds_of_mechanism() -> None:
+    """Some need a motor in their solution, some have jointed scenery to work with."""
+    sources = {name: family.source for name, family in registry().items()}
+    actuated = [name for name, source in sources.items() if "actuators={" in source]
+    jointed_scenery = [name for name in ("swing_gate", "trapdoor") if name in sources]
+    assert len(actuated) >= 2 and len(jointed_scenery) == 2
 
 
 def test_families_mix_payload_shapes_and_materials(validated) -> None:

@@ -11,12 +11,14 @@ from typing import Any
 import jinja2
 import yaml
 
-from benchgen_dagster.dataset.members import MAPS, RENDER, card_features
+from benchgen_dagster.dataset.members import CONTROLS, FILMSTRIP, MAPS, RENDER, card_features
 from benchgen_dagster.dataset.tiers import TIERS, by_family, flat_rows
+from benchgen_dagster.kit import ACTUATOR_BASE_COST, ACTUATOR_COST_PER_NEWTON
 from benchgen_dagster.schema.contract import REPORTED_STAGES, DatasetManifest, IndexRow
 from benchgen_dagster.validation.difficulty import (
     BASELINE,
     FRAGILE_LOW95,
+    KINEMATIC_BASELINE,
     MAX_TRIALS,
     TRIVIAL_LOW95,
 )
@@ -29,7 +31,12 @@ MEMBERS = {
     "(metres)",
     "mjcf.xml": "the world as self-contained MJCF in metres, meshes inline "
     "(`mujoco.MjModel.from_xml_string`)",
-    "solution.mjcf.xml": "the same world with the reference solution's parts",
+    "solution.mjcf.xml": "the same world with the reference solution's parts (and, for a "
+    "kinematic solution, its joints and actuators)",
+    CONTROLS: "kinematic solutions only: each actuator's control schedule, `[t_s, value]` "
+    "points linearly interpolated, set into `data.ctrl` before every step",
+    FILMSTRIP: "kinematic scenarios only: frames of the reference run over time, left to "
+    "right, in one image (PNG)",
     "script.py": "the family script that made it",
     "validation.json": "every validation stage's result and measurements",
     MAPS: "the open-ended maps of `scenario.json` and `validation.json` (`params`, "
@@ -38,8 +45,8 @@ MEMBERS = {
 }
 
 LIMITATIONS = [
-    "Scenery and solutions are static: the payload is the only moving body, so solvers design "
-    "passive mechanisms (ramps, chutes, stops, bridges), not actuated ones.",
+    "Mechanisms are rigid bodies on single hinge or slide joints driven by motor, position or "
+    "velocity actuators on open-loop schedules: no linkages, springs, cables or sensors.",
     "Solvability is proven by one reference solution per family and a few seeded perturbations "
     "of the payload's start; other solutions are not enumerated.",
     "MuJoCo collides convex hulls: a concave part with flat faces is split into exact convex "
@@ -222,6 +229,9 @@ def dataset_card(
         difficulty=difficulty_rows(manifest, rows),
         tiers=TIERS,
         baseline=BASELINE,
+        kinematic_baseline=KINEMATIC_BASELINE,
+        actuator_base_cost=ACTUATOR_BASE_COST,
+        actuator_cost_per_newton=ACTUATOR_COST_PER_NEWTON,
         max_trials=MAX_TRIALS,
         trivial_low95=f"{TRIVIAL_LOW95:.0%}",
         fragile_low95=f"{FRAGILE_LOW95:.0%}",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from benchgen_dagster.dataset.members import FILMSTRIP_FRAMES
 from benchgen_dagster.schema.contract import REPORTED_STAGES, IndexRow
 
 THUMB = (192, 144)
@@ -39,6 +40,13 @@ def shrink_png(data: bytes, width: int) -> bytes:
     image = Image.open(io.BytesIO(data))
     height = round(image.height * width / image.width)
     return _png(image.convert("RGB").resize((width, height)))
+
+
+def filmstrip_frames(filmstrip: bytes, frames: int = FILMSTRIP_FRAMES) -> list[bytes]:
+    """The frames of a filmstrip (views side by side), each as a PNG."""
+    image = Image.open(io.BytesIO(filmstrip)).convert("RGB")
+    width = image.width // frames
+    return [_png(image.crop((k * width, 0, (k + 1) * width, image.height))) for k in range(frames)]
 
 
 def contact_sheet(renders: Mapping[str, Sequence[bytes]], per_family: int = PER_FAMILY) -> bytes:

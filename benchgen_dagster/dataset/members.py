@@ -29,6 +29,9 @@ RECORDS: dict[str, tuple[str, type[BaseModel]]] = {
     "validation.json": ("validation", ValidationReport),
 }
 BINARY_MEMBERS = ("mjcf.xml", "solution.mjcf.xml", "script.py")
+CONTROLS = "solution.controls.json"  # kinematic solutions only: `contract.Controls`
+FILMSTRIP = "filmstrip.png"  # kinematic scenarios only: frames of the reference run
+FILMSTRIP_FRAMES = 5
 RENDER = re.compile(r"render_\d+\.png")
 SCALARS = {str: "string", int: "int64", float: "float64", bool: "bool"}
 
@@ -101,6 +104,10 @@ def _member_feature(member: str) -> dict[str, Any]:
         return {"struct": [{"name": k, "struct": _maps_struct(m)} for k, m in RECORDS.values()]}
     if member in BINARY_MEMBERS:
         return {"dtype": "binary"}
+    if member == CONTROLS:  # its keys are the actuators' names, so no struct can hold it
+        return {"dtype": "json"}
+    if member == FILMSTRIP:
+        return {"dtype": "image"}
     if RENDER.fullmatch(member):
         return {"dtype": "image"}
     raise ValueError(f"no Hugging Face feature is declared for the shard member {member!r}")

@@ -13,14 +13,21 @@ import io
 import json
 import re
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import mujoco
 
+from benchgen_dagster.dataset.members import CONTROLS, FILMSTRIP
 from benchgen_dagster.errors import UserError
-from benchgen_dagster.schema.contract import DatasetManifest, FileEntry, Scenario, ValidationReport
+from benchgen_dagster.schema.contract import (
+    Controls,
+    DatasetManifest,
+    FileEntry,
+    Scenario,
+    ValidationReport,
+)
 from benchgen_dagster.stores.local import LocalStore, Store
 
 MANIFEST = "manifest.json"
@@ -40,9 +47,28 @@ class ScenarioSample:
     script: str
     validation: ValidationReport
     renders: list[bytes] = field(repr=False)
+    controls: Controls | None = None  # a kinematic solution's schedule, for solution_mjcf
+    filmstrip: bytes | None = field(default=None, repr=False)
 
     def model(self, with_solution: bool = False) -> mujoco.MjModel:
         return mujoco.MjModel.from_xml_string(self.solution_mjcf if with_solution else self.mjcf)
+
+    def replay(
+        self, on_step: Callable[[mujoco.MjModel, mujoco.MjData], None] | None = None
+    ) -> mujoco.MjData:
+        """The reference run: the solution's model from its start for the scenario's
+        duration, every control set from the schedule before every step (`on_step` sees each
+        step). What the validator checked, with nothing but MuJoCo and this file."""
+        model = self.model(with_solution=True)
+        data = mujoco.MjData(model)
+        names = [model.actuator(k).name for k in range(model.nu)]
+        while data.time < self.scenario.simulation.duration_s:
+            if self.controls is not None:
+                data.ctrl[:] = [self.controls.at(name, data.time) for name in names]
+            mujoco.mj_step(model, data)
+            if on_step is not None:
+                on_step(model, data)
+        return data
 
 
 def open_dataset(location: str | Path) -> tuple[Store, str]:
@@ -166,6 +192,10 @@ def _read_shard(data: bytes) -> Iterator[ScenarioSample]:
             script=members["script.py"].decode(),
             validation=ValidationReport.model_validate(json.loads(members["validation.json"])),
             renders=renders,
+            controls=Controls.model_validate_json(members[CONTROLS])
+            if CONTROLS in members
+            else None,
+            filmstrip=members.get(FILMSTRIP),
         )
 
 

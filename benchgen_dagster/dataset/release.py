@@ -28,7 +28,7 @@ from benchgen_dagster.dataset.diversity import (
     scenario_features,
     summarise,
 )
-from benchgen_dagster.dataset.members import MAPS, maps_member, member_json
+from benchgen_dagster.dataset.members import CONTROLS, MAPS, maps_member, member_json
 from benchgen_dagster.schema.contract import (
     DatasetManifest,
     Diversity,
@@ -133,6 +133,8 @@ def pack_shards(
                 (f"{sid}.validation.json", _json(records["validation.json"])),
                 (f"{sid}.{MAPS}", maps_member(records)),
             ]
+            if f"{sid}.{CONTROLS}" in validated.files:
+                members.append((f"{sid}.{CONTROLS}", validated.files[f"{sid}.{CONTROLS}"]))
             members += [(f, renders.files[f]) for f in rendered[sid].files]
             rows.append(
                 IndexRow(
@@ -391,12 +393,15 @@ def release_pictures(
 
 
 def _first_renders(bundle: Bundle[ShardBatch]) -> Iterator[bytes]:
-    """Each packaged scenario's first render, in order; shards are read only as far as asked."""
+    """Each packaged scenario's first render, in order, or for a kinematic one the frames of
+    its filmstrip; shards are read only as far as asked."""
     from benchgen_dagster.dataset.reader import read_shard
 
     for shard in bundle.record.shards:
         for sample in read_shard(bundle.files[shard.name], shard.name):
-            if sample.renders:
+            if sample.filmstrip:
+                yield from figures.filmstrip_frames(sample.filmstrip)
+            elif sample.renders:
                 yield sample.renders[0]
 
 

@@ -4,7 +4,8 @@
 A family script runs only inside the sandbox, so it may import nothing but:
 
 - the standard library, `build123d` and `numpy` (the worker image holds these);
-- `benchgen_dagster.kit`: `Zone`, `Payload`, `ScenarioBuild`, `draw`, `attempts`;
+- `benchgen_dagster.kit`: `Zone`, `Payload`, `ScenarioBuild`, `Joint`, `Actuator`, `draw`,
+  `attempts`;
 - `benchgen_dagster.kit.parts`: slabs, walls, planks, prisms and `budget`.
 
 Its code version hashes the script and the kit, so a change to either makes its partitions

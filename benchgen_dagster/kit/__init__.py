@@ -1,9 +1,11 @@
 """What a family script imports: the shape of what `build` returns, and seeded parameter draws.
 
 A family script is a module with a `PARAMS` dict of declared ranges and a function
-`build(seed: int, params: dict) -> ScenarioBuild`. Everything in a script is in millimetres:
-parts are build123d solids, zones are axis-aligned boxes (`Zone`). The script runs in a
-sandbox; what it returns is turned into plain data there and checked by trusted code outside.
+`build(seed: int, params: dict) -> ScenarioBuild`. Everything in a script is in millimetres
+and degrees: parts are build123d solids, zones are axis-aligned boxes (`Zone`), a part may
+turn or slide on a `Joint`, and a reference solution may drive its joints with `Actuator`s
+following a control schedule. The script runs in a sandbox; what it returns is turned into
+plain data there and checked by trusted code outside, which converts to metres and radians.
 
 This module uses only the standard library, so that it loads anywhere a script can run.
 """
@@ -41,10 +43,46 @@ class Payload:
     jitter: float = 3.0
 
 
+@dataclass(frozen=True)
+class Joint:
+    """A part on a joint: it turns about (`"hinge"`) or slides along (`"slide"`) `axis` through
+    `anchor` (millimetres). `range` is how far it may go from the pose it was built in: degrees
+    for a hinge, millimetres for a slide (None: unlimited). `damping` resists its speed, in N
+    per mm/s (slide) or N·m per degree/s (hinge); `armature` adds inertia, kg or kg·m²."""
+
+    kind: str
+    axis: Vec3
+    anchor: Vec3
+    range: tuple[float, float] | None = None
+    damping: float = 0.0
+    armature: float = 0.0
+
+
+@dataclass(frozen=True)
+class Actuator:
+    """What drives the joint of the solution part `joint`. A `"motor"` applies its control as
+    a force (N) or torque (N·m); a `"position"` actuator pulls the joint towards its control
+    (mm or degrees from the built pose) with stiffness `gain` (N per mm or N·m per degree),
+    critically damped; a `"velocity"` actuator drives it at its control (mm/s or degrees/s)
+    with gain `gain` (N per mm/s or N·m per degree/s). Its force never exceeds `force_limit`
+    (N or N·m); its control stays within `control_range`."""
+
+    joint: str
+    kind: str
+    force_limit: float
+    control_range: tuple[float, float]
+    gain: float = 0.0
+
+
 @dataclass
 class ScenarioBuild:
     """What `build` returns. `parts` and `solution` map labels to build123d shapes; a shape
-    with several solids becomes several convex-or-decomposed pieces of one part."""
+    with several solids becomes several convex-or-decomposed pieces of one part.
+
+    `joints` puts parts (of the scenery or of the solution, by label) on joints; the scenery's
+    joints are passive. `actuators` (solution only) drive solution joints, and `controls` is
+    each actuator's schedule: `[(t_s, value), ...]` sorted by time, linearly interpolated and
+    held at the first and last value outside them, in the actuator's control units."""
 
     parts: dict[str, Any]
     payload: Payload
@@ -59,6 +97,32 @@ class ScenarioBuild:
     materials: dict[str, str] = field(default_factory=dict)
     solution_material: str = "wood"
     duration_s: float = 4.0
+    joints: dict[str, Joint] = field(default_factory=dict)
+    actuators: dict[str, Actuator] = field(default_factory=dict)
+    controls: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+
+
+@dataclass
+class Mechanism:
+    """A solver's design that moves: `parts` as in `ScenarioBuild.solution` (label → build123d
+    shape or STL bytes, millimetres), with `joints`, `actuators` and `controls` declared as a
+    family script declares its reference solution's."""
+
+    parts: dict[str, Any]
+    joints: dict[str, Joint] = field(default_factory=dict)
+    actuators: dict[str, Actuator] = field(default_factory=dict)
+    controls: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+
+
+# What a motor costs against a scenario's budget: a price per actuator and per newton (or
+# newton-metre) of its force limit.
+ACTUATOR_BASE_COST = 1.0
+ACTUATOR_COST_PER_NEWTON = 0.05
+
+
+def actuator_cost(force_limit: float) -> float:
+    """The cost of one actuator of this force limit."""
+    return ACTUATOR_BASE_COST + ACTUATOR_COST_PER_NEWTON * force_limit
 
 
 def draw(

@@ -7,8 +7,11 @@ imports this module. A family's code version covers this file, like the kit's.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from build123d import Box, Compound, Part, Plane, Polygon, Pos, Rot, extrude
+
+from benchgen_dagster.kit import Actuator, actuator_cost
 
 XZ = tuple[float, float]
 
@@ -48,12 +51,18 @@ def plank(
     return centre * (Rot(0, math.degrees(tilt), 0) * shape)
 
 
-def budget(volume_mm3: float, density: float = 600.0, cost_per_kg: float = 4.0) -> dict:
+def budget(
+    volume_mm3: float,
+    density: float = 600.0,
+    cost_per_kg: float = 4.0,
+    actuators: Iterable[Actuator] = (),
+) -> dict:
     """Cost and weight limits that leave a solver half again the reference solution's material
-    (wood by default), as `ScenarioBuild` keyword arguments."""
+    (wood by default) and actuators, as `ScenarioBuild` keyword arguments."""
     grams = volume_mm3 * density * 1e-6
+    motors = sum(actuator_cost(a.force_limit) for a in actuators)
     return {
-        "max_unit_cost": round(1.5 * grams * 1e-3 * cost_per_kg + 1.0, 2),
+        "max_unit_cost": round(1.5 * (grams * 1e-3 * cost_per_kg + motors) + 1.0, 2),
         "max_weight_g": round(1.5 * grams + 50.0, 1),
     }
 

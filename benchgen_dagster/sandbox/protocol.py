@@ -45,8 +45,28 @@ class RawPayload(_Raw):
     jitter: float
 
 
+class RawJoint(_Raw):
+    kind: Literal["hinge", "slide"]
+    axis: Vec3
+    anchor: Vec3
+    range: tuple[float, float] | None = None
+    damping: float = Field(0.0, ge=0)
+    armature: float = Field(0.0, ge=0)
+
+
+class RawActuator(_Raw):
+    joint: Label
+    kind: Literal["motor", "position", "velocity"]
+    force_limit: float = Field(gt=0)
+    control_range: tuple[float, float]
+    gain: float = Field(0.0, ge=0)
+
+
+ControlPoints = Annotated[list[tuple[float, float]], Field(min_length=1, max_length=256)]
+
+
 class RawBuild(_Raw):
-    """A `kit.ScenarioBuild` as plain data, in millimetres."""
+    """A `kit.ScenarioBuild` as plain data, in millimetres and degrees."""
 
     parts: dict[Label, list[MeshFile]] = Field(max_length=64)
     solution: dict[Label, list[MeshFile]] = Field(max_length=64)
@@ -61,6 +81,9 @@ class RawBuild(_Raw):
     max_weight_g: float
     params: dict[str, ParamValue]
     duration_s: float
+    joints: dict[Label, RawJoint] = Field(default_factory=dict, max_length=64)
+    actuators: dict[Label, RawActuator] = Field(default_factory=dict, max_length=16)
+    controls: dict[Label, ControlPoints] = Field(default_factory=dict, max_length=16)
 
 
 class WorkerRecord(_Raw):

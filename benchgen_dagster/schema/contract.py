@@ -8,6 +8,7 @@ otherwise.
 
 from __future__ import annotations
 
+import itertools
 import json
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -155,6 +156,7 @@ class Lineage(Model):
     trace_id: str | None = None
 
 
+Tier = Literal["spatial", "kinematic"]
 DifficultyTier = Literal["easy", "medium", "hard", "very_hard"]
 
 
@@ -187,12 +189,51 @@ class Scenario(Model):
     constraints: Constraints
     split: Split
     lineage: Lineage
-    tier: Literal["spatial", "kinematic"] = Field(
-        default="spatial", description="spatial: every part is fixed; kinematic: parts move"
+    tier: Tier = Field(
+        default="spatial",
+        description="spatial: every part is fixed; kinematic: parts of the world or of the "
+        "reference solution move on joints, driven by actuators in the solution",
     )
     difficulty: Difficulty | None = Field(
         default=None, description="The random-design baseline; set on every packaged scenario"
     )
+
+
+CONTROLS_SCHEMA_VERSION = "1"
+
+
+class Controls(Model):
+    """`<id>.solution.controls.json`: the control schedule of each actuator of
+    `solution.mjcf.xml`, by name: `[t_s, value]` points sorted by time, in the actuator's
+    control units (N or N·m for a motor, m or rad for a position actuator, m/s or rad/s for a
+    velocity one). The control is linearly interpolated between points and held at the first
+    and last value outside them; it is set into `data.ctrl` before every step."""
+
+    schema_version: Literal["1"] = CONTROLS_SCHEMA_VERSION
+    controls: dict[str, list[tuple[float, float]]]
+
+    @model_validator(mode="after")
+    def _sorted(self) -> Controls:
+        for name, points in self.controls.items():
+            times = [t for t, _ in points]
+            if not points or times != sorted(times) or times[0] < 0:
+                raise ValueError(f"the schedule of {name} needs points sorted by time from 0 on")
+        return self
+
+    def at(self, name: str, time: float) -> float:
+        """The control of actuator `name` at `time` seconds."""
+        points = self.controls[name]
+        if time <= points[0][0]:
+            return points[0][1]
+        for (t0, v0), (t1, v1) in itertools.pairwise(points):
+            if time <= t1:
+                return v0 + (v1 - v0) * (time - t0) / (t1 - t0) if t1 > t0 else v1
+        return points[-1][1]
+
+    @property
+    def end_s(self) -> float:
+        """When the last control stops changing."""
+        return max(points[-1][0] for points in self.controls.values())
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -254,6 +295,11 @@ class Reason(StrEnum):
     solution_touches_forbid = "solution_touches_forbid"
     not_robust = "not_robust"
     trivial_random = "trivial_random"
+    joint_out_of_range = "joint_out_of_range"
+    joints_not_settled = "joints_not_settled"
+    actuator_over_limit = "actuator_over_limit"
+    energy_exceeds_work = "energy_exceeds_work"
+    controls_not_needed = "controls_not_needed"
     render_failed = "render_failed"
 
 
@@ -328,7 +374,7 @@ class IndexRow(Model):
     family_code_version: str
     sandbox: str
     geometry_sha256: str = Field(description="A hash of the scene's meshes, for deduplication")
-    tier: Literal["spatial", "kinematic"] = "spatial"
+    tier: Tier = "spatial"
     random_solve_rate: float | None = None
     random_solve_low95: float | None = None
     random_solve_high95: float | None = None

@@ -16,6 +16,7 @@ from benchgen_dagster.sandbox.protocol import RawBuild
 from benchgen_dagster.schema.contract import (
     SCHEMA_VERSION,
     Constraints,
+    Controls,
     DatasetManifest,
     IndexRow,
     Model,
@@ -276,6 +277,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         "family_plan": FamilyPlan,
         "validation_report": ValidationReport,
         "manifest": DatasetManifest,
+        "controls": Controls,
     }
     return {
         name: {"$id": f"benchgen/{name}/{SCHEMA_VERSION}", **model.model_json_schema()}

@@ -71,6 +71,7 @@ class PartitionResult:
     worker_starts: int = 0
     in_scripts_s: float = 0.0  # of the script stage: inside the scripts, as the worker timed them
     process_peak_mb: float = 0.0
+    tier: str = "spatial"  # kinematic when its scenarios are
 
 
 def _request(family: str, count: int) -> GenerationRequest:
@@ -103,6 +104,8 @@ def validate_partition(
     )
     result.seconds.update({str(k): v for k, v in timings.items()})
     result.accepted = len(validated.record.scenarios)
+    if any(s.tier == "kinematic" for s in validated.record.scenarios):
+        result.tier = "kinematic"
     result.process_peak_mb = _peak_mb()
     return result, (validated.record, dict(validated.files))
 
@@ -230,12 +233,30 @@ def run_pipeline(
         "batches": sum(p.worker_starts for p in partitions),
         "validator_peak_mb": max(p.process_peak_mb for p in partitions),
         "partitions": [asdict(p) for p in partitions],
+        "tiers": tier_costs(partitions),
         "difficulty": {
             **difficulty,
             "core_s_per_scenario": sum(p.seconds.get("difficulty", 0.0) for p in partitions)
             / scenarios,
         },
     }
+
+
+def tier_costs(partitions: list[PartitionResult]) -> dict[str, dict[str, float]]:
+    """Per tier (spatial, kinematic): how many variants, and the cpu ms per variant of the
+    validation (script to difficulty, no renders) and of everything."""
+    out: dict[str, dict[str, float]] = {}
+    for tier in sorted({p.tier for p in partitions}):
+        mine = [p for p in partitions if p.tier == tier]
+        variants = sum(p.variants for p in mine)
+        validation = sum(p.seconds.get(s, 0.0) for p in mine for s in STAGES[:-2])
+        everything = sum(p.seconds.get(s, 0.0) for p in mine for s in STAGES)
+        out[tier] = {
+            "variants": variants,
+            "validation_ms_per_variant": validation / variants * 1000,
+            "total_ms_per_variant": everything / variants * 1000,
+        }
+    return out
 
 
 def _dumped(record: Any) -> dict[str, Any]:
@@ -385,6 +406,15 @@ def table(result: dict[str, Any]) -> str:
         f"validation process {pipeline['validator_peak_mb']:.0f} MiB",
         "wall: " + ", ".join(f"{k} {v:.1f} s" for k, v in pipeline["wall_s"].items()),
     ]
+    tiers = pipeline.get("tiers", {})
+    if {"spatial", "kinematic"} <= set(tiers):
+        spatial, kinematic = tiers["spatial"], tiers["kinematic"]
+        validation = kinematic["validation_ms_per_variant"], spatial["validation_ms_per_variant"]
+        total = kinematic["total_ms_per_variant"] / spatial["total_ms_per_variant"]
+        lines.append(
+            f"kinematic variants cost {validation[0]:.0f} cpu ms each to validate, spatial "
+            f"{validation[1]:.0f} → {validation[0] / validation[1]:.2f}×; with renders {total:.2f}×"
+        )
     return "\n".join(lines)
 
 

@@ -34,6 +34,12 @@ stop:
 
 Every draw is seeded by the scenario (its id and seed) and the trial's number, so the same
 scenario gives the same trials, the same outcome and the same record.
+
+A kinematic scenario's designs may also move (`KINEMATIC_BASELINE`): a third of them turn one
+plank into a hinged one (free to swing about its width through its centre) and a third into
+a motorised one (the same hinge driven at a random constant torque up to `MOTOR_TORQUE_NM`,
+which costs `kit.actuator_cost` against the budget); their probes are two jointed bodies the
+model carries besides the fixed ones.
 """
 
 from __future__ import annotations
@@ -46,7 +52,14 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from benchgen_dagster.schema.contract import MATERIALS, Difficulty, DifficultyTier, Scenario
+from benchgen_dagster.kit import actuator_cost
+from benchgen_dagster.schema.contract import (
+    MATERIALS,
+    Controls,
+    Difficulty,
+    DifficultyTier,
+    Scenario,
+)
 from benchgen_dagster.validation.simulate import (
     CHECK_EVERY_S,
     RESUMED_STATE,
@@ -56,6 +69,10 @@ from benchgen_dagster.validation.simulate import (
 )
 
 BASELINE = "random-parts/1"  # name/version: change the version when the draws change
+KINEMATIC_BASELINE = "random-parts-moving/1"  # with a hinged and a motorised plank
+MOVING = ("hinged", "motorised")  # the kinds of moving probe, each one body with a hinge
+MOTOR = f"probe_{MOVING[1]}_motor"
+MOTOR_TORQUE_NM = 2.0
 BASELINE_SEED = 20_251_201
 MIN_TRIALS = 8
 MAX_TRIALS = 64  # 1/64 is below 2%: every tier is reachable within the cap
@@ -135,6 +152,7 @@ class Box:
     center: tuple[float, float, float]
     half: tuple[float, float, float]
     quat: tuple[float, float, float, float]
+    torque: float = 0.0  # a motorised plank's, N·m
 
     def matrix(self) -> np.ndarray:
         matrix = np.zeros(9)
@@ -204,7 +222,23 @@ def draw_design(rng: np.random.Generator, scenario: Scenario) -> Design:
     zone = scenario.build_zone
     zone_min, size = zone.min, zone.size
     count = 1 if rng.uniform() < 0.5 else int(rng.integers(2, MAX_PARTS + 1))
-    return tuple(_draw_box(rng, zone_min, size) for _ in range(count))
+    design = tuple(_draw_box(rng, zone_min, size) for _ in range(count))
+    if scenario.tier == "kinematic":
+        design = _with_a_moving_plank(rng, design)
+    return design
+
+
+def _with_a_moving_plank(rng: np.random.Generator, design: Design) -> Design:
+    """A third of the time the first plank swings on a hinge, a third of the time a motor
+    drives that hinge; otherwise the design as it is."""
+    choice = int(rng.integers(0, 3))
+    planks = [n for n, box in enumerate(design) if box.kind == "plank"]
+    if choice == 2 or not planks:
+        return design
+    first = design[planks[0]]
+    torque = float(rng.uniform(-MOTOR_TORQUE_NM, MOTOR_TORQUE_NM)) if choice == 1 else 0.0
+    moving = Box(MOVING[choice], first.center, first.half, first.quat, torque)
+    return (*design[: planks[0]], moving, *design[planks[0] + 1 :])
 
 
 def weight_and_cost(design: Design) -> tuple[float, float]:
@@ -218,12 +252,18 @@ def within_budget(design: Design, scenario: Scenario) -> Design:
     limits (it stays in the build zone)."""
     weight_g, cost = weight_and_cost(design)
     limits = scenario.constraints
-    excess = max(weight_g / limits.max_weight_g, cost / limits.max_unit_cost)
+    motors = sum(actuator_cost(MOTOR_TORQUE_NM) for b in design if b.kind == MOVING[1])
+    if motors >= limits.max_unit_cost:  # no motor within the budget: the plank swings free
+        design = tuple(
+            Box(MOVING[0], b.center, b.half, b.quat) if b.kind == MOVING[1] else b for b in design
+        )
+        motors = 0.0
+    excess = max(weight_g / limits.max_weight_g, cost / (limits.max_unit_cost - motors))
     if excess <= 1:
         return design
     factor = 0.999 / excess ** (1 / 3)
     return tuple(
-        Box(b.kind, b.center, tuple(h * factor for h in b.half), b.quat)  # type: ignore[arg-type]
+        Box(b.kind, b.center, tuple(h * factor for h in b.half), b.quat, b.torque)  # type: ignore[arg-type]
         for b in design
     )
 
@@ -231,21 +271,33 @@ def within_budget(design: Design, scenario: Scenario) -> Design:
 # --- one compiled model, parts moved in place ---------------------------------------------
 
 
-def add_probes(spec: mujoco.MjSpec, count: int = MAX_PARTS) -> None:
-    """`count` parked probe bodies, each a box geom of the baseline's material. They are fixed
-    (mocap) and massless: where they stand changes no energy, only what the payload meets."""
+def add_probes(spec: mujoco.MjSpec, count: int = MAX_PARTS, moving: bool = False) -> None:
+    """`count` parked probe bodies, each a box geom of the baseline's material; with `moving`,
+    a hinged and a motorised one besides. The fixed ones are mocap bodies and massless: where
+    they stand changes no energy, only what the payload meets."""
     friction = [MATERIALS[PROBE_MATERIAL].friction, 0.005, 0.0002]
-    for number in range(count):
-        body = spec.worldbody.add_body(name=f"{PROBE}{number}", mocap=True, pos=list(PARKED))
+    names = [f"{PROBE}{number}" for number in range(count)]
+    for name in [*names, *(f"{PROBE}_{kind}" for kind in MOVING if moving)]:
+        jointed = not name[len(PROBE) :].isdigit()
+        body = spec.worldbody.add_body(name=name, mocap=not jointed, pos=list(PARKED))
+        if jointed:
+            body.add_joint(name=f"{name}_hinge", type=mujoco.mjtJoint.mjJNT_HINGE, axis=[0, 1, 0])
         body.add_geom(
-            name=f"{PROBE}{number}_geom",
+            name=f"{name}_geom",
             type=mujoco.mjtGeom.mjGEOM_BOX,
             size=[0.01, 0.01, 0.01],
-            density=0.0,
+            density=MATERIALS[PROBE_MATERIAL].density if jointed else 0.0,
             friction=friction,
             condim=6,
             rgba=[0.3, 0.8, 0.3, 1.0],
         )
+    if moving:
+        motor = spec.add_actuator(
+            name=MOTOR, target=f"{PROBE}_{MOVING[1]}_hinge", trntype=mujoco.mjtTrn.mjTRN_JOINT
+        )
+        motor.set_to_motor()
+        motor.ctrllimited = motor.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
+        motor.ctrlrange = motor.forcerange = [-MOTOR_TORQUE_NM, MOTOR_TORQUE_NM]
 
 
 def sinks(
@@ -264,6 +316,40 @@ def sinks(
     return False
 
 
+def slot_names(moving: bool) -> list[str]:
+    """The probes' names: the fixed ones, then the moving ones when there are any."""
+    fixed = [f"{PROBE}{number}" for number in range(MAX_PARTS)]
+    return fixed + ([f"{PROBE}_{kind}" for kind in MOVING] if moving else [])
+
+
+def assign(design: Design, moving: bool) -> list[Box | None]:
+    """Which part of the design each probe (in `slot_names` order) is, or None: parked."""
+    slots: list[Box | None] = [None] * len(slot_names(moving))
+    fixed = [box for box in design if box.kind not in MOVING]
+    slots[: len(fixed)] = fixed
+    for box in design:
+        if box.kind in MOVING:
+            slots[MAX_PARTS + MOVING.index(box.kind)] = box
+    return slots
+
+
+def controls_for(design: Design) -> Controls | None:
+    """The motorised plank's constant torque, when the design has one."""
+    torques = [box.torque for box in design if box.kind == MOVING[1]]
+    return Controls(controls={MOTOR: [(0.0, torques[0])]}) if torques else None
+
+
+def place(spec: mujoco.MjSpec, design: Design, moving: bool = False) -> None:
+    """The design in a spec made with `add_probes`, for compiling (the per-trial baseline)."""
+    for name, box in zip(slot_names(moving), assign(design, moving), strict=True):
+        body, geom = spec.body(name), spec.geom(f"{name}_geom")
+        if box is not None:
+            body.pos, body.quat, geom.size = list(box.center), list(box.quat), list(box.half)
+        else:
+            body.pos = list(PARKED)
+            geom.contype = geom.conaffinity = 0
+
+
 class ProbeModel:
     """A scenario's model with probe parts that trials move and resize in place.
 
@@ -276,13 +362,15 @@ class ProbeModel:
 
     def __init__(self, xml: str, scenario: Scenario) -> None:
         spec = mujoco.MjSpec.from_string(xml)
-        add_probes(spec)
+        self.kinematic = scenario.tier == "kinematic"
+        add_probes(spec, moving=self.kinematic)
         self.model = spec.compile()
         self.data = mujoco.MjData(self.model)
         self.scenario = scenario
         model = self.model
-        self.bodies = [model.body(f"{PROBE}{n}").id for n in range(MAX_PARTS)]
-        self.geoms = [model.geom(f"{PROBE}{n}_geom").id for n in range(MAX_PARTS)]
+        names = slot_names(self.kinematic)
+        self.bodies = [model.body(name).id for name in names]
+        self.geoms = [model.geom(f"{name}_geom").id for name in names]
         self.bvh = [int(model.body_bvhadr[b]) for b in self.bodies]
         self.contype = int(model.geom_contype[self.geoms[0]])
         self.conaffinity = int(model.geom_conaffinity[self.geoms[0]])
@@ -323,12 +411,14 @@ class ProbeModel:
         return path
 
     def set(self, design: Design) -> None:
-        """Move, resize and switch on the probes the design uses; park the others."""
+        """Move, resize and switch on the probes the design uses; park the others. A moving
+        probe's mass and inertia follow its new size."""
         model = self.model
-        for number, (body, geom) in enumerate(zip(self.bodies, self.geoms, strict=True)):
-            active = number < len(design)
-            if active:
-                box = design[number]
+        slots = assign(design, self.kinematic)
+        for number, (body, geom, box) in enumerate(
+            zip(self.bodies, self.geoms, slots, strict=True)
+        ):
+            if box is not None:
                 model.body_pos[body] = box.center
                 model.body_quat[body] = box.quat
                 model.geom_size[geom] = box.half
@@ -336,25 +426,30 @@ class ProbeModel:
                 model.geom_aabb[geom] = (0.0, 0.0, 0.0, *box.half)
                 if self.bvh[number] >= 0:  # the body's bounding volume, for the midphase
                     model.bvh_aabb[self.bvh[number]] = (0.0, 0.0, 0.0, *box.half)
+                if number >= MAX_PARTS:
+                    _size_inertia(model, body, box)
             else:
                 model.body_pos[body] = PARKED
-            model.geom_contype[geom] = self.contype if active else 0
-            model.geom_conaffinity[geom] = self.conaffinity if active else 0
+            model.geom_contype[geom] = self.contype if box is not None else 0
+            model.geom_conaffinity[geom] = self.conaffinity if box is not None else 0
         mujoco.mj_resetData(model, self.data)  # mocap poses come from body_pos/body_quat
+        if any(box is not None for box in slots[MAX_PARTS:]):
+            mujoco.mj_setConst(model, self.data)
         mujoco.mj_kinematics(model, self.data)
 
     def sunk(self, design: Design) -> bool:
         """Whether one of the design's parts sinks into the scenery or the payload at its start.
         A part is posed for the check alone (no reset, no kinematics), and only when a geom is
         within reach of its bounding sphere (a gap of more than 0.01 m cannot be an overlap)."""
-        for number, box in enumerate(design):
+        for geom, box in zip(self.geoms, assign(design, self.kinematic), strict=True):
+            if box is None:
+                continue
             radius = math.sqrt(sum(h * h for h in box.half))
             offsets = self.others_xpos - np.array(box.center)
             gap = np.sqrt((offsets * offsets).sum(axis=1)) - self.others_rbound - radius
             near = self.others[gap < 0.01]
             if not len(near):
                 continue
-            geom = self.geoms[number]
             self.model.geom_size[geom] = box.half
             self.model.geom_rbound[geom] = radius
             self.at_start.geom_xpos[geom] = box.center
@@ -377,12 +472,46 @@ class ProbeModel:
         return first
 
     def run(self, design: Design) -> Run:
+        if any(box.kind in MOVING for box in design):  # it moves from the start: a run of its own
+            self.set(design)
+            controls = controls_for(design)
+            return simulate(
+                self.model, self.scenario, data=self.data, rest_s=REST_S, controls=controls
+            )
         first = self.first_approach(design)
         if first is None:
             return self.alone
         self.set(design)
         resume = self.checkpoints[first // self.check_steps]
         return simulate(self.model, self.scenario, data=self.data, rest_s=REST_S, resume=resume)
+
+
+def _size_inertia(model: mujoco.MjModel, body: int, box: Box) -> None:
+    """A box body's mass and inertia (about its centre, on its axes) for its size."""
+    x, y, z = box.half
+    mass = MATERIALS[PROBE_MATERIAL].density * 8 * x * y * z
+    model.body_mass[body] = mass
+    model.body_inertia[body] = (
+        mass / 3 * (y * y + z * z),
+        mass / 3 * (x * x + z * z),
+        mass / 3 * (x * x + y * y),
+    )
+
+
+def compiled_for(xml: str, scenario: Scenario, design: Design) -> mujoco.MjModel:
+    """The scene's model with the design's parts compiled in: what `ProbeModel` spares every
+    trial."""
+    spec = mujoco.MjSpec.from_string(xml)
+    kinematic = scenario.tier == "kinematic"
+    add_probes(spec, moving=kinematic)
+    place(spec, design, kinematic)
+    return spec.compile()
+
+
+def fresh_run(xml: str, scenario: Scenario, design: Design) -> Run:
+    """The same trial on a model compiled for it, as `ProbeModel.run` makes it in place."""
+    model = compiled_for(xml, scenario, design)
+    return simulate(model, scenario, rest_s=REST_S, controls=controls_for(design))
 
 
 def naive_trial(xml: str, scenario: Scenario, trial: int) -> tuple[Design | None, Run | None]:
@@ -392,21 +521,19 @@ def naive_trial(xml: str, scenario: Scenario, trial: int) -> tuple[Design | None
     beyond it). The same draws, so the same design and outcome as `trial_design` and
     `ProbeModel.run`."""
     rng = _rng(scenario, trial)
+    kinematic = scenario.tier == "kinematic"
     for _ in range(MAX_DRAWS):
         design = within_budget(draw_design(rng, scenario), scenario)
-        spec = mujoco.MjSpec.from_string(xml)
-        add_probes(spec, len(design))
-        for number, box in enumerate(design):
-            spec.body(f"{PROBE}{number}").pos = list(box.center)
-            spec.body(f"{PROBE}{number}").quat = list(box.quat)
-            spec.geom(f"{PROBE}{number}_geom").size = list(box.half)
-        model = spec.compile()
+        model = compiled_for(xml, scenario, design)
         data = mujoco.MjData(model)
         mujoco.mj_kinematics(model, data)
-        probes = [model.geom(f"{PROBE}{n}_geom").id for n in range(len(design))]
-        others = np.array([g for g in range(model.ngeom) if g not in probes])
+        names = slot_names(kinematic)
+        slots = assign(design, kinematic)
+        probes = [model.geom(f"{n}_geom").id for n, b in zip(names, slots, strict=True) if b]
+        every_probe = {model.geom(f"{n}_geom").id for n in names}
+        others = np.array([g for g in range(model.ngeom) if g not in every_probe])
         if not sinks(model, data, probes, others):
-            return design, simulate(model, scenario, data=data)
+            return design, simulate(model, scenario, data=data, controls=controls_for(design))
     return None, None
 
 
@@ -461,13 +588,14 @@ def random_baseline(
         if keep_designs:
             designs.append(design)
         successes += probes.run(design).success
-    return BaselineResult(difficulty(successes, trials), refused, tuple(designs))
+    name = KINEMATIC_BASELINE if probes.kinematic else BASELINE
+    return BaselineResult(difficulty(successes, trials, name), refused, tuple(designs))
 
 
-def difficulty(successes: int, trials: int) -> Difficulty:
+def difficulty(successes: int, trials: int, baseline: str = BASELINE) -> Difficulty:
     low, high = wilson(successes, trials)
     return Difficulty(
-        baseline=BASELINE,
+        baseline=baseline,
         trials=trials,
         successes=successes,
         random_solve_rate=round(successes / trials, 6) if trials else 0.0,

@@ -18,7 +18,14 @@ from pathlib import Path
 import mujoco
 
 from benchgen_dagster.sandbox.protocol import JobOutcome, ScriptFailure
-from benchgen_dagster.schema.contract import Reason, Scenario, Stage, StageResult, ValidationReport
+from benchgen_dagster.schema.contract import (
+    Controls,
+    Reason,
+    Scenario,
+    Stage,
+    StageResult,
+    ValidationReport,
+)
 from benchgen_dagster.validation.difficulty import (
     MAX_TRIALS,
     TRIVIAL_LOW95,
@@ -26,16 +33,18 @@ from benchgen_dagster.validation.difficulty import (
     random_baseline,
     wilson,
 )
-from benchgen_dagster.validation.model import CompiledScene, compile_scene
+from benchgen_dagster.validation.model import SOLUTION_PREFIX, CompiledScene, compile_scene
 from benchgen_dagster.validation.rules import RuleViolation, check_rules
 from benchgen_dagster.validation.scene import (
     Scene,
     SceneError,
     VariantContext,
     assemble_scenario,
+    load_mechanism,
     load_parts,
 )
 from benchgen_dagster.validation.simulate import (
+    Run,
     deepest_overlap,
     energy_tolerance,
     payload_clearance,
@@ -45,6 +54,7 @@ from benchgen_dagster.validation.simulate import (
 )
 
 OVERLAP_TOLERANCE_M = 0.001  # parts may touch, not sink into each other by more than this
+SETTLED_JOINT_SPEED = 0.05  # rad/s or m/s: a passive joint slower than this at the end has settled
 # What a validation result depends on, besides the dataset contract: the validator version
 # hashes exactly these, so editing a pipeline step or an internal record keeps partitions fresh.
 VALIDATION_MODULES = ("difficulty", "funnel", "geometry", "model", "rules", "scene", "simulate")
@@ -65,6 +75,7 @@ class ValidatedVariant:
     xml: str | None = None
     solution_xml: str | None = None
     geometry_sha256: str | None = None
+    controls: Controls | None = None
     seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
 
@@ -132,13 +143,14 @@ def validate_variant(
     seed = outcome.job.seed
     scenario: Scenario | None = None
     compiled: CompiledScene | None = None
+    controls: Controls | None = None
     try:
         if isinstance(outcome, ScriptFailure):
             raise _Rejected(Stage.run, outcome.reason, outcome.message)
         funnel.passed(Stage.run)
         with funnel.timed(Stage.geometry):
             scene = _geometry(funnel, outcome)
-        scenario = scene.scenario
+        scenario, controls = scene.scenario, scene.controls
         with funnel.timed(Stage.rules):
             _rules(funnel, scene)
         with funnel.timed(Stage.model):
@@ -146,7 +158,7 @@ def validate_variant(
         with funnel.timed(Stage.stable):
             _stable_and_not_trivial(funnel, scenario, compiled.model)
         with funnel.timed(Stage.solvable):
-            _solvable_and_robust(funnel, scenario, compiled.solution_model)
+            _solvable_and_robust(funnel, scenario, compiled.solution_model, controls)
         with funnel.timed(Stage.difficulty):
             scenario = _difficulty(funnel, scenario, compiled.xml)
     except _Rejected as rejection:
@@ -166,6 +178,7 @@ def validate_variant(
         compiled.xml,
         compiled.solution_xml,
         compiled.geometry_sha256,
+        controls,
         funnel.seconds,
     )
 
@@ -174,6 +187,7 @@ def _geometry(funnel: _Funnel, outcome: JobOutcome) -> Scene:
     assert not isinstance(outcome, ScriptFailure)
     try:
         parts, solution = load_parts(outcome)
+        actuators, controls = load_mechanism(outcome.build, solution, SOLUTION_PREFIX)
         scenario = assemble_scenario(outcome, funnel.context)
     except SceneError as error:
         raise _Rejected(Stage.geometry, error.reason, str(error)) from None
@@ -185,13 +199,15 @@ def _geometry(funnel: _Funnel, outcome: JobOutcome) -> Scene:
         pieces=pieces,
         convex_hulls=hulls,
         solution_parts=len(solution),
+        joints=sum(p.joint is not None for p in (*parts, *solution)),
+        actuators=len(actuators),
     )
-    return Scene(scenario, parts, solution)
+    return Scene(scenario, parts, solution, actuators, controls)
 
 
 def _rules(funnel: _Funnel, scene: Scene) -> None:
     try:
-        measurements = check_rules(scene.scenario, scene.solution)
+        measurements = check_rules(scene.scenario, scene.solution, scene.actuators, scene.controls)
     except RuleViolation as error:
         raise _Rejected(Stage.rules, error.reason, str(error)) from None
     funnel.passed(Stage.rules, **measurements)
@@ -255,6 +271,8 @@ def _stable_and_not_trivial(funnel: _Funnel, scenario: Scenario, model: mujoco.M
             f"{speed_limit(scenario):.1f} m/s",
             measured,
         )
+    if scenario.tier == "kinematic":
+        _within_range(Stage.stable, run, "with nothing added", measured)
     if run.energy_gain > energy_tolerance(scenario):
         raise _Rejected(
             Stage.stable,
@@ -269,6 +287,17 @@ def _stable_and_not_trivial(funnel: _Funnel, scenario: Scenario, model: mujoco.M
             "with nothing added the payload leaves the simulation bounds",
             measured,
         )
+    if scenario.tier == "kinematic":
+        measured["joint_speed_end"] = round(run.joint_speed, 5)
+        ran_out = not (run.touched_forbid or run.reached_goal)  # else it stopped early
+        if ran_out and run.joint_speed > SETTLED_JOINT_SPEED:
+            raise _Rejected(
+                Stage.stable,
+                Reason.joints_not_settled,
+                f"with nothing added the scenery's joints still move at {run.joint_speed:.3f} "
+                f"at the end, above {SETTLED_JOINT_SPEED}",
+                measured,
+            )
     funnel.passed(Stage.stable, **measured)
     trivial = {"final_goal_distance_m": round(run.min_goal_distance, 4)}
     if run.reached_goal:
@@ -281,9 +310,33 @@ def _stable_and_not_trivial(funnel: _Funnel, scenario: Scenario, model: mujoco.M
     funnel.passed(Stage.trivial, **trivial)
 
 
-def _solvable_and_robust(funnel: _Funnel, scenario: Scenario, model: mujoco.MjModel) -> None:
+def _within_range(stage: Stage, run: Run, when: str, measured: dict[str, float]) -> None:
+    if run.out_of_range:
+        raise _Rejected(
+            stage, Reason.joint_out_of_range, f"{when} joint {run.out_of_range}", measured
+        )
+
+
+def _solvable_and_robust(
+    funnel: _Funnel, scenario: Scenario, model: mujoco.MjModel, controls: Controls | None
+) -> None:
     data = mujoco.MjData(model)  # one for every run of the solution
-    run = simulate(model, scenario, data=data)
+    run = simulate(model, scenario, data=data, controls=controls)
+    mechanism: dict[str, float] = {}
+    if scenario.tier == "kinematic":
+        mechanism = {
+            "actuator_work_j": round(run.actuator_work, 6),
+            "energy_beyond_work_j": round(run.energy_gain, 6),
+        }
+        _within_range(Stage.solvable, run, "with the reference solution", mechanism)
+        if run.energy_gain > energy_tolerance(scenario):
+            raise _Rejected(
+                Stage.solvable,
+                Reason.energy_exceeds_work,
+                f"with the reference solution the system gained {run.energy_gain:.4f} J more "
+                f"than its actuators put in ({run.actuator_work:.4f} J)",
+                mechanism,
+            )
     if run.touched_forbid:
         raise _Rejected(
             Stage.solvable,
@@ -298,15 +351,28 @@ def _solvable_and_robust(funnel: _Funnel, scenario: Scenario, model: mujoco.MjMo
             f"(it ends {run.min_goal_distance * 1000:.0f} mm away at best)",
             {"goal_distance_m": round(run.min_goal_distance, 4)},
         )
+    if controls is not None and simulate(model, scenario, data=data).success:
+        raise _Rejected(
+            Stage.solvable,
+            Reason.controls_not_needed,
+            "the reference solution solves the scenario with every control held at zero: "
+            "its actuators are not needed, so it is not a kinematic solution",
+            mechanism,
+        )
     funnel.passed(
         Stage.solvable,
         time_to_goal_s=run.time_to_goal or 0.0,
         max_speed_mps=round(run.max_speed, 4),
+        **mechanism,
     )
     settings = funnel.settings
     trials, certificate = settings.robust_trials, settings.certificate_trials
     offsets = perturbations(scenario, max(trials, certificate))
-    outcomes = [simulate(model, scenario, offset, data=data).success for offset in offsets[:trials]]
+
+    def succeeds(offset: object) -> bool:
+        return simulate(model, scenario, offset, data=data, controls=controls).success  # type: ignore[arg-type]
+
+    outcomes = [succeeds(offset) for offset in offsets[:trials]]
     successes = sum(outcomes)
     measured: dict[str, float] = {"successes": successes, "trials": trials}
     if successes < settings.robust_min_successes:
@@ -317,10 +383,7 @@ def _solvable_and_robust(funnel: _Funnel, scenario: Scenario, model: mujoco.MjMo
             f"perturbed starts, below {settings.robust_min_successes}",
             measured,
         )
-    outcomes += [
-        simulate(model, scenario, offset, data=data).success
-        for offset in offsets[trials:certificate]
-    ]
+    outcomes += [succeeds(offset) for offset in offsets[trials:certificate]]
     certified = sum(outcomes[:certificate])
     measured |= {
         "certificate_successes": certified,

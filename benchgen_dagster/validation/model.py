@@ -15,7 +15,7 @@ import mujoco
 import numpy as np
 
 from benchgen_dagster.schema.contract import MATERIALS, Box3, PayloadShape, Scenario
-from benchgen_dagster.validation.scene import Part, Scene
+from benchgen_dagster.validation.scene import ActuatorSpec, Part, Scene
 
 PAYLOAD_JOINT = "payload_joint"
 SOLUTION_PREFIX = "solution_"
@@ -67,6 +67,7 @@ def scene_spec(scene: Scene, *, with_solution: bool) -> mujoco.MjSpec:
     scenario = scene.scenario
     spec = mujoco.MjSpec()
     spec.modelname = scenario.scenario_id
+    spec.compiler.degree = False  # every angle was converted to radians, once, in the scene
     spec.option.timestep = scenario.simulation.timestep
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     spec.option.enableflags |= mujoco.mjtEnableBit.mjENBL_ENERGY
@@ -80,6 +81,7 @@ def scene_spec(scene: Scene, *, with_solution: bool) -> mujoco.MjSpec:
     add_parts(spec, scene.parts, "", COLORS["part"], meshes)
     if with_solution:
         add_parts(spec, scene.solution, SOLUTION_PREFIX, COLORS["solution"], meshes)
+        add_actuators(spec, scene.actuators, SOLUTION_PREFIX)
     _add_payload(spec, scenario)
     _add_zones(spec, scenario)
     _add_lights_and_cameras(spec, scenario.simulation.bounds)
@@ -93,9 +95,24 @@ def add_parts(
     rgba: tuple[float, ...],
     meshes: set[str],
 ) -> None:
+    """Fixed parts as geoms of the world body; a part on a joint as a body of its own, its
+    origin on the joint's anchor, its mass from its material."""
     for part in parts:
-        friction = [MATERIALS[part.material].friction, *ROLLING_FRICTION]
+        material = MATERIALS[part.material]
+        friction = [material.friction, *ROLLING_FRICTION]
         hulls = [h for piece in part.pieces for h in piece.hulls]
+        body, origin = spec.worldbody, np.zeros(3)
+        if part.joint is not None:
+            origin = np.array(part.joint.anchor)
+            body = spec.worldbody.add_body(name=f"{prefix}{part.label}", pos=list(origin))
+            body.add_joint(
+                name=joint_name(prefix, part.label),
+                type=JOINT_TYPES[part.joint.kind],
+                axis=list(part.joint.axis),
+                damping=part.joint.damping,
+                armature=part.joint.armature,
+                **_joint_range(part.joint.range),
+            )
         for index, hull in enumerate(hulls):
             mesh_name = f"mesh_{hull.key}"
             if mesh_name not in meshes:  # identical meshes are stored once
@@ -103,15 +120,49 @@ def add_parts(
                 mesh.uservert = hull.vertices.ravel().tolist()
                 mesh.userface = hull.faces.ravel().tolist()
                 meshes.add(mesh_name)
-            spec.worldbody.add_geom(
+            body.add_geom(
                 name=f"{prefix}{part.label}_{index}",
                 type=mujoco.mjtGeom.mjGEOM_MESH,
                 meshname=mesh_name,
-                pos=list(hull.offset),
+                pos=(np.array(hull.offset) - origin).tolist(),
                 friction=friction,
+                density=material.density,
                 condim=6,
                 rgba=list(rgba),
             )
+
+
+JOINT_TYPES = {"hinge": mujoco.mjtJoint.mjJNT_HINGE, "slide": mujoco.mjtJoint.mjJNT_SLIDE}
+
+
+def joint_name(prefix: str, label: str) -> str:
+    return f"{prefix}{label}_joint"
+
+
+def _joint_range(limits: tuple[float, float] | None) -> dict:
+    if limits is None:
+        return {"limited": mujoco.mjtLimited.mjLIMITED_FALSE}
+    return {"limited": mujoco.mjtLimited.mjLIMITED_TRUE, "range": list(limits)}
+
+
+def add_actuators(spec: mujoco.MjSpec, actuators: tuple[ActuatorSpec, ...], prefix: str) -> None:
+    """Each actuator on its joint, its control and force limited as declared."""
+    for declared in actuators:
+        actuator = spec.add_actuator(
+            name=declared.name,
+            target=joint_name(prefix, declared.joint),
+            trntype=mujoco.mjtTrn.mjTRN_JOINT,
+        )
+        if declared.kind == "position":
+            actuator.set_to_position(kp=declared.gain, dampratio=1.0)
+        elif declared.kind == "velocity":
+            actuator.set_to_velocity(kv=declared.gain)
+        else:
+            actuator.set_to_motor()
+        actuator.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
+        actuator.ctrlrange = list(declared.control_range)
+        actuator.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
+        actuator.forcerange = [-declared.force_limit, declared.force_limit]
 
 
 def _add_payload(spec: mujoco.MjSpec, scenario: Scenario) -> None:

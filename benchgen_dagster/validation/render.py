@@ -14,6 +14,8 @@ import mujoco
 import numpy as np
 from PIL import Image
 
+from benchgen_dagster.dataset.members import FILMSTRIP_FRAMES
+from benchgen_dagster.schema.contract import Controls
 from benchgen_dagster.validation.model import CAMERAS
 
 WIDTH, HEIGHT = 320, 240
@@ -48,9 +50,38 @@ class SceneRenderer:
         mujoco.mj_forward(model, data)
         return self.frames(model, data, cameras)
 
+    def filmstrip(
+        self,
+        solution_xml: str,
+        controls: Controls | None,
+        duration_s: float,
+        frames: int = FILMSTRIP_FRAMES,
+        camera: str = CAMERAS[0],
+    ) -> bytes:
+        """One PNG of `frames` views of the reference run, left to right, evenly spaced in
+        time from the start to the end of its duration: a mechanism seen moving."""
+        model = mujoco.MjModel.from_xml_string(solution_xml)
+        data = mujoco.MjData(model)
+        names = [model.actuator(k).name for k in range(model.nu)]
+        images = []
+        for frame in range(frames):
+            until = duration_s * frame / max(1, frames - 1)
+            while data.time < until:
+                if controls is not None:
+                    data.ctrl[:] = [controls.at(name, data.time) for name in names]
+                mujoco.mj_step(model, data)
+            mujoco.mj_forward(model, data)
+            [image] = self.frames(model, data, (camera,), encode=False)
+            images.append(image)
+        return png_bytes(np.concatenate(images, axis=1))
+
     def frames(
-        self, model: mujoco.MjModel, data: mujoco.MjData, cameras: tuple[str, ...]
-    ) -> list[bytes]:
+        self,
+        model: mujoco.MjModel,
+        data: mujoco.MjData,
+        cameras: tuple[str, ...],
+        encode: bool = True,
+    ) -> list:
         # Each costs time in proportion to its size: the offscreen buffer is the image's size
         # (the MJCF asks for more, for its users), the font the smallest (no text is drawn),
         # the scene holds the model's geoms and sites and room for decorations.
@@ -67,7 +98,8 @@ class SceneRenderer:
                 )
                 mujoco.mjr_render(self._viewport, scene, context)
                 mujoco.mjr_readPixels(self._pixels, None, self._viewport, context)
-                images.append(png_bytes(np.flipud(self._pixels)))
+                pixels = np.flipud(self._pixels)
+                images.append(png_bytes(pixels) if encode else pixels.copy())
             return images
         finally:
             context.free()

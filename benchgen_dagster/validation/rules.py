@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from benchgen_dagster.schema.contract import MATERIALS, Box3, Reason, Scenario
-from benchgen_dagster.validation.scene import Part
+from benchgen_dagster.kit import actuator_cost
+from benchgen_dagster.schema.contract import MATERIALS, Box3, Controls, Reason, Scenario
+from benchgen_dagster.validation.scene import ActuatorSpec, Part
 
 
 class RuleViolation(Exception):
@@ -14,15 +15,25 @@ class RuleViolation(Exception):
         self.reason = reason
 
 
-def check_rules(scenario: Scenario, solution: tuple[Part, ...]) -> dict[str, float]:
+def check_rules(
+    scenario: Scenario,
+    solution: tuple[Part, ...],
+    actuators: tuple[ActuatorSpec, ...] = (),
+    controls: Controls | None = None,
+) -> dict[str, float]:
     """Raise RuleViolation for the first broken rule; return the measurements on success."""
-    for reason, message in violations(scenario, solution):
+    for reason, message in violations(scenario, solution, actuators, controls):
         raise RuleViolation(reason, message)
-    weight_g, cost = solution_weight_and_cost(solution)
+    weight_g, cost = solution_weight_and_cost(solution, actuators)
     return {"solution_weight_g": round(weight_g, 3), "solution_cost": round(cost, 4)}
 
 
-def violations(scenario: Scenario, solution: tuple[Part, ...]) -> Iterator[tuple[Reason, str]]:
+def violations(
+    scenario: Scenario,
+    solution: tuple[Part, ...],
+    actuators: tuple[ActuatorSpec, ...] = (),
+    controls: Controls | None = None,
+) -> Iterator[tuple[Reason, str]]:
     bounds = scenario.simulation.bounds
     goal = scenario.goal_zone
     payload = scenario.payload
@@ -54,7 +65,9 @@ def violations(scenario: Scenario, solution: tuple[Part, ...]) -> Iterator[tuple
                 Reason.solution_outside_build_zone,
                 f"solution part {part.label} reaches outside the build zone ({excess})",
             )
-    weight_g, cost = solution_weight_and_cost(solution)
+    if controls is not None:
+        yield from controls_beyond_limits(actuators, controls)
+    weight_g, cost = solution_weight_and_cost(solution, actuators)
     limits = scenario.constraints
     if weight_g > limits.max_weight_g or cost > limits.max_unit_cost:
         yield (
@@ -64,12 +77,34 @@ def violations(scenario: Scenario, solution: tuple[Part, ...]) -> Iterator[tuple
         )
 
 
-def solution_weight_and_cost(solution: tuple[Part, ...]) -> tuple[float, float]:
+def controls_beyond_limits(
+    actuators: tuple[ActuatorSpec, ...], controls: Controls
+) -> Iterator[tuple[Reason, str]]:
+    """A schedule that asks an actuator for more than its control range allows: MuJoCo would
+    quietly clamp it, so the schedule would not describe the run."""
+    for actuator in actuators:
+        low, high = actuator.control_range
+        for time, value in controls.controls[actuator.name]:
+            if not low - 1e-9 <= value <= high + 1e-9:
+                yield (
+                    Reason.actuator_over_limit,
+                    f"the schedule of {actuator.name} asks for {value:.4g} at {time:g} s, "
+                    f"outside its control range [{low:.4g}, {high:.4g}]",
+                )
+                break
+
+
+def solution_weight_and_cost(
+    solution: tuple[Part, ...], actuators: tuple[ActuatorSpec, ...] = ()
+) -> tuple[float, float]:
+    """The solution's weight in grams and its cost: its material, and each actuator by its
+    force limit (`kit.actuator_cost`)."""
     weight_kg = sum(p.volume * MATERIALS[p.material].density for p in solution)
     cost = sum(
         p.volume * MATERIALS[p.material].density * MATERIALS[p.material].cost_per_kg
         for p in solution
     )
+    cost += sum(actuator_cost(a.force_limit) for a in actuators)
     return weight_kg * 1000, cost
 
 

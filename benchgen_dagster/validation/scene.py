@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from benchgen_dagster.sandbox.protocol import RawBox, RawVariant
+from benchgen_dagster.sandbox.protocol import RawActuator, RawBox, RawBuild, RawJoint, RawVariant
 from benchgen_dagster.schema.contract import (
     MATERIALS,
     Box3,
     Constraints,
+    Controls,
     Lineage,
     Payload,
     PayloadShape,
@@ -41,11 +43,45 @@ class VariantContext:
         return scenario_id_for(self.lineage.request_id, seed)
 
 
+DEGREE = math.pi / 180
+
+
+@dataclass(frozen=True)
+class JointSpec:
+    """A part's joint in metres and radians; `range` is measured from the built pose."""
+
+    kind: str
+    axis: tuple[float, float, float]
+    anchor: tuple[float, float, float]
+    range: tuple[float, float] | None
+    damping: float
+    armature: float
+
+    @property
+    def unit(self) -> float:
+        """Metres per millimetre, or radians per degree: a script's units in the model's."""
+        return MM if self.kind == "slide" else DEGREE
+
+
+@dataclass(frozen=True)
+class ActuatorSpec:
+    """An actuator of the solution in the model's units: control range and gain per metre or
+    radian, force limit in N or N·m."""
+
+    name: str
+    joint: str
+    kind: str
+    force_limit: float
+    control_range: tuple[float, float]
+    gain: float
+
+
 @dataclass(frozen=True)
 class Part:
     label: str
     material: str
     pieces: tuple[PieceGeometry, ...]
+    joint: JointSpec | None = None
 
     @property
     def volume(self) -> float:
@@ -64,6 +100,8 @@ class Scene:
     scenario: Scenario
     parts: tuple[Part, ...]
     solution: tuple[Part, ...]
+    actuators: tuple[ActuatorSpec, ...] = ()
+    controls: Controls | None = None  # in the model's units, keyed by the actuators' names
 
 
 class SceneError(Exception):
@@ -90,6 +128,7 @@ def load_parts(variant: RawVariant) -> tuple[tuple[Part, ...], tuple[Part, ...]]
                 label,
                 build.materials.get(label, "wood"),
                 tuple(piece_from_stl(variant.meshes[name]) for name in names),
+                joint_spec(build.joints.get(label)),
             )
             for label, names in sorted(build.parts.items())
         )
@@ -98,6 +137,7 @@ def load_parts(variant: RawVariant) -> tuple[tuple[Part, ...], tuple[Part, ...]]
                 label,
                 build.solution_material,
                 tuple(piece_from_stl(variant.meshes[name]) for name in names),
+                joint_spec(build.joints.get(label)),
             )
             for label, names in sorted(build.solution.items())
         )
@@ -109,6 +149,94 @@ def load_parts(variant: RawVariant) -> tuple[tuple[Part, ...], tuple[Part, ...]]
     if not parts:
         raise SceneError(Reason.mesh_invalid, "the scenario has no fixed parts")
     return parts, solution
+
+
+def joint_spec(raw: RawJoint | None) -> JointSpec | None:
+    """A declared joint in metres and radians: the one place a joint's units are converted."""
+    if raw is None:
+        return None
+    length = math.sqrt(sum(a * a for a in raw.axis))
+    if length < 1e-9:
+        raise SceneError(Reason.script_output_invalid, "a joint's axis has no direction")
+    unit = MM if raw.kind == "slide" else DEGREE
+    low_high = None
+    if raw.range is not None:
+        low, high = raw.range
+        if not low < high:
+            raise SceneError(Reason.script_output_invalid, f"a joint range {raw.range} is empty")
+        low_high = (low * unit, high * unit)
+    return JointSpec(
+        kind=raw.kind,
+        axis=tuple(a / length for a in raw.axis),  # type: ignore[arg-type]
+        anchor=tuple(v * MM for v in raw.anchor),  # type: ignore[arg-type]
+        range=low_high,
+        damping=raw.damping / unit,
+        armature=raw.armature,
+    )
+
+
+def load_mechanism(
+    build: RawBuild, solution: tuple[Part, ...], prefix: str
+) -> tuple[tuple[ActuatorSpec, ...], Controls | None]:
+    """The solution's actuators and their schedule in the model's units, named as in the
+    solution's MJCF (`prefix` + name); raises SceneError for a joint on no part."""
+    stray = sorted(set(build.joints) - {*build.parts, *build.solution})
+    if stray:
+        raise SceneError(
+            Reason.script_output_invalid, f"joints on parts that do not exist: {', '.join(stray)}"
+        )
+    joints = {part.label: part.joint for part in solution if part.joint is not None}
+    return mechanism(build.actuators, build.controls, joints, prefix)
+
+
+def mechanism(
+    declared: Mapping[str, RawActuator],
+    schedules: Mapping[str, list[tuple[float, float]]],
+    joints: Mapping[str, JointSpec],
+    prefix: str,
+) -> tuple[tuple[ActuatorSpec, ...], Controls | None]:
+    """Declared actuators and their schedules (a script's units) in the model's units; raises
+    SceneError for an actuator on no jointed part of the design, or a schedule of none."""
+    if set(schedules) != set(declared):
+        raise SceneError(
+            Reason.script_output_invalid,
+            "every actuator needs a control schedule and every schedule an actuator "
+            f"(actuators {sorted(declared)}, schedules {sorted(schedules)})",
+        )
+    actuators, controls = [], {}
+    for name, raw in sorted(declared.items()):
+        joint = joints.get(raw.joint)
+        if joint is None:
+            raise SceneError(
+                Reason.script_output_invalid,
+                f"actuator {name} drives {raw.joint}, which is not a jointed solution part",
+            )
+        actuator = actuator_spec(prefix + name, raw, joint)
+        actuators.append(actuator)
+        scale = 1.0 if raw.kind == "motor" else joint.unit
+        controls[actuator.name] = [(t, v * scale) for t, v in schedules[name]]
+    if not actuators:
+        return (), None
+    try:
+        return tuple(actuators), Controls(controls=controls)
+    except ValidationError as error:
+        raise SceneError(Reason.script_output_invalid, _short(error)) from None
+
+
+def actuator_spec(name: str, raw: RawActuator, joint: JointSpec) -> ActuatorSpec:
+    """A declared actuator in the model's units."""
+    scale = 1.0 if raw.kind == "motor" else joint.unit
+    low, high = raw.control_range
+    if not low < high:
+        raise SceneError(Reason.script_output_invalid, f"actuator {name}'s control range is empty")
+    return ActuatorSpec(
+        name=name,
+        joint=raw.joint,
+        kind=raw.kind,
+        force_limit=raw.force_limit,
+        control_range=(low * scale, high * scale),
+        gain=raw.gain / joint.unit,
+    )
 
 
 def assemble_scenario(variant: RawVariant, context: VariantContext) -> Scenario:
@@ -164,6 +292,7 @@ def assemble_scenario(variant: RawVariant, context: VariantContext) -> Scenario:
             ),
             split=context.split,
             lineage=context.lineage,
+            tier="kinematic" if build.joints or build.actuators else "spatial",
         )
     except (ValidationError, ValueError) as error:
         raise SceneError(Reason.script_output_invalid, _short(error)) from None

@@ -1,12 +1,16 @@
 """Score a candidate design on a packaged scenario, the way the validator scored the reference.
 
 A design is either a mapping of part labels to build123d shapes or binary STL files (one or
-several solids each, in millimetres like a family script, all of one material), or an MJCF
-document whose worldbody holds the design's bodies (metres; a body without a joint is fixed,
-hinged bodies swing freely; mass as MuJoCo computes it, cost at the material's price per kg).
-The design is checked against the build zone and the cost and weight limits, added to the
-scenario's own MJCF, checked for interpenetration and simulated from the payload's start and
-from seeded perturbations of it.
+several solids each, in millimetres like a family script, all of one material), a
+`kit.Mechanism` (such parts with the kit's joints, actuators and control schedule, in a
+script's millimetres and degrees), or an MJCF document whose worldbody holds the design's
+bodies (metres; a body without a joint is fixed, jointed bodies move; its actuators need a
+force limit, and `controls` gives their schedule in MJCF units; mass as MuJoCo computes it,
+cost at the material's price per kg). Every actuator costs `kit.actuator_cost` of its force
+limit. The design is checked against the build zone, the cost and weight limits and its
+actuators' control ranges, added to the scenario's own MJCF, checked for interpenetration and
+simulated from the payload's start and from seeded perturbations of it, its controls set
+before every step.
 """
 
 from __future__ import annotations
@@ -23,19 +27,31 @@ import numpy as np
 from pydantic import Field
 
 from benchgen_dagster.dataset.reader import ScenarioSample
-from benchgen_dagster.schema.contract import MATERIALS, Box3, Model, Scenario
+from benchgen_dagster.kit import Mechanism, actuator_cost
+from benchgen_dagster.sandbox.protocol import RawActuator, RawJoint
+from benchgen_dagster.schema.contract import MATERIALS, Box3, Controls, Model, Scenario
 from benchgen_dagster.validation.funnel import OVERLAP_TOLERANCE_M
 from benchgen_dagster.validation.geometry import GeometryError, piece_from_stl
-from benchgen_dagster.validation.model import add_parts
-from benchgen_dagster.validation.rules import overhang, solution_weight_and_cost
-from benchgen_dagster.validation.scene import Part
-from benchgen_dagster.validation.simulate import deepest_overlap, perturbations, simulate
+from benchgen_dagster.validation.model import add_actuators, add_parts
+from benchgen_dagster.validation.rules import (
+    controls_beyond_limits,
+    overhang,
+    solution_weight_and_cost,
+)
+from benchgen_dagster.validation.scene import Part, SceneError, joint_spec, mechanism
+from benchgen_dagster.validation.simulate import (
+    deepest_overlap,
+    energy_tolerance,
+    perturbations,
+    simulate,
+)
 
 DESIGN_PREFIX = "design_"
 DESIGN_RGBA = (0.2, 0.55, 0.95, 1.0)
 TOLERANCE_MM = 0.1
 ANGULAR_TOLERANCE = 0.1  # radians, build123d's default
-Design = Mapping[str, Any] | str  # label → build123d shape or STL bytes (or a list); or MJCF
+# label → build123d shape or STL bytes (or a list); a kit.Mechanism of such parts; or MJCF
+Design = Mapping[str, Any] | Mechanism | str
 
 
 class Evaluation(Model):
@@ -52,6 +68,8 @@ class Evaluation(Model):
     weight_g: float = 0.0
     robust_successes: int = 0
     robust_trials: int = 0
+    actuators: int = 0
+    actuator_work_j: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,9 @@ class _Candidate:
     weight_g: float
     cost: float
     attach: Callable[[mujoco.MjSpec], None]  # adds the design to a scenario's spec
+    controls: Controls | None = None  # named as in the model with the design
+    actuators: int = 0
+    violations: tuple[str, ...] = ()  # what its declarations break (a control range)
 
 
 def evaluate(
@@ -67,17 +88,18 @@ def evaluate(
     design: Design,
     material: str = "wood",
     trials: int = 5,
+    controls: Controls | Mapping[str, Sequence[Sequence[float]]] | None = None,
 ) -> Evaluation:
     """Score `design` on a packaged scenario. Deterministic: the perturbed starts are seeded
-    by the scenario."""
+    by the scenario. `controls` is the schedule of an MJCF design's actuators, by their names
+    (a `Controls` record, or its `controls` mapping)."""
     if material not in MATERIALS:
         raise ValueError(f"unknown material {material!r}; known: {', '.join(MATERIALS)}")
-    candidate = (
-        _from_mjcf(design, material) if isinstance(design, str) else _from_parts(design, material)
-    )
+    candidate = _candidate(design, material, controls)
     scored: dict[str, Any] = {
         "cost": round(candidate.cost, 4),
         "weight_g": round(candidate.weight_g, 3),
+        "actuators": candidate.actuators,
     }
     reasons = _constraint_violations(scenario.scenario, candidate)
     if reasons:
@@ -86,9 +108,17 @@ def evaluate(
     clash = _clash(model)
     if clash:
         return Evaluation(valid=False, success=False, reasons=[clash], **scored)
-    run = simulate(model, scenario.scenario)
+    schedule = candidate.controls
+    run = simulate(model, scenario.scenario, controls=schedule)
     offsets = perturbations(scenario.scenario, trials) if trials else []
-    robust = sum(simulate(model, scenario.scenario, offset).success for offset in offsets)
+    robust = sum(
+        simulate(model, scenario.scenario, offset, controls=schedule).success for offset in offsets
+    )
+    moving = run.out_of_range or run.energy_gain > energy_tolerance(scenario.scenario)
+    if run.out_of_range:
+        reasons.append(f"joint {run.out_of_range}")
+    elif moving:
+        reasons.append(f"the system gained {run.energy_gain:.4f} J more than the actuators put in")
     if run.touched_forbid:
         reasons.append(f"the payload touches forbid zone {run.touched_forbid}")
     elif not run.reached_goal:
@@ -97,8 +127,9 @@ def evaluate(
         reasons.append("the payload leaves the scene" if run.left_bounds else "diverged")
     return Evaluation(
         valid=True,
-        success=run.success,
+        success=run.success and not moving,
         reasons=reasons,
+        actuator_work_j=round(run.actuator_work, 6),
         time_to_goal_s=run.time_to_goal,
         touched_forbid=run.touched_forbid,
         goal_distance_m=round(run.min_goal_distance, 4),
@@ -111,9 +142,7 @@ def evaluate(
 def ruled_out(scenario: ScenarioSample, design: Design, material: str = "wood") -> list[str]:
     """Why `evaluate` would rule the design out before simulating it (outside the build zone,
     above a limit, sunk into the scenery), or nothing: what a random design is redrawn on."""
-    candidate = (
-        _from_mjcf(design, material) if isinstance(design, str) else _from_parts(design, material)
-    )
+    candidate = _candidate(design, material, None)
     reasons = _constraint_violations(scenario.scenario, candidate)
     clash = "" if reasons else _clash(_with_design(scenario, candidate))
     return [*reasons, clash] if clash else reasons
@@ -125,9 +154,23 @@ def _with_design(scenario: ScenarioSample, candidate: _Candidate) -> mujoco.MjMo
     return spec.compile()
 
 
+def _candidate(
+    design: Design,
+    material: str,
+    controls: Controls | Mapping[str, Sequence[Sequence[float]]] | None,
+) -> _Candidate:
+    if isinstance(design, str):
+        return _from_mjcf(design, material, controls)
+    if controls is not None:
+        raise ValueError("controls go with an MJCF design; a Mechanism declares its own")
+    if isinstance(design, Mechanism):
+        return _from_mechanism(design, material)
+    return _from_parts(design, material)
+
+
 def _constraint_violations(scenario: Scenario, candidate: _Candidate) -> list[str]:
     limits = scenario.constraints
-    reasons = [
+    reasons = [*candidate.violations] + [
         f"{label} reaches outside the build zone ({excess})"
         for label, box in candidate.bounds.items()
         if (excess := overhang(box, scenario.build_zone))
@@ -142,16 +185,56 @@ def _constraint_violations(scenario: Scenario, candidate: _Candidate) -> list[st
 
 
 def _from_parts(design: Mapping[str, Any], material: str) -> _Candidate:
-    parts = tuple(_part(label, shape, material) for label, shape in sorted(design.items()))
-    weight_g, cost = solution_weight_and_cost(parts)
+    return _from_mechanism(Mechanism(dict(design)), material)
+
+
+def _from_mechanism(design: Mechanism, material: str) -> _Candidate:
+    """Parts with the kit's joint, actuator and schedule declarations, in a script's units,
+    converted as a family's reference solution is."""
+    stray = sorted(set(design.joints) - set(design.parts))
+    if stray:
+        raise ValueError(f"joints on parts the design does not have: {', '.join(stray)}")
+    try:
+        joints = {
+            label: joint_spec(RawJoint.model_validate(_plain(joint)))
+            for label, joint in design.joints.items()
+        }
+        actuators, controls = mechanism(
+            {n: RawActuator.model_validate(_plain(a)) for n, a in design.actuators.items()},
+            {n: [tuple(point) for point in points] for n, points in design.controls.items()},
+            joints,  # type: ignore[arg-type]
+            DESIGN_PREFIX,
+        )
+    except (SceneError, ValueError) as error:
+        raise ValueError(f"the design's mechanism: {error}") from None
+    parts = tuple(
+        _part(label, shape, material, joints.get(label))
+        for label, shape in sorted(design.parts.items())
+    )
+    weight_g, cost = solution_weight_and_cost(parts, actuators)
+    violations = (
+        tuple(m for _, m in controls_beyond_limits(actuators, controls)) if controls else ()
+    )
 
     def attach(spec: mujoco.MjSpec) -> None:
         add_parts(spec, parts, DESIGN_PREFIX, DESIGN_RGBA, {mesh.name for mesh in spec.meshes})
+        add_actuators(spec, actuators, DESIGN_PREFIX)
 
-    return _Candidate({part.label: part.bounds for part in parts}, weight_g, cost, attach)
+    bounds = {part.label: part.bounds for part in parts}
+    return _Candidate(bounds, weight_g, cost, attach, controls, len(actuators), violations)
 
 
-def _from_mjcf(xml: str, material: str) -> _Candidate:
+def _plain(declared: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(declared) if dataclasses.is_dataclass(declared) else dict(declared)
+
+
+def _from_mjcf(
+    xml: str,
+    material: str,
+    controls: Controls | Mapping[str, Sequence[Sequence[float]]] | None = None,
+) -> _Candidate:
     try:
         child = mujoco.MjSpec.from_string(xml)
         model = child.compile()
@@ -170,11 +253,55 @@ def _from_mjcf(xml: str, material: str) -> _Candidate:
             if len(geoms):
                 bounds[model.body(body).name or f"body{body}"] = _world_box(model, data, geoms)
     weight_kg = float(model.body_mass[1:].sum())
+    schedule, violations = _mjcf_controls(model, controls)
+    motors = 0.0
+    for number in range(model.nu):
+        if not model.actuator_forcelimited[number]:
+            raise ValueError(
+                f"actuator {model.actuator(number).name or number} of the design needs a force "
+                "limit (forcelimited and forcerange): it is what the actuator costs"
+            )
+        motors += actuator_cost(float(np.abs(model.actuator_forcerange[number]).max()))
 
     def attach(spec: mujoco.MjSpec) -> None:
         spec.attach(child, prefix=DESIGN_PREFIX, frame=spec.worldbody.add_frame())
 
-    return _Candidate(bounds, weight_kg * 1000, weight_kg * MATERIALS[material].cost_per_kg, attach)
+    cost = weight_kg * MATERIALS[material].cost_per_kg + motors
+    return _Candidate(
+        bounds, weight_kg * 1000, cost, attach, schedule, int(model.nu), tuple(violations)
+    )
+
+
+def _mjcf_controls(
+    model: mujoco.MjModel, controls: Controls | Mapping[str, Sequence[Sequence[float]]] | None
+) -> tuple[Controls | None, list[str]]:
+    """An MJCF design's schedule, renamed as its actuators are in the scenario's model, and
+    the points outside an actuator's control range."""
+    names = [model.actuator(k).name for k in range(model.nu)]
+    if controls is None:
+        return None, []
+    given = controls.controls if isinstance(controls, Controls) else controls
+    if sorted(given) != sorted(names) or "" in names:
+        raise ValueError(
+            f"the controls are for actuators {sorted(given)}, the design has {sorted(names)} "
+            "(every actuator named, each with a schedule)"
+        )
+    try:
+        schedule = Controls(
+            controls={
+                DESIGN_PREFIX + n: [(float(t), float(v)) for t, v in points]
+                for n, points in given.items()
+            }
+        )
+    except ValueError as error:
+        raise ValueError(f"the design's controls: {error}") from None
+    violations = []
+    for number, name in enumerate(names):
+        low, high = model.actuator_ctrlrange[number]
+        limited = model.actuator_ctrllimited[number]
+        if limited and any(not low <= v <= high for _, v in given[name]):
+            violations.append(f"the schedule of {name} leaves its control range [{low}, {high}]")
+    return schedule, violations
 
 
 def _world_box(model: mujoco.MjModel, data: mujoco.MjData, geoms: np.ndarray) -> Box3:
@@ -188,12 +315,12 @@ def _world_box(model: mujoco.MjModel, data: mujoco.MjData, geoms: np.ndarray) ->
     return Box3(min=tuple(points.min(axis=0)), max=tuple(points.max(axis=0)))  # type: ignore[arg-type]
 
 
-def _part(label: str, shape: Any, material: str) -> Part:
+def _part(label: str, shape: Any, material: str, joint: Any = None) -> Part:
     stls = [shape] if isinstance(shape, bytes) else shape
     if not isinstance(stls, Sequence) or not all(isinstance(s, bytes) for s in stls):
         stls = stl_solids(shape)
     try:
-        return Part(label, material, tuple(piece_from_stl(data) for data in stls))
+        return Part(label, material, tuple(piece_from_stl(data) for data in stls), joint)
     except GeometryError as error:
         raise ValueError(f"design part {label!r}: {error}") from None
 
@@ -257,11 +384,20 @@ def reference_designs(
                     f"the script of {scenario.scenario_id} failed: {outcome.message}"
                 )
                 continue
-            design = {
+            build = outcome.build
+            parts = {
                 label: [outcome.meshes[name] for name in names]
-                for label, names in outcome.build.solution.items()
+                for label, names in build.solution.items()
             }
-            made[outcome.job.index] = (design, outcome.build.solution_material)
+            design: Design = parts
+            if build.actuators or set(build.joints) & set(parts):
+                design = Mechanism(
+                    parts,
+                    {k: j for k, j in build.joints.items() if k in parts},  # type: ignore[misc]
+                    dict(build.actuators),  # type: ignore[arg-type]
+                    {k: list(v) for k, v in build.controls.items()},
+                )
+            made[outcome.job.index] = (design, build.solution_material)
     return [made[n] for n in range(len(samples))]
 
 
@@ -278,6 +414,8 @@ def load_design(path: Path, scenario: Scenario) -> Design:
     if not callable(namespace.get("design")):
         raise UserError(f"{path} defines no function design(scenario)")
     design = namespace["design"](scenario)
-    if not isinstance(design, Mapping | str):
-        raise UserError(f"design() in {path} must return a dict of label → shape, or MJCF")
+    if not isinstance(design, Mapping | str | Mechanism):
+        raise UserError(
+            f"design() in {path} must return a dict of label → shape, a kit.Mechanism, or MJCF"
+        )
     return design

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import mujoco
 import numpy as np
 
-from benchgen_dagster.schema.contract import Scenario, Vec3
+from benchgen_dagster.schema.contract import Controls, Scenario, Vec3
 from benchgen_dagster.validation.model import PAYLOAD_JOINT
 
 GRAVITY = 9.81
@@ -22,6 +22,12 @@ REST_S = 0.5
 RESUMED_STATE = mujoco.mjtState.mjSTATE_INTEGRATION & ~(
     mujoco.mjtState.mjSTATE_MOCAP_POS | mujoco.mjtState.mjSTATE_MOCAP_QUAT
 )
+# How far a joint may pass its declared range (MuJoCo's limits are soft) before the run
+# breaks its rule, in radians for a hinge and metres for a slide.
+RANGE_TOLERANCE = {
+    mujoco.mjtJoint.mjJNT_HINGE: math.radians(3.0),
+    mujoco.mjtJoint.mjJNT_SLIDE: 0.005,
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,9 @@ class Run:
     final_position: tuple[float, float, float]
     min_goal_distance: float
     sim_time: float
+    actuator_work: float = 0.0  # J the actuators put in (negative: they braked)
+    out_of_range: str = ""  # the first joint that passed its range, and by how much
+    joint_speed: float = 0.0  # the fastest joint (other than the payload's) at the end
 
     @property
     def success(self) -> bool:
@@ -49,6 +58,8 @@ class Progress(NamedTuple):
     energy0: float
     max_speed: float
     energy_gain: float
+    work: float
+    out_of_range: str
     dwell: int
     rest: int
     min_goal_distance: float
@@ -111,6 +122,73 @@ def _distance(point: Vec3, box: tuple[float, ...]) -> float:
     return math.sqrt(dx * dx + dy * dy + dz * dz)
 
 
+@dataclass(frozen=True)
+class _Schedule:
+    """Controls as arrays in the model's actuator order, for setting `data.ctrl` each step."""
+
+    times: tuple[np.ndarray, ...]
+    values: tuple[np.ndarray, ...]
+    end_s: float
+
+    @classmethod
+    def of(cls, model: mujoco.MjModel, controls: Controls) -> _Schedule:
+        names = [model.actuator(k).name for k in range(model.nu)]
+        if set(names) != set(controls.controls):
+            raise ValueError(
+                f"the controls are for actuators {sorted(controls.controls)}, "
+                f"the model has {sorted(names)}"
+            )
+        points = [np.array(controls.controls[name], dtype=float) for name in names]
+        return cls(tuple(p[:, 0] for p in points), tuple(p[:, 1] for p in points), controls.end_s)
+
+    def at(self, time: float) -> list[float]:
+        return [float(np.interp(time, t, v)) for t, v in zip(self.times, self.values, strict=True)]
+
+
+@dataclass(frozen=True)
+class _Joints:
+    """The limited joints other than the payload's, and the degrees of freedom they move."""
+
+    names: tuple[str, ...]
+    qpos: tuple[int, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    dofs: tuple[int, ...]
+
+    @classmethod
+    def of(cls, model: mujoco.MjModel, payload_joint: int) -> _Joints:
+        limited = [
+            j
+            for j in range(model.njnt)
+            if j != payload_joint
+            and model.jnt_limited[j]
+            and int(model.jnt_type[j]) in RANGE_TOLERANCE
+        ]
+        margin = [RANGE_TOLERANCE[int(model.jnt_type[j])] for j in limited]
+        dofs = [
+            int(model.jnt_dofadr[j])
+            for j in range(model.njnt)
+            if j != payload_joint and int(model.jnt_type[j]) in RANGE_TOLERANCE
+        ]
+        return cls(
+            tuple(model.joint(j).name for j in limited),
+            tuple(int(model.jnt_qposadr[j]) for j in limited),
+            tuple(float(model.jnt_range[j][0]) - m for j, m in zip(limited, margin, strict=True)),
+            tuple(float(model.jnt_range[j][1]) + m for j, m in zip(limited, margin, strict=True)),
+            tuple(dofs),
+        )
+
+    def out_of_range(self, qpos: list[float]) -> str:
+        for name, q, low, high in zip(self.names, self.qpos, self.low, self.high, strict=True):
+            if not low <= qpos[q] <= high:
+                excess = low - qpos[q] if qpos[q] < low else qpos[q] - high
+                return f"{name} by {excess:.4f} beyond its range and tolerance"
+        return ""
+
+    def fastest(self, qvel: list[float]) -> float:
+        return max((abs(qvel[d]) for d in self.dofs), default=0.0)
+
+
 def simulate(
     model: mujoco.MjModel,
     scenario: Scenario,
@@ -119,6 +197,7 @@ def simulate(
     stop_at_goal: bool = True,
     data: mujoco.MjData | None = None,
     rest_s: float = REST_S,
+    controls: Controls | None = None,
     checkpoints: list[Checkpoint] | None = None,
     resume: Checkpoint | None = None,
 ) -> Run:
@@ -129,13 +208,19 @@ def simulate(
     sooner (in the scenery nothing moves that could set it going again); resting in the goal
     still takes the dwell. `checkpoints`, when given, receives the run's state before each
     check interval; `resume` continues a run from one (on `data` as the caller left it, its
-    mocap poses included), with the outcome a run from the start would have had."""
+    mocap poses included), with the outcome a run from the start would have had.
+
+    `controls` drive the model's actuators, set before every step; without them every control
+    stays at zero. A run may rest only once the schedule has ended, and its energy gain is what
+    the system gained beyond the work its actuators did."""
     if data is None:
         data = mujoco.MjData(model)
     elif resume is None:
         mujoco.mj_resetData(model, data)
     joint = model.joint(PAYLOAD_JOINT)
     qpos, qvel = int(joint.qposadr[0]), int(model.jnt_dofadr[joint.id])
+    schedule = _Schedule.of(model, controls) if controls is not None and model.nu else None
+    joints = _Joints.of(model, joint.id)
     boxes = _Boxes.of(scenario)
     if resume is None:
         start = np.array(scenario.payload.start_position) + (0 if offset is None else offset)
@@ -147,6 +232,8 @@ def simulate(
             float(data.energy[0] + data.energy[1]),
             0.0,
             0.0,
+            0.0,
+            joints.out_of_range(data.qpos.tolist()),  # the built pose counts too
             0,
             0,
             _distance(position, boxes.goal),
@@ -162,6 +249,8 @@ def simulate(
         energy0,
         max_speed,
         energy_gain,
+        work,
+        out_of_range,
         dwell,
         rest,
         min_goal_distance,
@@ -177,6 +266,8 @@ def simulate(
     rest_anywhere = rest_needed >= dwell_needed
     bad_acceleration = data.warning[mujoco.mjtWarning.mjWARN_BADQACC]
     duration = scenario.simulation.duration_s
+    quiet_from = schedule.end_s if schedule else 0.0
+    timestep = model.opt.timestep
     state_size = mujoco.mj_stateSize(model, RESUMED_STATE)
     diverged = left = False
     while data.time < duration:
@@ -191,6 +282,8 @@ def simulate(
                         energy0,
                         max_speed,
                         energy_gain,
+                        work,
+                        out_of_range,
                         dwell,
                         rest,
                         min_goal_distance,
@@ -201,7 +294,13 @@ def simulate(
                 )
             )
         previous = position
-        mujoco.mj_step(model, data, nstep=check_steps)
+        if schedule is None:
+            mujoco.mj_step(model, data, nstep=check_steps)
+        else:
+            for _ in range(check_steps):
+                data.ctrl[:] = schedule.at(data.time)
+                mujoco.mj_step(model, data)
+                work += float(data.actuator_force @ data.actuator_velocity) * timestep
         coordinates = data.qpos.tolist()
         position = tuple(coordinates[qpos : qpos + 3])  # type: ignore[assignment]
         if bad_acceleration.number or not all(map(math.isfinite, coordinates)):
@@ -212,7 +311,8 @@ def simulate(
         speed = math.sqrt(vx * vx + vy * vy + vz * vz)
         max_speed = max(max_speed, speed)
         kinetic, potential = data.energy.tolist()
-        energy_gain = max(energy_gain, kinetic + potential - energy0)
+        energy_gain = max(energy_gain, kinetic + potential - energy0 - work)
+        out_of_range = out_of_range or joints.out_of_range(coordinates)
         touched = touched or boxes.touched(previous, position)
         if not _inside(position, boxes.bounds):
             left = True
@@ -224,7 +324,7 @@ def simulate(
             if stop_at_goal:
                 break
         moving = speed > REST_SPEED or max(map(abs, velocities)) > 10 * REST_SPEED
-        rest = 0 if moving else rest + 1
+        rest = 0 if moving or data.time < quiet_from else rest + 1
         if touched or (rest >= rest_needed and (rest_anywhere or not dwell)):
             break
     return Run(
@@ -238,6 +338,9 @@ def simulate(
         final_position=position,
         min_goal_distance=min_goal_distance,
         sim_time=round(float(data.time), 4),
+        actuator_work=work,
+        out_of_range=out_of_range,
+        joint_speed=joints.fastest(data.qvel.tolist()),
     )
 
 

@@ -26,6 +26,7 @@ from pydantic import Field
 
 from benchgen_dagster.dataset.reader import ScenarioSample
 from benchgen_dagster.errors import UserError
+from benchgen_dagster.kit import Mechanism
 from benchgen_dagster.schema.contract import MATERIALS, Box3, Material, Model, Scenario
 from benchgen_dagster.validation.model import ROLLING_FRICTION
 from benchgen_dagster.validation.scoring import Design, evaluate, ruled_out
@@ -245,6 +246,9 @@ def _design_key(proposal: Proposal) -> str | None:
     if isinstance(design, str):
         digest.update(b"mjcf\0" + design.encode())
         return digest.hexdigest()
+    if isinstance(design, Mechanism):  # its declarations are plain values
+        digest.update(repr((design.joints, design.actuators, design.controls)).encode())
+        design = design.parts
     for label in sorted(design):
         value = design[label]
         stls = [value] if isinstance(value, bytes) else value

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from benchgen_dagster import __version__
 from benchgen_dagster.catalogue.registry import split_of
+from benchgen_dagster.dataset.members import CONTROLS, FILMSTRIP, member_json
 from benchgen_dagster.sandbox.protocol import Job, JobOutcome, RawVariant, ScriptFailure
 from benchgen_dagster.sandbox.runner import BatchResult, Launcher, Limits, run_batch
 from benchgen_dagster.schema.contract import (
+    Controls,
     Lineage,
     Reason,
     Scenario,
@@ -237,6 +239,10 @@ def validate_variants(
             scenarios.append(scenario)
             files[f"{scenario.scenario_id}.mjcf.xml"] = validated.xml.encode()
             files[f"{scenario.scenario_id}.solution.mjcf.xml"] = validated.solution_xml.encode()
+            if validated.controls is not None:
+                files[f"{scenario.scenario_id}.{CONTROLS}"] = member_json(
+                    validated.controls.model_dump(mode="json")
+                )
             geometry[scenario.scenario_id] = validated.geometry_sha256
         if progress:
             progress(done, len(outcomes))
@@ -303,6 +309,7 @@ def validate_request(
     easier = [s.scenario_id for s in scenarios if not at_least(s, asked)]
     for sid in easier:
         del files[f"{sid}.mjcf.xml"], files[f"{sid}.solution.mjcf.xml"], geometry[sid]
+        files.pop(f"{sid}.{CONTROLS}", None)
     draw = DifficultyDraw(
         asked=asked,
         wanted=request.variants,
@@ -361,10 +368,15 @@ def split(items: list[Job], parts: int) -> list[list[Job]]:
     return [c for c in chunks if c] or [[]]
 
 
+def _controls(data: bytes | None) -> Controls | None:
+    return None if data is None else Controls.model_validate_json(data)
+
+
 def render_scenarios(
     validated: Bundle[ValidationBatch], cameras: tuple[str, ...], width: int, height: int
 ) -> Bundle[RenderBatch]:
-    """Render every accepted scenario from its fixed cameras."""
+    """Render every accepted scenario from its fixed cameras; a kinematic one also gets a
+    filmstrip of its reference run."""
     results, files = [], {}
     with SceneRenderer(width, height) as renderer:
         for scenario in validated.record.scenarios:
@@ -382,6 +394,13 @@ def render_scenarios(
                 continue
             names = [f"{sid}.render_{k}.png" for k in range(len(images))]
             files.update(zip(names, images, strict=True))
+            if scenario.tier == "kinematic":
+                names.append(f"{sid}.{FILMSTRIP}")
+                files[names[-1]] = renderer.filmstrip(
+                    validated.files[f"{sid}.solution.mjcf.xml"].decode(),
+                    _controls(validated.files.get(f"{sid}.{CONTROLS}")),
+                    scenario.simulation.duration_s,
+                )
             stage = StageResult(
                 stage=Stage.render, passed=True, measurements={"images": len(images)}
             )
