@@ -73,7 +73,7 @@ FLOOR = 20.0  # thickness of the base under the lowest floor
 CHUTE = 10.0  # thickness of the chute
 RAIL_HEIGHT = 30.0
 CLEARANCE = 12.0  # between the chute's underside and anything below it
-MAX_SLOPE_DEG = 42.0
+MAX_SLOPE_DEG = 48.0
 ROLLING_SLOPE_DEG = 12.0
 SLIDING_MARGIN_DEG = 9.0
 JITTER = 3.0
@@ -118,11 +118,14 @@ def resolve(spec: dict[str, Any], seed: int, fixed: dict[str, Any] | None = None
                 for key, value in module.items()
             }
         )
-    return {
+    course = {
         "payload": payload,
         "width": pick("width", spec.get("width", 400.0)),
         "modules": modules,
     }
+    if spec.get("start_height") is not None:
+        course["start_height"] = pick("start_height", spec["start_height"])
+    return course
 
 
 def _draw(rng: random.Random, value: Any, whole: bool) -> Any:
@@ -250,6 +253,8 @@ def lay_out(course: dict[str, Any]) -> Layout:
     x_end, z_end = ctx.chute_end
     x_top = START_X - half_w - 15.0
     slope = max(min_slope, _clearing_slope(ctx.tops, x_end, z_end))
+    if course.get("start_height") is not None:
+        slope = _slope_for_start(course["start_height"], slope, half_h, x_end, z_end)
     if slope > MAX_SLOPE_DEG:
         _x_lo, _x_hi, top, where = _binding_top(ctx.tops, x_end, z_end)
         raise CourseError(
@@ -672,6 +677,23 @@ MODULE_BUILDERS = {
     "cup": _cup,
 }
 assert set(MODULE_BUILDERS) == set(MODULES)
+
+
+def _slope_for_start(
+    start_height: float, least: float, half_h: float, x_end: float, z_end: float
+) -> float:
+    """The slope that starts the payload at `start_height` above the start pad."""
+    line_at_start = start_height - half_h - DROP - JITTER
+    slope = math.degrees(math.atan2(line_at_start - z_end, x_end - START_X))
+    if slope < least - 1e-6:
+        lowest = z_end + math.tan(math.radians(least)) * (x_end - START_X) + half_h + DROP + JITTER
+        raise CourseError(
+            "course",
+            "start_height",
+            f"{start_height:g} mm is too low for a chute that clears the course down to the "
+            f"goal; at least {math.ceil(lowest)} mm",
+        )
+    return slope
 
 
 def _clearing_slope(tops: list, x_end: float, z_end: float) -> float:

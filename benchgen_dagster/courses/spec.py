@@ -10,7 +10,7 @@ the module and field at fault.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, Field, ValidationError, create_model, model_validator
 
@@ -27,7 +27,9 @@ from benchgen_dagster.courses.layout import (
     resolve,
 )
 from benchgen_dagster.schema.contract import Model, Slug
-from benchgen_dagster.schema.records import ParamRange
+
+if TYPE_CHECKING:  # the records hold specs, so they are imported where used
+    from benchgen_dagster.schema.records import ParamRange
 
 Value = float | tuple[float, float]
 CHECKED_SEEDS = 8
@@ -114,6 +116,11 @@ class CourseSpec(Model):
         default=420.0, description="Across the course (y)"
     )
     modules: list[Module] = Field(min_length=1, max_length=8)  # type: ignore[valid-type]
+    start_height: Annotated[Value, _within(100.0, 3000.0)] | None = Field(
+        default=None,
+        description="The payload's start above the start pad; by default the lowest a chute "
+        "down to the goal allows",
+    )
 
     @model_validator(mode="after")
     def _lays_out(self) -> CourseSpec:
@@ -135,9 +142,15 @@ class CourseSpec(Model):
 
     def parameters(self) -> dict[str, ParamRange]:
         """The ranges and choices drawn per seed, by flat parameter name."""
+        from benchgen_dagster.schema.records import ParamRange
+
         data = self.as_data()
         found: dict[str, ParamRange] = {}
-        flat = {"width": data["width"], **{f"payload.{k}": v for k, v in data["payload"].items()}}
+        flat = {
+            "width": data["width"],
+            "start_height": data.get("start_height"),
+            **{f"payload.{k}": v for k, v in data["payload"].items()},
+        }
         for index, module in enumerate(data["modules"]):
             flat.update({f"m{index + 1}.{k}": v for k, v in module.items() if k != "type"})
         for name, value in flat.items():
