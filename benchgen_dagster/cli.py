@@ -588,6 +588,67 @@ def verify(dataset: str) -> None:
 
 
 @main.command()
+@click.argument("prompt")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option(
+    "--check",
+    type=click.IntRange(0, 64),
+    default=0,
+    show_default=True,
+    help="Run this many seeds of the spec through the funnel.",
+)
+@click.option(
+    "--sandbox",
+    type=click.Choice(SANDBOX_KINDS),
+    default="auto",
+    show_default=True,
+    help="Which sandbox runs the checks.",
+)
+def plan(prompt: str, as_json: bool, check: int, sandbox: str) -> None:
+    """Turn a plain request into a course spec offline, without a model.
+
+    Prints what it understood (quantities in millimetres, with the words they came from),
+    what it ignored, and the spec. A prompt it cannot map is one message, exit status 1.
+
+    \b
+    Examples:
+      benchgen plan "a 30 mm marble must reach a cup half a metre away"
+      benchgen plan "a cube must cross a gap 200 mm wide" --check 4 --json
+    """
+    from benchgen_dagster.courses.planner import PlanError, plan_prompt
+    from benchgen_dagster.courses.script import spec_script
+    from benchgen_dagster.validation.checking import check_seeds
+
+    try:
+        made = plan_prompt(prompt)
+    except PlanError as error:
+        click.echo(f"benchgen plan: {error}", err=True)
+        sys.exit(1)
+    checks = []
+    if check:
+        script = spec_script(made.spec, "planned", "planner")
+        for report in check_seeds(script.source, "planned", 0, check, sandbox):
+            rejection = next((s for s in report["stages"] if not s["passed"]), None)
+            reason = rejection["reason"] if rejection else None
+            checks.append(
+                {"seed": report["seed"], "accepted": report["accepted"], "reason": reason}
+            )
+    if as_json:
+        click.echo(json.dumps({**made.as_json(), "checks": checks}, indent=2))
+        return
+    click.echo("understood:")
+    for name, value in made.understood.items():
+        amount = f"{value['mm']} mm" if "mm" in value else value["value"]
+        click.echo(f"  {name}: {amount}" + (f"  ({value['words']!r})" if value["words"] else ""))
+    click.echo(f"ignored: {', '.join(made.ignored) or '(nothing)'}")
+    click.echo("spec:")
+    click.echo(json.dumps(made.spec.as_data(), indent=2))
+    for c in checks:
+        verdict = "accepted" if c["accepted"] else f"rejected ({c['reason']})"
+        click.echo(f"seed {c['seed']}: {verdict}")
+
+
+@main.command()
 @click.argument(
     "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/schema")
 )

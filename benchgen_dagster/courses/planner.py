@@ -15,65 +15,241 @@ from typing import Any
 
 from benchgen_dagster.courses.layout import START_PAD, START_X
 from benchgen_dagster.courses.spec import CourseSpec, SpecRejected, parse_spec
+from benchgen_dagster.errors import UserError
 
 UNITS = {
-    "mm": 1.0, "millimetre": 1.0, "millimeter": 1.0,
-    "cm": 10.0, "centimetre": 10.0, "centimeter": 10.0,
-    "m": 1000.0, "metre": 1000.0, "meter": 1000.0,
-}  # fmt: skip
+    "mm": 1.0,
+    "millimetre": 1.0,
+    "millimeter": 1.0,
+    "cm": 10.0,
+    "centimetre": 10.0,
+    "centimeter": 10.0,
+    "m": 1000.0,
+    "metre": 1000.0,
+    "meter": 1000.0,
+}
 NUMBER_WORDS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15,
-    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-    "eighty": 80, "ninety": 90, "hundred": 100, "half": 0.5, "quarter": 0.25,
-}  # fmt: skip
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+    "half": 0.5,
+    "quarter": 0.25,
+}
 PAYLOAD_NOUNS = {
-    "ball": "sphere", "marble": "sphere", "sphere": "sphere", "bead": "sphere",
-    "cube": "box", "box": "box", "block": "box", "crate": "box", "brick": "box",
-    "cylinder": "cylinder", "can": "cylinder", "puck": "cylinder", "disc": "cylinder",
-    "disk": "cylinder", "coin": "cylinder", "tin": "cylinder",
-    "capsule": "capsule", "rod": "capsule", "pill": "capsule", "pencil": "capsule",
+    "ball": "sphere",
+    "marble": "sphere",
+    "sphere": "sphere",
+    "bead": "sphere",
+    "cube": "box",
+    "box": "box",
+    "block": "box",
+    "crate": "box",
+    "brick": "box",
+    "cylinder": "cylinder",
+    "can": "cylinder",
+    "puck": "cylinder",
+    "disc": "cylinder",
+    "disk": "cylinder",
+    "coin": "cylinder",
+    "tin": "cylinder",
+    "capsule": "capsule",
+    "rod": "capsule",
+    "pill": "capsule",
+    "pencil": "capsule",
     "stick": "capsule",
-}  # fmt: skip
+}
 MATERIAL_WORDS = {
-    "rubber": "rubber", "wooden": "wood", "wood": "wood", "steel": "steel", "metal": "steel",
-    "iron": "steel", "aluminium": "aluminium", "aluminum": "aluminium", "plastic": "plastic",
-    "ice": "ice", "icy": "ice",
-}  # fmt: skip
+    "rubber": "rubber",
+    "wooden": "wood",
+    "wood": "wood",
+    "steel": "steel",
+    "metal": "steel",
+    "iron": "steel",
+    "aluminium": "aluminium",
+    "aluminum": "aluminium",
+    "plastic": "plastic",
+    "ice": "ice",
+    "icy": "ice",
+}
 # course words → module type
 ELEMENTS = {
-    "gap": "gap", "pit": "gap", "hole": "gap", "chasm": "gap", "trench": "gap",
-    "wall": "wall", "barrier": "wall", "fence": "wall",
-    "window": "window_wall", "opening": "window_wall",
-    "slot": "slot_wall", "slit": "slot_wall",
-    "bin": "bin", "basket": "bin", "trough": "bin", "tray": "bin", "box-goal": "bin",
-    "cup": "cup", "mug": "cup", "bowl": "cup",
-    "post": "post", "pillar": "post", "pole": "post", "column": "post",
-    "corridor": "corridor", "channel": "corridor", "passage": "corridor",
-    "bump": "bump", "hump": "bump", "ridge": "bump",
+    "gap": "gap",
+    "pit": "gap",
+    "hole": "gap",
+    "chasm": "gap",
+    "trench": "gap",
+    "wall": "wall",
+    "barrier": "wall",
+    "fence": "wall",
+    "window": "window_wall",
+    "opening": "window_wall",
+    "slot": "slot_wall",
+    "slit": "slot_wall",
+    "bin": "bin",
+    "basket": "bin",
+    "trough": "bin",
+    "tray": "bin",
+    "box-goal": "bin",
+    "cup": "cup",
+    "mug": "cup",
+    "bowl": "cup",
+    "post": "post",
+    "pillar": "post",
+    "pole": "post",
+    "column": "post",
+    "corridor": "corridor",
+    "channel": "corridor",
+    "passage": "corridor",
+    "bump": "bump",
+    "hump": "bump",
+    "ridge": "bump",
     "funnel": "funnel",
-    "ramp": "ramp", "slope": "ramp", "incline": "ramp",
-    "stair": "stairs", "staircase": "stairs", "step": "step", "cliff": "step_down",
-    "shelf": "step_up", "ledge": "step_up", "platform": "platform", "table": "platform",
-}  # fmt: skip
+    "ramp": "ramp",
+    "slope": "ramp",
+    "incline": "ramp",
+    "stair": "stairs",
+    "staircase": "stairs",
+    "step": "step",
+    "cliff": "step_down",
+    "shelf": "step_up",
+    "ledge": "step_up",
+    "platform": "platform",
+    "table": "platform",
+}
 KINEMATIC = {"lever", "seesaw", "gate", "slider", "trapdoor", "crank", "piston", "hinge"}
 UP_WORDS = {"up", "above", "higher", "high", "raised", "climb", "onto", "uphill", "rise"}
 DOWN_WORDS = {"down", "below", "lower", "drop", "dropped", "falls", "fall", "deep", "downhill"}
 DISTANCE_WORDS = {"away", "sideways", "side", "left", "right", "along", "beyond", "further",
                   "farther", "forward", "ahead", "off", "distant"}  # fmt: skip
 STOP_WORDS = set(
-    "the a an of to in on into onto at by from with and or must should is are be it its that "
-    "this then than there which who where so as end up reach reaches reached get gets come "
-    "comes rest rests land lands landing point goal out only slightly without touching touch "
-    "mm cm m metre metres meter meters millimetre millimetres centimetre centimetres "
-    "half quarter one two three four five six seven eight nine ten its their each every "
-    "standing stands stand lying sitting placed set sits some very just over under through "
-    "past between behind front next".split()
+    [
+        "the",
+        "a",
+        "an",
+        "of",
+        "to",
+        "in",
+        "on",
+        "into",
+        "onto",
+        "at",
+        "by",
+        "from",
+        "with",
+        "and",
+        "or",
+        "must",
+        "should",
+        "is",
+        "are",
+        "be",
+        "it",
+        "its",
+        "that",
+        "this",
+        "then",
+        "than",
+        "there",
+        "which",
+        "who",
+        "where",
+        "so",
+        "as",
+        "end",
+        "up",
+        "reach",
+        "reaches",
+        "reached",
+        "get",
+        "gets",
+        "come",
+        "comes",
+        "rest",
+        "rests",
+        "land",
+        "lands",
+        "landing",
+        "point",
+        "goal",
+        "out",
+        "only",
+        "slightly",
+        "without",
+        "touching",
+        "touch",
+        "mm",
+        "cm",
+        "m",
+        "metre",
+        "metres",
+        "meter",
+        "meters",
+        "millimetre",
+        "millimetres",
+        "centimetre",
+        "centimetres",
+        "half",
+        "quarter",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "its",
+        "their",
+        "each",
+        "every",
+        "standing",
+        "stands",
+        "stand",
+        "lying",
+        "sitting",
+        "placed",
+        "set",
+        "sits",
+        "some",
+        "very",
+        "just",
+        "over",
+        "under",
+        "through",
+        "past",
+        "between",
+        "behind",
+        "front",
+        "next",
+    ]
 )
 DEFAULT_RADIUS = 20.0
 
 
-class PlanError(ValueError):
+class PlanError(UserError):
     """A prompt the planner cannot map onto a course."""
 
 
@@ -195,7 +371,7 @@ def plan_prompt(prompt: str, hint: str | None = None) -> Plan:
     if payload is None and not modules:
         raise PlanError(
             f"cannot map {prompt!r} onto a course: it names no payload (a ball, cube, "
-            f"cylinder, rod…) and no course element ({', '.join(sorted(set(ELEMENTS) - {'box-goal'}))})"
+            f"cylinder, rod…) and no course element ({', '.join(sorted(ELEMENTS))})"
         )
     payload = payload or {"shape": "sphere", "radius": DEFAULT_RADIUS, "material": "wood"}
     for module in modules:
@@ -407,10 +583,29 @@ def _direction(kind: str, tokens: list[str], i: int) -> str:
 SIZE_FIELDS = {
     "gap": {"wide": "width", "across": "width", "long": "width", "deep": "depth", "": "width"},
     "wall": {"high": "height", "tall": "height", "thick": "thickness", "": "height"},
-    "window_wall": {"wide": "window_width", "across": "window_width", "high": "window_height", "tall": "window_height", "": "window_width"},
+    "window_wall": {
+        "wide": "window_width",
+        "across": "window_width",
+        "high": "window_height",
+        "tall": "window_height",
+        "": "window_width",
+    },
     "slot_wall": {"wide": "slot_width", "across": "slot_width", "": "slot_width"},
-    "bin": {"wide": "width", "long": "width", "deep": "wall_height", "high": "wall_height", "": "width"},
-    "cup": {"wide": "radius", "across": "radius", "high": "height", "tall": "height", "deep": "height", "": "radius"},
+    "bin": {
+        "wide": "width",
+        "long": "width",
+        "deep": "wall_height",
+        "high": "wall_height",
+        "": "width",
+    },
+    "cup": {
+        "wide": "radius",
+        "across": "radius",
+        "high": "height",
+        "tall": "height",
+        "deep": "height",
+        "": "radius",
+    },
     "post": {"high": "height", "tall": "height", "thick": "radius", "wide": "radius", "": "height"},
     "corridor": {"wide": "width", "long": "length", "high": "wall_height", "": "width"},
     "bump": {"high": "height", "tall": "height", "wide": "base", "long": "base", "": "height"},
@@ -418,9 +613,15 @@ SIZE_FIELDS = {
     "ramp": {"long": "length", "high": "rise", "": "length"},
     "stairs": {"high": "step_height", "deep": "step_depth", "": "step_height"},
     "step_up": {"high": "height", "above": "height", "higher": "height", "": "height"},
-    "step_down": {"down": "height", "below": "height", "lower": "height", "deep": "height", "": "height"},
+    "step_down": {
+        "down": "height",
+        "below": "height",
+        "lower": "height",
+        "deep": "height",
+        "": "height",
+    },
     "platform": {"long": "length", "": "length"},
-}  # fmt: skip
+}
 HALVED = {("cup", "radius")}  # a cup's size is said across, its field is a radius
 
 
@@ -461,6 +662,11 @@ def _distances(r: _Reading, modules: list[dict[str, Any]], payload: dict[str, An
         around = set(tokens[max(0, q.start - 3) : q.start]) | set(tokens[q.end : q.end + 4])
         if around & DISTANCE_WORDS and not around & (UP_WORDS | DOWN_WORDS - {"drop"}):
             q.used = True
+            r.used.update(
+                j
+                for j in range(max(0, q.start - 3), min(len(tokens), q.end + 4))
+                if tokens[j] in DISTANCE_WORDS
+            )
             r.note("goal_distance", round(q.mm, 1), " ".join(tokens[q.start : q.end + 3]))
             _stretch(modules, payload, q.mm)
         elif set(tokens[max(0, q.start - 3) : q.start]) & {"from"} and around & {

@@ -164,10 +164,11 @@ class CourseSpec(Model):
         return flat_params(resolve(self.as_data(), seed))
 
 
-def spec_problems(error: ValidationError) -> list[str]:
-    """A spec's problems in words, each naming the module (1-based, with its type) and field."""
+def spec_problems(errors: list[Any]) -> list[str]:
+    """A spec's problems in words (from pydantic's `errors()`), each naming the module
+    (1-based, with its type) and field."""
     problems: list[str] = []
-    for e in error.errors():
+    for e in errors:
         loc = list(e["loc"])
         while loc and loc[0] == "spec":
             loc = loc[1:]
@@ -203,7 +204,7 @@ def parse_spec(data: Any) -> CourseSpec:
     try:
         return CourseSpec.model_validate(data)
     except ValidationError as error:
-        raise SpecRejected(spec_problems(error)) from None
+        raise SpecRejected(spec_problems(error.errors())) from None
 
 
 class SpecRejected(ValueError):

@@ -29,7 +29,6 @@ from benchgen_dagster.schema.contract import (
     ValidationReport,
 )
 
-
 # builtin: a family module; agent: written by the agent; spec: a request's course spec;
 # planner: a course the offline planner made from the prompt.
 FamilySource = Literal["builtin", "agent", "spec", "planner"]
