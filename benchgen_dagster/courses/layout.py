@@ -443,7 +443,9 @@ def _pierced_wall(ctx: _Context, where: str, i: int, m: dict, x: float, f: float
         f"at least {needed:g} mm",
     )
     _need(opening <= 2 * hy - 40, where, field_name, f"{opening:g} mm is wider than the course")
-    ctx.narrows.append((x0 - 5.0, x1 + 5.0, opening - 8.0))
+    # the railed chute stops short of the wall by what its tilted rails lean forward
+    margin = 5.0 + (RAIL_HEIGHT + CHUTE) * math.sin(math.radians(MAX_SLOPE_DEG))
+    ctx.narrows.append((x0 - margin, x1 + margin, opening - 8.0))
     pass_height = 2 * ctx.payload_half_h + 25.0
 
     def place(line: Any, tan: float) -> None:

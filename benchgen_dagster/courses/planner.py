@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchgen_dagster.courses.layout import START_PAD, START_X
+from benchgen_dagster.courses.generator import GOALS, OBSTACLES
+from benchgen_dagster.courses.layout import START_PAD, START_X, WHOLE_NUMBERS
 from benchgen_dagster.courses.spec import CourseSpec, SpecRejected, parse_spec
 from benchgen_dagster.errors import UserError
 
@@ -386,12 +387,48 @@ def plan_prompt(prompt: str, hint: str | None = None) -> Plan:
     if "start_height" in reading.understood:
         data["start_height"] = reading.understood["start_height"]["mm"]
     try:
-        spec = parse_spec(data)
+        fixed = parse_spec(data)
     except SpecRejected as rejected:
         raise PlanError(
             f"the course read from {prompt!r} cannot be built: {'; '.join(rejected.problems)}"
         ) from None
+    try:  # seeds vary what the prompt left open, and what it said by a few percent
+        varied = _varied(fixed.as_data(), data, "goal_distance" in reading.understood)
+        spec = parse_spec(varied)
+    except SpecRejected:
+        spec = fixed
     return Plan(reading.understood, _ignored(reading), spec)
+
+
+SAID_SPREAD = 0.04  # a value the prompt states varies by this share either way
+
+
+def _varied(data: dict[str, Any], said_data: dict[str, Any], distance_said: bool) -> dict:
+    """The spec with ranges: what the prompt said (or what makes up a said distance) ±4%,
+    what it left open over the generator's usual range, unless a distance was said (then
+    everything stays within 4%, so the distance holds)."""
+    said = {k for k, v in data["payload"].items() if isinstance(v, int | float)}
+    payload = {k: _around(v) if k in said else v for k, v in data["payload"].items()}
+    modules = []
+    for module, said_module in zip(data["modules"], said_data["modules"], strict=True):
+        usual = {**OBSTACLES, **GOALS}.get(module["type"], {})
+        varied = {}
+        for key, value in module.items():
+            if key == "type" or key in WHOLE_NUMBERS or not isinstance(value, int | float):
+                varied[key] = value
+            elif key in said_module or distance_said or key not in usual:
+                varied[key] = _around(value)
+            else:
+                varied[key] = usual[key]
+        modules.append(varied)
+    result = {**data, "payload": payload, "modules": modules}
+    if data.get("start_height") is not None:
+        result["start_height"] = _around(data["start_height"])
+    return result
+
+
+def _around(value: float) -> list[float]:
+    return [round(value * (1 - SAID_SPREAD), 1), round(value * (1 + SAID_SPREAD), 1)]
 
 
 def _payload(r: _Reading) -> dict[str, Any] | None:
@@ -515,6 +552,11 @@ def _modules(r: _Reading, payload: dict[str, Any] | None) -> list[dict[str, Any]
         if kind in ("step_up", "step_down", "platform") and "stairs" in said:
             continue  # "the lowest step" of a staircase
         count = _count_before(tokens, i)
+        if kind in ("step_up", "step_down") and count > 1:  # "four 60 mm steps"
+            module_kind, kind = kind, "stairs"
+            rise_sign = -1 if module_kind == "step_down" or "up" not in tokens[i - 6 : i + 4] else 1
+        else:
+            rise_sign = -1
         if kind == "stairs" and count == 1:
             count = next(
                 (
@@ -524,7 +566,9 @@ def _modules(r: _Reading, payload: dict[str, Any] | None) -> list[dict[str, Any]
                 ),
                 1,
             )
-        module = {"type": kind}
+        module: dict[str, Any] = {"type": kind}
+        if kind == "stairs":
+            module["rise_sign"] = rise_sign
         _module_sizes(r, i, module)
         name = f"m{len(modules) + 1}"
         r.note(f"{name}.type", module["type"], " ".join(tokens[max(0, i - 1) : i + 1]), unit="")

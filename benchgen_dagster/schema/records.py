@@ -109,6 +109,9 @@ class FamilyPlan(Model):
     spec: CourseSpec | None = Field(
         default=None, description="The course, when the family is a spec of modules"
     )
+    free_form_reason: str | None = Field(
+        default=None, description="For an agent's free-form script: what a spec cannot express"
+    )
 
 
 class FamilyScript(Model):
