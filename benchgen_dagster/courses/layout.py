@@ -69,7 +69,7 @@ COURSE_WIDTH = (200.0, 800.0)
 
 START_PAD = 220.0
 START_X = 110.0
-FLOOR = 20.0  # thickness of the base under the lowest floor
+FLOOR = 60.0  # under the lowest floor: a payload dropped from high must not pass through
 CHUTE = 10.0  # thickness of the chute
 RAIL_HEIGHT = 30.0
 CLEARANCE = 12.0  # between the chute's underside and anything below it
@@ -243,6 +243,7 @@ def lay_out(course: dict[str, Any]) -> Layout:
 
     ctx = _Context(half_y=half_y, payload_half_w=half_w, payload_half_h=half_h)
     ctx.add_floor("start", 0.0, START_PAD, 0.0)
+    _kerbs(ctx, max(40.0, half_w + 25.0))
     x, floor = START_PAD, 0.0
     for index, module in enumerate(modules):
         where = module_label(index, module["type"])
@@ -344,6 +345,16 @@ class _Context:
     def top(self, x0: float, x1: float, z: float, where: str) -> None:
         self.tops.append((x0, x1, z, where))
         self.highest = max(self.highest, z)
+
+
+def _kerbs(ctx: _Context, height: float) -> None:
+    """Low walls behind and beside the start pad: a payload that topples where it lands
+    stays on the course."""
+    hy, kerb = ctx.half_y, 12.0
+    ctx.piece("start", "box", (0.0, -hy, 0.0), (kerb, hy, height))
+    ctx.piece("start", "box", (kerb, hy - kerb, 0.0), (START_PAD, hy, height))
+    ctx.piece("start", "box", (kerb, -hy, 0.0), (START_PAD, -hy + kerb, height))
+    ctx.top(0.0, START_PAD, height, "the start pad")
 
 
 def _label(index: int, module: dict[str, Any]) -> str:
