@@ -141,6 +141,14 @@ def test_most_composed_courses_pass_the_funnel() -> None:
     assert sum(r["accepted"] for r in reports) >= 8, [r["stages"][-1] for r in reports]
 
 
+def covers(value: object, expected: float) -> bool:
+    """A spec's value is the one expected, or a range around it (what the prompt said varies by
+    a few percent from seed to seed)."""
+    if isinstance(value, list):
+        return value[0] <= expected <= value[1] and value[1] <= 1.1 * expected
+    return value == expected
+
+
 # --- the planner --------------------------------------------------------------------------
 
 
@@ -212,7 +220,7 @@ def test_the_planner_maps_common_phrasings_onto_a_spec(prompt: str, expected: di
         if key == "shape":
             assert data["payload"]["shape"] == value
         elif key == "radius":
-            assert data["payload"]["radius"] == value
+            assert covers(data["payload"]["radius"], value)
         elif key == "material":
             assert data["payload"]["material"] == value
         elif key == "goal_distance":
@@ -222,9 +230,9 @@ def test_the_planner_maps_common_phrasings_onto_a_spec(prompt: str, expected: di
             assert kinds.count("wall") == value
         elif "." in key:
             kind, field = key.split(".")
-            assert next(m for m in modules if m["type"] == kind)[field] == value
+            assert covers(next(m for m in modules if m["type"] == kind)[field], value)
         elif key in ("step_up", "step_down"):
-            assert next(m for m in modules if m["type"] == key)["height"] == value
+            assert covers(next(m for m in modules if m["type"] == key)["height"], value)
         else:
             assert kinds.count(key) == value
     assert kinds[-1] in ("bin", "cup")
@@ -292,7 +300,8 @@ def test_a_request_without_family_or_model_is_planned_offline_and_packaged(tmp_p
     sources = {s.scenario.lineage.family_source for s in samples}
     assert sources == {"planner", "spec"}
     marble = next(s for s in samples if s.scenario.lineage.family_source == "planner")
-    assert marble.scenario.payload.shape == "sphere" and marble.scenario.payload.size == [0.015]
+    assert marble.scenario.payload.shape == "sphere"
+    assert marble.scenario.payload.size[0] == pytest.approx(0.015, rel=0.05)
     goal_x = (marble.scenario.goal_zone.min[0] + marble.scenario.goal_zone.max[0]) / 2
     assert goal_x - marble.scenario.payload.start_position[0] == pytest.approx(0.5, rel=0.1)
     assert "build_course" in marble.script
