@@ -506,6 +506,7 @@ def request(
     """
     import yaml
 
+    from benchgen_dagster.agents.outcomes import MODEL_VARIABLE
     from benchgen_dagster.catalogue.builtin import DEFAULT_VARIANTS
     from benchgen_dagster.catalogue.requests import RequestBook, RequestRejected, request_yaml
 
@@ -524,6 +525,16 @@ def request(
     if problems or not verdict.ok:
         raise RequestRejected("the request", problems + verdict.problems)
     assert verdict.request is not None
+    offline = family is None and not os.environ.get(MODEL_VARIABLE)
+    if offline:  # the offline planner will plan it: say now what it makes of the prompt
+        from benchgen_dagster.courses.planner import PlanError, plan_prompt
+
+        try:
+            planned = plan_prompt(prompt)
+        except PlanError as error:
+            raise RequestRejected(
+                "the request", [f"prompt: {error} (and {MODEL_VARIABLE} is not set)"]
+            ) from None
     if verdict.already_accepted:
         click.echo(f"{verdict.request.request_id}: {verdict.notes[0]}")
         return
@@ -532,6 +543,9 @@ def request(
     click.echo(request_yaml(verdict.request).rstrip())
     for note in verdict.notes:
         click.echo(f"note: {note}, when the sensor accepts it")
+    if offline:
+        course = planned.understood["course"]["value"]
+        click.echo(f"note: no {MODEL_VARIABLE}: the offline planner plans it (course {course})")
 
 
 @main.command()

@@ -305,3 +305,17 @@ def test_a_request_without_family_or_model_is_planned_offline_and_packaged(tmp_p
     goal_x = (marble.scenario.goal_zone.min[0] + marble.scenario.goal_zone.max[0]) / 2
     assert goal_x - marble.scenario.payload.start_position[0] == pytest.approx(0.5, rel=0.1)
     assert "build_course" in marble.script
+
+
+def test_benchgen_request_without_family_or_model_says_how_the_planner_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BENCHGEN_AGENT_MODEL", raising=False)
+    runner = CliRunner()
+    args = ["--requests-dir", str(tmp_path)]
+    written = runner.invoke(main, ["request", "a ball must cross a gap 200 mm wide", *args])
+    assert written.exit_code == 0, written.output
+    assert "the offline planner plans it (course gap,bin)" in written.output
+    refused = runner.invoke(main, ["request", "something lovely", *args])
+    assert refused.exit_code == 2 and "cannot map 'something lovely'" in refused.output
+    assert len(list(tmp_path.glob("*.yaml"))) == 1

@@ -111,7 +111,6 @@ ELEMENTS = {
     "basket": "bin",
     "trough": "bin",
     "tray": "bin",
-    "box-goal": "bin",
     "cup": "cup",
     "mug": "cup",
     "bowl": "cup",
