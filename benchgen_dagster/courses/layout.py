@@ -144,6 +144,8 @@ def flat_params(resolved: dict[str, Any]) -> dict[str, Any]:
         "width": resolved["width"],
     }
     params.update({f"payload.{k}": v for k, v in resolved["payload"].items()})
+    if resolved.get("start_height") is not None:
+        params["start_height"] = resolved["start_height"]
     for index, module in enumerate(resolved["modules"]):
         params.update({f"m{index + 1}.{k}": v for k, v in module.items() if k != "type"})
     return params
@@ -256,6 +258,13 @@ def lay_out(course: dict[str, Any]) -> Layout:
     slope = max(min_slope, _clearing_slope(ctx.tops, x_end, z_end))
     if course.get("start_height") is not None:
         slope = _slope_for_start(course["start_height"], slope, half_h, x_end, z_end)
+        if slope > MAX_SLOPE_DEG:
+            raise CourseError(
+                "course",
+                "start_height",
+                f"{course['start_height']:g} mm is too high above the goal for a chute of at "
+                f"most {MAX_SLOPE_DEG:.0f}°; lower it, or put more course before the goal",
+            )
     if slope > MAX_SLOPE_DEG:
         _x_lo, _x_hi, top, where = _binding_top(ctx.tops, x_end, z_end)
         raise CourseError(
