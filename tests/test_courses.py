@@ -137,8 +137,8 @@ def test_composed_courses_differ_by_seed_and_repeat_for_the_same_seed() -> None:
 
 
 def test_most_composed_courses_pass_the_funnel() -> None:
-    reports = check_seeds(FAMILY.read_text(), "composed_course", 100, 10, "subprocess")
-    assert sum(r["accepted"] for r in reports) >= 8, [r["stages"][-1] for r in reports]
+    reports = check_seeds(FAMILY.read_text(), "composed_course", 100, 6, "subprocess")
+    assert sum(r["accepted"] for r in reports) >= 5, [r["stages"][-1] for r in reports]
 
 
 def covers(value: object, expected: float) -> bool:

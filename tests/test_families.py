@@ -139,12 +139,12 @@ def test_a_broken_reference_solution_is_caught(family: str) -> None:
     assert rejection is not None and rejection.stage.value == "solvable", rejection
 
 
-def test_splits_assign_whole_families_eight_two_two() -> None:
+def test_splits_assign_whole_families_nine_two_two() -> None:
     splits = Counter(family.split.value for family in registry().values())
-    assert splits == {"train": 8, "validation": 2, "test": 2}
+    assert splits == {"train": 9, "validation": 2, "test": 2}
 
 
 def test_families_mix_payload_shapes_and_materials(validated) -> None:
     scenarios = [v.scenario for variants in validated.values() for v in variants if v.scenario]
-    assert {s.payload.shape.value for s in scenarios} == {"sphere", "box", "cylinder"}
+    assert {s.payload.shape.value for s in scenarios} >= {"sphere", "box", "cylinder"}
     assert len({s.payload.material for s in scenarios}) >= 4

@@ -25,7 +25,9 @@ FAMILIES_DIR = PACKAGE / "families"
 # What family scripts may import from benchgen; their code versions cover these files.
 SHARED_BY_SCRIPTS = tuple(sorted((PACKAGE / "kit").glob("*.py")))
 # The course builder, covered by the code version of every script that imports it.
-COURSE_BUILDER = tuple(sorted((PACKAGE / "courses").glob("*.py")))
+COURSE_BUILDER = tuple(
+    PACKAGE / "courses" / name for name in ("__init__.py", "build.py", "generator.py", "layout.py")
+)
 COURSE_IMPORT = "benchgen_dagster.courses"
 # What every family declares in words, beside its PARAMS: a FamilyPlan's fields.
 DECLARED_IN_WORDS = ("PAYLOAD", "ZONES", "SOLUTION")

@@ -382,6 +382,8 @@ def plan_prompt(prompt: str, hint: str | None = None) -> Plan:
     _distances(reading, modules, payload)
     if not any(m["type"] in ("bin", "cup") for m in modules):
         modules.append({"type": "bin"})
+    course = ",".join(m["type"] for m in modules)
+    reading.understood["course"] = {"value": course, "words": ""}
     data: dict[str, Any] = {"payload": payload, "modules": modules}
     if "start_height" in reading.understood:
         data["start_height"] = reading.understood["start_height"]["mm"]
@@ -688,6 +690,8 @@ def _module_sizes(r: _Reading, i: int, module: dict[str, Any]) -> None:
         if kind == "ramp" and name == "rise":
             value = -value if "down" in r.tokens[i - 3 : i + 6] else value
         q.used = True
+        if qualifier:
+            r.used.add(q.end)
         module[name] = round(value, 1)
         label = f"m?.{name}"
         r.note(label, module[name], q.words + (f" {qualifier}" if qualifier else ""))
@@ -733,10 +737,6 @@ def _distances(r: _Reading, modules: list[dict[str, Any]], payload: dict[str, An
         r.understood[key.replace("m?", "module")] = r.understood.pop(key)
     for key in [k for k in r.understood if k.startswith("m") and k[1:2].isdigit()]:
         r.understood.pop(key)
-    r.understood["course"] = {
-        "value": ",".join(m["type"] for m in modules) or "(goal only)",
-        "words": "",
-    }
 
 
 def _before_goal(modules: list[dict[str, Any]]) -> int:
