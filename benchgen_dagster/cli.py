@@ -545,6 +545,7 @@ def request(
     """
     import yaml
 
+    from benchgen_dagster.agents.outcomes import MODEL_VARIABLE
     from benchgen_dagster.catalogue.builtin import DEFAULT_VARIANTS
     from benchgen_dagster.catalogue.requests import RequestBook, RequestRejected, request_yaml
 
@@ -563,6 +564,16 @@ def request(
     if problems or not verdict.ok:
         raise RequestRejected("the request", problems + verdict.problems)
     assert verdict.request is not None
+    offline = family is None and not os.environ.get(MODEL_VARIABLE)
+    if offline:  # the offline planner will plan it: say now what it makes of the prompt
+        from benchgen_dagster.courses.planner import PlanError, plan_prompt
+
+        try:
+            planned = plan_prompt(prompt)
+        except PlanError as error:
+            raise RequestRejected(
+                "the request", [f"prompt: {error} (and {MODEL_VARIABLE} is not set)"]
+            ) from None
     if verdict.already_accepted:
         click.echo(f"{verdict.request.request_id}: {verdict.notes[0]}")
         return
@@ -571,6 +582,9 @@ def request(
     click.echo(request_yaml(verdict.request).rstrip())
     for note in verdict.notes:
         click.echo(f"note: {note}, when the sensor accepts it")
+    if offline:
+        course = planned.understood["course"]["value"]
+        click.echo(f"note: no {MODEL_VARIABLE}: the offline planner plans it (course {course})")
 
 
 @main.command()
@@ -855,6 +869,67 @@ def review_policy(dataset: str, policy: str | None) -> None:
     if policy is not None:
         log.set_policy(policy)  # type: ignore[arg-type]
     click.echo(f"{name}: {log.policy()}")
+
+
+@main.command()
+@click.argument("prompt")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option(
+    "--check",
+    type=click.IntRange(0, 64),
+    default=0,
+    show_default=True,
+    help="Run this many seeds of the spec through the funnel.",
+)
+@click.option(
+    "--sandbox",
+    type=click.Choice(SANDBOX_KINDS),
+    default="auto",
+    show_default=True,
+    help="Which sandbox runs the checks.",
+)
+def plan(prompt: str, as_json: bool, check: int, sandbox: str) -> None:
+    """Turn a plain request into a course spec offline, without a model.
+
+    Prints what it understood (quantities in millimetres, with the words they came from),
+    what it ignored, and the spec. A prompt it cannot map is one message, exit status 1.
+
+    \b
+    Examples:
+      benchgen plan "a 30 mm marble must reach a cup half a metre away"
+      benchgen plan "a cube must cross a gap 200 mm wide" --check 4 --json
+    """
+    from benchgen_dagster.courses.planner import PlanError, plan_prompt
+    from benchgen_dagster.courses.script import spec_script
+    from benchgen_dagster.validation.checking import check_seeds
+
+    try:
+        made = plan_prompt(prompt)
+    except PlanError as error:
+        click.echo(f"benchgen plan: {error}", err=True)
+        sys.exit(1)
+    checks = []
+    if check:
+        script = spec_script(made.spec, "planned", "planner")
+        for report in check_seeds(script.source, "planned", 0, check, sandbox):
+            rejection = next((s for s in report["stages"] if not s["passed"]), None)
+            reason = rejection["reason"] if rejection else None
+            checks.append(
+                {"seed": report["seed"], "accepted": report["accepted"], "reason": reason}
+            )
+    if as_json:
+        click.echo(json.dumps({**made.as_json(), "checks": checks}, indent=2))
+        return
+    click.echo("understood:")
+    for name, value in made.understood.items():
+        amount = f"{value['mm']} mm" if "mm" in value else value["value"]
+        click.echo(f"  {name}: {amount}" + (f"  ({value['words']!r})" if value["words"] else ""))
+    click.echo(f"ignored: {', '.join(made.ignored) or '(nothing)'}")
+    click.echo("spec:")
+    click.echo(json.dumps(made.spec.as_data(), indent=2))
+    for c in checks:
+        verdict = "accepted" if c["accepted"] else f"rejected ({c['reason']})"
+        click.echo(f"seed {c['seed']}: {verdict}")
 
 
 @main.command()

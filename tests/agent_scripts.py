@@ -10,7 +10,9 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatResult
+from pydantic import Field
 
 from benchgen_dagster.agents.prompts import EXAMPLE_FAMILY, FAMILIES
 from benchgen_dagster.resources import AgentResource
@@ -24,15 +26,30 @@ PLAN = {
     "zones": "goal on the floor a metre away; forbid zone behind the drop point",
     "parameters": {"drop_height": {"low": 250.0, "high": 420.0}},
     "reference_solution": "a ramp under the drop point",
+    "free_form_reason": "a goal a metre sideways on open floor needs no module of the language",
 }
+SPEC = {
+    "payload": {"shape": "sphere", "radius": 18, "material": "rubber"},
+    "modules": [{"type": "gap", "width": 150}, {"type": "bin"}],
+}
+SPEC_PLAN = {"family": "gap_course", "description": "A ball over a gap into a bin", "spec": SPEC}
+BAD_SPEC = {**SPEC, "modules": [{"type": "gap", "width": 900}, {"type": "bin"}]}
+REPAIRED_SPEC = {**SPEC, "modules": [{"type": "gap", "width": 220}, {"type": "bin"}]}
 _ids = itertools.count()
 
 
 class Scripted(GenericFakeChatModel):
-    """Says the given messages in order; tools are the script's business, not the model's."""
+    """Says the given messages in order; tools are the script's business, not the model's.
+    Keeps every message it was shown in `seen`."""
+
+    seen: list[BaseMessage] = Field(default_factory=list)
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> Scripted:  # type: ignore[override]
         return self
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        self.seen.extend(messages)
+        return super()._generate(messages, *args, **kwargs)
 
 
 def say(text: str) -> AIMessage:
@@ -67,6 +84,89 @@ def planning() -> dict[str, BaseChatModel]:
         planner=[call("save_plan", **PLAN), say("Saved /plan.json.")],
         coder=[],
         reviewer=[],
+    )  # fmt: skip
+
+
+def planning_a_spec() -> dict[str, BaseChatModel]:
+    """The planner's first spec is refused by its schema (a gap too wide); it saves a fixed one."""
+    return models(
+        orchestrator=[delegate("planner", "Plan this request"), say("The plan is saved.")],
+        planner=[
+            call("save_plan", **{**SPEC_PLAN, "spec": BAD_SPEC}),
+            call("save_plan", **SPEC_PLAN),
+            say("Saved /plan.json."),
+        ],
+        coder=[],
+        reviewer=[],
+    )  # fmt: skip
+
+
+def spec_approved() -> dict[str, BaseChatModel]:
+    """The spec passes the funnel in round 1; the reviewer looks at the renders and approves."""
+    return models(
+        orchestrator=[delegate("reviewer", "Review round 1"), say("Approved.")],
+        planner=[],
+        coder=[],
+        reviewer=[
+            call("view_renders"),
+            call("record_verdict", approved=True, reasons=[]),
+            say("Approved."),
+        ],
+    )  # fmt: skip
+
+
+def spec_sent_back_then_repaired() -> dict[str, BaseChatModel]:
+    """The reviewer sends round 1 back; the planner repairs the spec; round 2 is approved."""
+    return models(
+        orchestrator=[
+            delegate("reviewer", "Review round 1"),
+            say("Sent back."),
+            delegate("planner", "Repair the spec"),
+            say("Repaired."),
+            delegate("reviewer", "Review round 2"),
+            say("Approved."),
+        ],
+        planner=[
+            call("save_plan", **{**SPEC_PLAN, "spec": REPAIRED_SPEC}),
+            say("Saved."),
+        ],
+        coder=[],
+        reviewer=[
+            call("view_renders"),
+            call("record_verdict", approved=False, reasons=["the gap is too narrow to matter"]),
+            say("Sent back."),
+            call("view_renders"),
+            call("record_verdict", approved=True, reasons=[]),
+            say("Approved."),
+        ],
+    )  # fmt: skip
+
+
+def spec_given_up_for_code() -> dict[str, BaseChatModel]:
+    """The reviewer rejects the spec; the planner says the modules cannot express the request
+    and saves a plan in words; the coder writes a free-form script that is approved."""
+    coding = repair_then_approval()
+    return models(
+        orchestrator=[
+            delegate("reviewer", "Review round 1"),
+            say("Sent back."),
+            delegate("planner", "Repair the spec or give it up"),
+            say("Given up."),
+            *coding["orchestrator"].messages,
+        ],
+        planner=[call("save_plan", **PLAN), say("Saved a plan in words.")],
+        coder=list(coding["coder"].messages),
+        reviewer=[
+            call("view_renders"),
+            call("record_verdict", approved=False, reasons=["the goal must be a metre away"]),
+            say("Sent back."),
+            call("read_file", file_path="/reports/round-2.json"),
+            call("record_verdict", approved=False, reasons=["the import is wrong"]),
+            say("Sent back."),
+            call("read_file", file_path="/reports/round-3.json"),
+            call("record_verdict", approved=True, reasons=[]),
+            say("Approved."),
+        ],
     )  # fmt: skip
 
 
@@ -159,6 +259,7 @@ class ScriptedAgent(AgentResource):
     """The agent resource with scripted models: each run of the graph (plan, then code) takes
     the next phase of the named script."""
 
+    model: str | None = "scripted"
     script: str = "repaired"
 
     def chat_models(self, request_id: str) -> Mapping[str, BaseChatModel]:

@@ -22,9 +22,11 @@ from dagster import (
     build_sensor_context,
     materialize,
 )
+from langchain_core.messages import HumanMessage, ToolMessage
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from benchgen_dagster.agents.graph import AgentNotConfigured, FamilyRejected, GeneratorAgent
+from benchgen_dagster.agents.outcomes import AgentRecord
 from benchgen_dagster.agents.tracing import traced
 from benchgen_dagster.agents.workspace import Workspace
 from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
@@ -35,7 +37,12 @@ from benchgen_dagster.dataset import load
 from benchgen_dagster.orchestration.sensors import resume_reviewed_plans, send_back_rejected_family
 from benchgen_dagster.orchestration.tags import FEEDBACK_TAG
 from benchgen_dagster.resources import AgentResource, PipelineSettings
-from benchgen_dagster.schema.records import RECORD_TYPES, GenerationRequest
+from benchgen_dagster.schema.records import (
+    RECORD_TYPES,
+    FamilyPlan,
+    FamilyScript,
+    GenerationRequest,
+)
 from benchgen_dagster.stores.bundles import read_bundle
 from benchgen_dagster.stores.local import LocalStore
 from tests import agent_scripts
@@ -74,9 +81,78 @@ def test_a_plan_a_failed_script_a_repair_and_approval(tmp_path: Path) -> None:
     assert "round 1: rejected" in journal and "round 2: accepted" in journal
     assert "review of round 2: approved" in journal
     assert {p.name for p in workspace.iterdir()} == {
-        "agent.json", "journal.md", "plan.json", "reports", "script.py", "todos.json",
-        "verdict.json",
+        "agent.json", "journal.md", "plan.json", "renders", "reports", "script.py",
+        "todos.json", "verdict.json",
     }  # fmt: skip
+
+
+def plan_with(tmp_path: Path, script: dict) -> FamilyPlan:
+    with traced("plan", REQUEST.request_id, "ramp-roll", "") as tracer:
+        return generator(tmp_path, script).plan(tracer)
+
+
+def write_with(tmp_path: Path, plan: FamilyPlan, script: dict) -> tuple[FamilyScript, AgentRecord]:
+    with traced("code", REQUEST.request_id, "ramp-roll", plan.family) as tracer:
+        return generator(tmp_path, script).write_script(plan, tracer)
+
+
+def images_seen(model: object) -> int:
+    """Images in the tool results a model was shown (each message once, however often)."""
+    results = {m.tool_call_id: m for m in model.seen if isinstance(m, ToolMessage)}  # type: ignore[attr-defined]
+    return sum(
+        block.get("type") == "image"
+        for message in results.values()
+        if isinstance(message.content, list)
+        for block in message.content
+        if isinstance(block, dict)
+    )
+
+
+def test_the_planner_writes_a_spec_repaired_from_its_schemas_report(tmp_path: Path) -> None:
+    planning = agent_scripts.planning_a_spec()
+    plan = plan_with(tmp_path, planning)
+    assert plan.spec is not None and plan.spec.modules[0].width == 150  # type: ignore[union-attr]
+    assert plan.family == "gap_course" and plan.source == "agent"
+    refusal = next(m.content for m in planning["planner"].seen if isinstance(m, ToolMessage))  # type: ignore[attr-defined]
+    assert "module 1 (gap): width: 900 mm is outside 40–500 mm" in refusal
+    seen = planning["orchestrator"].seen  # type: ignore[attr-defined]
+    task = next(m.content for m in seen if isinstance(m, HumanMessage))
+    assert "the offline planner's spec, to start from" in task
+
+
+def test_a_spec_that_passes_first_time_is_approved_after_the_reviewer_sees_its_renders(
+    tmp_path: Path,
+) -> None:
+    plan = plan_with(tmp_path, agent_scripts.planning_a_spec())
+    reviewing = agent_scripts.spec_approved()
+    script, record = write_with(tmp_path, plan, reviewing)
+    assert record.approved and record.rounds == 1 and record.free_form_reason is None
+    assert "build_course" in script.source and "'width': 150.0" in script.source
+    assert images_seen(reviewing["reviewer"]) == 2 * 2  # two seeds, two cameras
+    renders = sorted(p.name for p in (tmp_path / "ws" / "renders").iterdir())
+    assert renders[0] == "round-1-s0-0.png"
+
+
+def test_a_spec_sent_back_is_repaired_by_the_planner_and_approved(tmp_path: Path) -> None:
+    plan = plan_with(tmp_path, agent_scripts.planning_a_spec())
+    script, record = write_with(tmp_path, plan, agent_scripts.spec_sent_back_then_repaired())
+    assert record.approved and record.rounds == 2
+    assert "'width': 220.0" in script.source
+    journal = (tmp_path / "ws" / "journal.md").read_text()
+    assert "review of round 1: sent back: the gap is too narrow to matter" in journal
+    assert "review of round 2: approved" in journal
+
+
+def test_the_coder_writes_free_form_code_only_when_the_spec_is_given_up_and_says_why(
+    tmp_path: Path,
+) -> None:
+    plan = plan_with(tmp_path, agent_scripts.planning_a_spec())
+    script, record = write_with(tmp_path, plan, agent_scripts.spec_given_up_for_code())
+    assert record.approved and record.rounds == 3
+    assert script.source == agent_scripts.GOOD_SCRIPT
+    assert record.free_form_reason == agent_scripts.PLAN["free_form_reason"]
+    journal = (tmp_path / "ws" / "journal.md").read_text()
+    assert f"free-form script: {agent_scripts.PLAN['free_form_reason']}" in journal
 
 
 def test_a_family_that_exhausts_its_rounds_is_rejected_with_its_reasons(tmp_path: Path) -> None:
@@ -141,9 +217,15 @@ def traced_nothing():  # a tracer without Langfuse
 
 
 def run_partition(
-    settings: PipelineSettings, agent: AgentResource, request_id: str, release: bool = False
+    settings: PipelineSettings,
+    agent: AgentResource,
+    request_id: str,
+    release: bool = False,
+    prompt: str = REQUEST.prompt,
 ) -> ExecuteInProcessResult:
-    settings.requests.accept(REQUEST.model_copy(update={"request_id": request_id}))
+    settings.requests.accept(
+        REQUEST.model_copy(update={"request_id": request_id, "prompt": prompt})
+    )
     resources = {**resources_for(settings), "agent": agent}
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(requests_partitions.name, [request_id])
@@ -187,13 +269,15 @@ def test_an_exhausted_agent_fails_its_partition_with_the_reasons(tmp_path: Path)
     assert "script_error" in str(failure.event_specific_data.error)
 
 
-def test_without_a_model_an_agent_request_fails_with_one_clear_message(tmp_path: Path) -> None:
+def test_without_a_model_a_prompt_the_planner_cannot_map_fails_with_one_message(
+    tmp_path: Path,
+) -> None:
     settings = PipelineSettings(data_dir=str(tmp_path))
-    result = run_partition(settings, AgentResource(), "ramp-roll")
+    result = run_partition(settings, AgentResource(), "ramp-roll", prompt="something nice")
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert failure.step_key == "scenario_plans"
-    assert "BENCHGEN_AGENT_MODEL" in str(failure.event_specific_data.error)
+    assert "cannot map 'something nice'" in str(failure.event_specific_data.error)
     with pytest.raises(AgentNotConfigured, match="BENCHGEN_AGENT_MODEL"):
         AgentResource().chat_models("ramp-roll")
 

@@ -139,9 +139,9 @@ def test_a_broken_reference_solution_is_caught(family: str) -> None:
     assert rejection is not None and rejection.stage.value == "solvable", rejection
 
 
-def test_splits_assign_whole_families_twelve_three_three() -> None:
+def test_splits_assign_whole_families_thirteen_three_three() -> None:
     splits = Counter(family.split.value for family in registry().values())
-    assert splits == {"train": 12, "validation": 3, "test": 3}
+    assert splits == {"train": 13, "validation": 3, "test": 3}
 
 
 def test_kinematic_families_cover_both_kinds_of_mechanism() -> None:
@@ -154,5 +154,5 @@ def test_kinematic_families_cover_both_kinds_of_mechanism() -> None:
 
 def test_families_mix_payload_shapes_and_materials(validated) -> None:
     scenarios = [v.scenario for variants in validated.values() for v in variants if v.scenario]
-    assert {s.payload.shape.value for s in scenarios} == {"sphere", "box", "cylinder"}
+    assert {s.payload.shape.value for s in scenarios} >= {"sphere", "box", "cylinder"}
     assert len({s.payload.material for s in scenarios}) >= 4

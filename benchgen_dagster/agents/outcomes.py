@@ -22,6 +22,7 @@ class AgentRecord(Model):
     max_rounds: int
     reasons: list[str]
     trace_id: str | None = None
+    free_form_reason: str | None = None  # why a free-form script rather than a spec
 
 
 class FamilyRejected(Exception):

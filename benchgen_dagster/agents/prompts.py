@@ -16,11 +16,16 @@ is done, answer with one line saying so."""
 
 PLANNER = """\
 You are the Planner. Turn the generation request you are given into a plan and save it with \
-`save_plan`: a family name (lower_snake_case), a one-line description, the payload (shape, \
-size, material), where the goal, forbid and build zones are, the randomisation ranges of \
-every parameter (numbers in millimetres as low/high, or choices), the idea of the reference \
-solution a solver could build, and cost and weight limits when the request implies them. \
-The world is small: about a metre across, a floor at z = 0, gravity along -z."""
+`save_plan`: a family name (lower_snake_case), a one-line description, and a `spec`: the \
+course in benchgen's scenario language (a payload, then modules in order along +x, the last \
+a bin or a cup that holds the goal; every length in millimetres, a number or [low, high] \
+drawn per seed). The request usually comes with the offline planner's spec: start from it, \
+keep what it understood, and add what it ignored when a module expresses it. \
+`save_plan` checks the spec and names every problem by module and field; fix them and save \
+again. Only when the modules cannot express the request, leave `spec` out and give \
+`free_form_reason` (what the modules cannot express), the payload, the zones, the \
+randomisation ranges (millimetres) and the idea of the reference solution in words, for the \
+Coder. The world is small: about a metre across, gravity along -z."""
 
 CODER = """\
 You are the Coder. Write the family script /script.py that makes the plan in /plan.json \
@@ -41,9 +46,10 @@ returns. This built-in family is a good model:
 ```"""
 
 REVIEWER = """\
-You are the Reviewer. Read /plan.json, /script.py and the newest report in /reports/, and \
-decide with `record_verdict`: approve only when the report is accepted and the script does \
-what the plan says; otherwise send it back with concrete reasons the Coder can act on."""
+You are the Reviewer. Read /plan.json, /script.py and the newest report in /reports/, look \
+at the round's renders with `view_renders`, and decide with `record_verdict`: approve only \
+when the report is accepted and the scene you see does what the request and the plan say; \
+otherwise send it back with concrete reasons that can be acted on."""
 
 PLAN_TASK = """\
 Have the planner write the plan for this generation request, then stop.
@@ -51,15 +57,26 @@ Have the planner write the plan for this generation request, then stop.
 {request}"""
 
 CODE_TASK = """\
-The plan is in /plan.json. Have the coder write and validate /script.py, then have the \
-reviewer decide. While the reviewer sends it back and the coder has rounds left, give the \
-coder the reviewer's reasons and repeat. Stop when the reviewer approves or no rounds are \
+The plan is in /plan.json; the scenario language cannot express it ({why}). Have the coder \
+write and validate a free-form /script.py, then have the reviewer decide. While the \
+reviewer sends it back and the coder has rounds left, give the coder the reviewer's reasons \
+and repeat. Stop when the reviewer approves or no rounds are \
 left ({rounds} at most)."""
 
 REVISE_TASK = """\
 A curator looked at the scenarios /script.py makes and rejected them, saying: "{feedback}". \
 Have the coder change /script.py to answer that and validate it, then have the reviewer \
 decide. The coder has {rounds} round for it."""
+
+
+REVIEW_TASK = """\
+Round {round} built /plan.json's spec into /script.py and the funnel accepted it. Have the \
+reviewer look at the report and the renders and decide, then stop."""
+
+SPEC_REPAIR_TASK = """\
+The spec in /plan.json was rejected: {reasons}. Have the planner repair the spec from these \
+reasons and save the plan again ({rounds} rounds left), or, only if the modules cannot \
+express the request, save a plan without a spec that says why. Then stop."""
 
 
 def coder_prompt() -> str:

@@ -9,6 +9,8 @@ from benchgen_dagster.agents.outcomes import AgentNotConfigured, FamilyRejected
 from benchgen_dagster.agents.tracing import traced
 from benchgen_dagster.assets.partitions import RETRYABLE, STEP_RETRIES, requests_partitions
 from benchgen_dagster.catalogue.registry import get_family
+from benchgen_dagster.courses.planner import plan_prompt
+from benchgen_dagster.courses.script import spec_plan, spec_script
 from benchgen_dagster.curation.log import CurationLog
 from benchgen_dagster.curation.plans import PlanReviews
 from benchgen_dagster.errors import UserError
@@ -57,7 +59,11 @@ def generation_requests(
     group_name=GROUP,
     kinds={"python"},
     code_version=steps.module_version(
-        "catalogue/registry.py", "agents/graph.py", "agents/prompts.py"
+        "catalogue/registry.py",
+        "agents/graph.py",
+        "agents/prompts.py",
+        "courses/planner.py",
+        "courses/script.py",
     ),
     output_required=False,
     description="How the family works: zones, payload, declared randomisation ranges and the "
@@ -74,7 +80,19 @@ def scenario_plans(
     storage: StorageResource,
 ) -> Iterator[Output[FamilyPlan]]:
     request = generation_requests
-    if request.family is None:
+    if request.spec is not None:
+        plan = spec_plan(request.spec, request.request_id, "spec")
+    elif request.family is None and agent.model is None:
+        with user_errors(f"partition {context.partition_key}"):
+            planned = plan_prompt(request.prompt, request.payload_hint)
+        plan = spec_plan(planned.spec, request.request_id, "planner")
+        context.add_output_metadata(
+            {
+                "understood": MetadataValue.json(planned.understood),
+                "ignored": ", ".join(planned.ignored) or "(nothing)",
+            }
+        )
+    elif request.family is None:
         reviews = PlanReviews(storage.store(), request.dataset) if request.review_plan else None
         reviewed = reviews.get(request.request_id) if reviews else None
         if reviewed is not None and reviewed.status == "approved":
@@ -109,6 +127,7 @@ def scenario_plans(
                 {k: v.model_dump(exclude_none=True) for k, v in plan.parameters.items()}
             ),
             "reference_solution": plan.reference_solution,
+            **({"spec": MetadataValue.json(plan.spec.as_data())} if plan.spec else {}),
         }
     )
     yield Output(plan)
@@ -120,7 +139,7 @@ def scenario_plans(
     group_name=GROUP,
     kinds={"python"},
     code_version=steps.module_version(
-        "catalogue/registry.py", "agents/graph.py", "agents/prompts.py"
+        "catalogue/registry.py", "agents/graph.py", "agents/prompts.py", "courses/script.py"
     ),
     description="The family script `build(seed, params)`; its data version is the hash of the "
     "script and the kit it imports, so a change to it makes its partition stale.",
@@ -136,7 +155,9 @@ def family_scripts(
 ) -> Output[FamilyScript]:
     request, plan = generation_requests, scenario_plans
     agent_metadata: dict[str, object] = {}
-    if plan.source == "agent":
+    if plan.spec is not None:
+        script = spec_script(plan.spec, plan.family, plan.source)
+    elif plan.source == "agent":
         partition, family = context.partition_key, plan.family
         feedback = _curator_feedback(context, storage, request)
         with _agent_failures(), traced("code", request.request_id, partition, family) as t:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from benchgen_dagster.catalogue.registry import Family, UnknownFamily, registry
+from benchgen_dagster.courses.spec import spec_problems
 from benchgen_dagster.schema.records import GenerationRequest, ParamRange
 
 # Whole numbers that pydantic would take `true` for (as 1).
@@ -61,7 +62,9 @@ def check_request(
     family, params = data.get("family"), data.get("params")
     if not isinstance(params, Mapping) or "params" in flagged:
         params = {}
-    if isinstance(family, str) and "family" not in flagged:
+    if isinstance(family, str) and data.get("spec") is not None:
+        problems.append("spec: a request gives a built-in family or a spec, not both")
+    elif isinstance(family, str) and "family" not in flagged:
         problems += registry_problems(
             family,
             {k: v for k, v in params.items() if f"params.{k}" not in flagged},
@@ -108,7 +111,12 @@ def _parse(data: Mapping[str, object]) -> tuple[GenerationRequest | None, list[s
 def shape_problems(error: ValidationError) -> list[str]:
     """A request's fields of the wrong shape, one problem each, in words."""
     problems: dict[str, str] = {}
+    in_spec = [e for e in error.errors() if e["loc"][:1] == ("spec",)]
+    for text in spec_problems(in_spec):
+        problems.setdefault(f"spec {text}", f"spec: {text}")
     for e in error.errors():
+        if e in in_spec:
+            continue
         loc, message = e["loc"], e["msg"]
         if e["type"] == "extra_forbidden":
             fields = ", ".join(f for f in GenerationRequest.model_fields if f != "schema_version")

@@ -24,6 +24,11 @@ PACKAGE = Path(__file__).resolve().parents[1]
 FAMILIES_DIR = PACKAGE / "families"
 # What family scripts may import from benchgen; their code versions cover these files.
 SHARED_BY_SCRIPTS = tuple(sorted((PACKAGE / "kit").glob("*.py")))
+# The course builder, covered by the code version of every script that imports it.
+COURSE_BUILDER = tuple(
+    PACKAGE / "courses" / name for name in ("__init__.py", "build.py", "generator.py", "layout.py")
+)
+COURSE_IMPORT = "benchgen_dagster.courses"
 # What every family declares in words, beside its PARAMS: a FamilyPlan's fields.
 DECLARED_IN_WORDS = ("PAYLOAD", "ZONES", "SOLUTION")
 
@@ -90,9 +95,11 @@ class Family:
 
 
 def script_for(family: str, source: str, origin: str, trace_id: str | None = None) -> FamilyScript:
-    """A family script with its hashes; its code version covers the shared modules too."""
+    """A family script with its hashes; its code version covers the shared modules too (and
+    the course builder, for a script that uses it)."""
     sha = hashlib.sha256(source.encode()).hexdigest()
-    shared = b"".join(path.read_bytes() for path in SHARED_BY_SCRIPTS)
+    shared_files = SHARED_BY_SCRIPTS + (COURSE_BUILDER if COURSE_IMPORT in source else ())
+    shared = b"".join(path.read_bytes() for path in shared_files)
     code_version = hashlib.sha256(source.encode() + shared).hexdigest()[:12]
     return FamilyScript(
         family=family,

@@ -18,6 +18,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.catalogue.registry import get_family
 from benchgen_dagster.catalogue.requests import RequestError
+from benchgen_dagster.courses.script import spec_script
 from benchgen_dagster.errors import UserError
 from benchgen_dagster.resources.settings import PipelineSettings
 
@@ -40,6 +41,9 @@ def current_fingerprint(settings: PipelineSettings, partition: str) -> str | Non
         request = settings.requests.load(partition)
     except RequestError:
         return None
+    if request.spec is not None:
+        script = spec_script(request.spec, request.request_id, "spec")
+        return settings.inputs_fingerprint(request, script)
     if request.family is None:
         return None
     return settings.inputs_fingerprint(request, get_family(request.family).script())

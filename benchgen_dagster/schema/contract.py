@@ -97,9 +97,15 @@ class PayloadShape(StrEnum):
     sphere = "sphere"
     box = "box"
     cylinder = "cylinder"
+    capsule = "capsule"
 
 
-PAYLOAD_SIZE_ARITY = {PayloadShape.sphere: 1, PayloadShape.box: 3, PayloadShape.cylinder: 2}
+PAYLOAD_SIZE_ARITY = {
+    PayloadShape.sphere: 1,
+    PayloadShape.box: 3,
+    PayloadShape.cylinder: 2,
+    PayloadShape.capsule: 2,
+}
 
 
 class Payload(Model):
@@ -107,7 +113,7 @@ class Payload(Model):
     shape: PayloadShape
     size: list[float] = Field(
         description="MuJoCo geom size: sphere [radius], box [half-x, half-y, half-z], "
-        "cylinder [radius, half-length]"
+        "cylinder and capsule [radius, half-length of the straight part]"
     )
     material: str
     mass: float = Field(gt=0, description="kg, from the material's density")
@@ -129,6 +135,8 @@ class Payload(Model):
             return self.size[0]
         if self.shape is PayloadShape.box:
             return sum(s * s for s in self.size) ** 0.5
+        if self.shape is PayloadShape.capsule:
+            return self.size[0] + self.size[1]
         return (self.size[0] ** 2 + self.size[1] ** 2) ** 0.5
 
 
@@ -152,7 +160,7 @@ class Lineage(Model):
     script_sha256: str
     code_versions: dict[str, str]
     sandbox: str
-    family_source: Literal["builtin", "agent"]
+    family_source: Literal["builtin", "agent", "spec", "planner"]
     trace_id: str | None = None
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
+from benchgen_dagster.courses.spec import CourseSpec
 from benchgen_dagster.sandbox.protocol import RawBuild
 from benchgen_dagster.schema.contract import (
     SCHEMA_VERSION,
@@ -28,6 +29,10 @@ from benchgen_dagster.schema.contract import (
     StageResult,
     ValidationReport,
 )
+
+# builtin: a family module; agent: written by the agent; spec: a request's course spec;
+# planner: a course the offline planner made from the prompt.
+FamilySource = Literal["builtin", "agent", "spec", "planner"]
 
 
 class ParamRange(Model):
@@ -71,6 +76,9 @@ class GenerationRequest(Model):
     payload_hint: str | None = None
     split: Split | None = None
     dataset: Slug = "default"
+    spec: CourseSpec | None = Field(
+        default=None, description="A course in the scenario language, built by the course builder"
+    )
     review_plan: bool = Field(
         default=False,
         description="For an agent-written family: stop after the plan until a curator approves "
@@ -112,7 +120,13 @@ class FamilyPlan(Model):
     parameters: dict[str, ParamRange]
     reference_solution: str
     constraints: Constraints | None = None
-    source: Literal["builtin", "agent"] = "builtin"
+    source: FamilySource = "builtin"
+    spec: CourseSpec | None = Field(
+        default=None, description="The course, when the family is a spec of modules"
+    )
+    free_form_reason: str | None = Field(
+        default=None, description="For an agent's free-form script: what a spec cannot express"
+    )
 
 
 class FamilyScript(Model):
@@ -120,7 +134,7 @@ class FamilyScript(Model):
     source: str
     sha256: str
     code_version: str = Field(description="Hash of the script and the kit it imports")
-    origin: Literal["builtin", "agent"]
+    origin: FamilySource
     trace_id: str | None = None
 
 
@@ -271,7 +285,8 @@ class ReleaseCuration(Model):
 
 def json_schemas() -> dict[str, dict[str, Any]]:
     """The JSON Schemas of the records consumers and operators see, versioned with them."""
-    models = {
+    models: dict[str, type[Model]] = {
+        "course_spec": CourseSpec,
         "scenario": Scenario,
         "generation_request": GenerationRequest,
         "family_plan": FamilyPlan,

@@ -14,6 +14,7 @@ from benchgen_dagster.sandbox.select import choose_launcher
 from benchgen_dagster.schema.contract import Reason, Stage, StageResult, scenario_id_for
 from benchgen_dagster.schema.records import GenerationRequest
 from benchgen_dagster.validation.funnel import ValidatedVariant, validate_variant, validator_version
+from benchgen_dagster.validation.model import CAMERAS
 from benchgen_dagster.validation.scene import VariantContext
 from benchgen_dagster.validation.steps import run_variants, validate_variants
 
@@ -44,12 +45,28 @@ def check_seeds(
 ) -> list[dict[str, Any]]:
     """`check_script` for `count` seeds from `first_seed`, in one sandboxed batch. A source
     given as bytes that are not UTF-8 text is a rejected script, like any other broken one."""
+    reports, _ = check_and_render(source, family, first_seed, count, sandbox, params, limits, ())
+    return reports
+
+
+def check_and_render(
+    source: str | bytes,
+    family: str,
+    first_seed: int,
+    count: int,
+    sandbox: str = "auto",
+    params: dict[str, Any] | None = None,
+    limits: Limits = Limits(),
+    cameras: tuple[str, ...] = CAMERAS[:2],
+) -> tuple[list[dict[str, Any]], dict[int, list[bytes]]]:
+    """`check_seeds`, and PNG renders from the given cameras of every accepted seed's scene
+    (by seed): what a reviewer looks at."""
     family_slug = "".join(c if c.isalnum() else "_" for c in family.lower()).strip("_") or "script"
     if isinstance(source, bytes):
         problem = not_text(source)
         if problem:
             seeds = range(first_seed, first_seed + count)
-            return [_not_text_report(family_slug, seed, problem) for seed in seeds]
+            return [_not_text_report(family_slug, seed, problem) for seed in seeds], {}
         source = source.decode()
     request = GenerationRequest(
         request_id=family_slug,
@@ -61,7 +78,7 @@ def check_seeds(
     script = script_for(family_slug, source, "agent")
     variants = run_variants(request, script, choose_launcher(sandbox), limits)
     validated = validate_variants(request, script, variants)
-    return [
+    reports = [
         {
             "accepted": report.accepted,
             "scenario_id": report.scenario_id,
@@ -75,6 +92,15 @@ def check_seeds(
         }
         for report, record in zip(validated.record.reports, variants.record.variants, strict=True)
     ]
+    renders: dict[int, list[bytes]] = {}
+    if cameras and validated.record.scenarios:
+        from benchgen_dagster.validation.render import SceneRenderer
+
+        with SceneRenderer() as renderer:
+            for scenario in validated.record.scenarios:
+                xml = validated.files[f"{scenario.scenario_id}.mjcf.xml"].decode()
+                renders[scenario.seed] = renderer.render(xml, cameras)
+    return reports, renders
 
 
 def not_text(data: bytes) -> str:

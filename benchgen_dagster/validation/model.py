@@ -173,6 +173,7 @@ def _add_payload(spec: mujoco.MjSpec, scenario: Scenario) -> None:
         PayloadShape.sphere: mujoco.mjtGeom.mjGEOM_SPHERE,
         PayloadShape.box: mujoco.mjtGeom.mjGEOM_BOX,
         PayloadShape.cylinder: mujoco.mjtGeom.mjGEOM_CYLINDER,
+        PayloadShape.capsule: mujoco.mjtGeom.mjGEOM_CAPSULE,
     }[payload.shape]
     body.add_geom(
         name=f"{payload.body_name}_geom",
