@@ -210,21 +210,30 @@ def stages(
     }
 
 
+def follow_request(  # type: ignore[no-untyped-def]
+    instance: Any, requests: Path, family: str, variants: int, timeout: float, say
+) -> tuple[str, dict[str, Any]]:
+    """Drop a request into `requests` and follow it on `instance` until its release: the
+    request's id and the stages' seconds."""
+    dropped_at = time.time()
+    request_id = drop_request(requests, family, variants)
+    say(f"  dropped {request_id} ({variants} variant(s) of {family})")
+    deadline = time.monotonic() + timeout
+    build = wait_until(lambda: build_run(instance, request_id), timeout, "the build run")
+    left = max(1.0, deadline - time.monotonic())
+    release = wait_until(
+        lambda: release_run(instance, build.dagster_run.run_id), left, "the release"
+    )
+    steps = step_seconds(instance, build.dagster_run.run_id)
+    return request_id, stages(dropped_at, build, release, steps)
+
+
 def measure_ui(family: str, variants: int, work: Path, timeout: float, say) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     data = work / "ui"
     say(f"  UI path: dagster dev on 127.0.0.1, data in {data}")
     with dagster_dev(data, work / "dagster-dev.log") as instance:
-        dropped_at = time.time()
-        request_id = drop_request(data / "requests", family, variants)
-        say(f"  dropped {request_id} ({variants} variant(s) of {family})")
-        deadline = time.monotonic() + timeout
-        build = wait_until(lambda: build_run(instance, request_id), timeout, "the build run")
-        left = max(1.0, deadline - time.monotonic())
-        release = wait_until(
-            lambda: release_run(instance, build.dagster_run.run_id), left, "the release"
-        )
-        result = stages(
-            dropped_at, build, release, step_seconds(instance, build.dagster_run.run_id)
+        request_id, result = follow_request(
+            instance, data / "requests", family, variants, timeout, say
         )
     manifest = json.loads((data / "datasets" / "default" / "manifest.json").read_text())
     if request_id not in [p["request_id"] for p in manifest["partitions"]]:
@@ -271,20 +280,8 @@ def measure_deployment(  # type: ignore[no-untyped-def]
         startup = time.perf_counter() - started
         say(f"  deployment: stack up in {startup:.1f} s")
         with environment_of(stack.env), DagsterInstance.from_config(str(stack.home)) as instance:
-            dropped_at = time.time()
-            request_id = drop_request(
-                Path(stack.env["BENCHGEN_DATA_DIR"]) / "requests", family, variants
-            )
-            say(f"  dropped {request_id} ({variants} variant(s) of {family})")
-            deadline = time.monotonic() + timeout
-            build = wait_until(lambda: build_run(instance, request_id), timeout, "the build run")
-            left = max(1.0, deadline - time.monotonic())
-            release = wait_until(
-                lambda: release_run(instance, build.dagster_run.run_id), left, "the release"
-            )
-            result = stages(
-                dropped_at, build, release, step_seconds(instance, build.dagster_run.run_id)
-            )
+            requests = Path(stack.env["BENCHGEN_DATA_DIR"]) / "requests"
+            request_id, result = follow_request(instance, requests, family, variants, timeout, say)
     finally:
         stack.down()
     return {"request_id": request_id, "startup_s": startup, **result}
