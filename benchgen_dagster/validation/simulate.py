@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 from typing import NamedTuple
 
 import mujoco
@@ -144,17 +145,25 @@ class _Schedule:
     def at(self, time: float) -> list[float]:
         return [float(np.interp(time, t, v)) for t, v in zip(self.times, self.values, strict=True)]
 
-    def table(self, timestep: float, steps: int) -> tuple[list[float], np.ndarray]:
-        """The times a run from zero reaches before each of its first `steps` steps, added up
-        as MuJoCo adds them (`time += timestep`), and the controls at each (steps × actuators):
-        the values `at` gives at those exact times, looked up instead of interpolated."""
-        times, time = [], 0.0
-        for _ in range(steps):
-            times.append(time)
-            time += timestep
+    def table(self, timestep: float, steps: int) -> tuple[tuple[float, ...], np.ndarray]:
+        """The times a run from zero reaches before each of its first `steps` steps and the
+        controls at each (steps × actuators): the values `at` gives at those exact times,
+        looked up instead of interpolated."""
+        times = step_times(timestep, steps)
         at = np.array(times)
         values = [np.interp(at, t, v) for t, v in zip(self.times, self.values, strict=True)]
         return times, np.stack(values, axis=1)
+
+
+@cache
+def step_times(timestep: float, steps: int) -> tuple[float, ...]:
+    """`data.time` before each of a run's first `steps` steps, added up as MuJoCo adds it
+    (`time += timestep`), so that the sums are the same floats."""
+    times, time = [], 0.0
+    for _ in range(steps):
+        times.append(time)
+        time += timestep
+    return tuple(times)
 
 
 @dataclass(frozen=True)
