@@ -302,13 +302,15 @@ def test_a_spatial_scenarios_random_designs_stay_fixed(puck) -> None:
 
 # --- the runs' control tables ------------------------------------------------------------
 
+NO_TRIALS = FunnelSettings(difficulty_max_trials=0)  # the reference runs are what is tested
+
 
 def test_a_runs_control_table_holds_the_schedule_at_the_times_mujoco_reaches(lift) -> None:
     """The lookup replaces interpolating at `data.time` every step: row k must be what the
     schedule gives at the time MuJoCo has reached after k steps, to the bit."""
     from benchgen_dagster.validation.simulate import _Schedule
 
-    validated = _validate(lift, "shelf_lift")
+    validated = validate_variant(lift, context_for("shelf_lift"), NO_TRIALS)
     model = mujoco.MjModel.from_xml_string(validated.solution_xml)
     data = mujoco.MjData(model)
     schedule = _Schedule.of(model, validated.controls)
@@ -327,7 +329,7 @@ def test_a_run_without_the_actuators_work_ends_as_the_run_with_it(lift) -> None:
 
     from benchgen_dagster.validation.simulate import simulate
 
-    validated = _validate(lift, "shelf_lift")
+    validated = validate_variant(lift, context_for("shelf_lift"), NO_TRIALS)
     model = mujoco.MjModel.from_xml_string(validated.solution_xml)
     scenario, controls = validated.scenario, validated.controls
     counted = simulate(model, scenario, controls=controls)
