@@ -298,3 +298,43 @@ def test_a_spatial_scenarios_random_designs_stay_fixed(puck) -> None:
     assert validated.scenario.difficulty.baseline == difficulty.BASELINE
     probes = difficulty.ProbeModel(validated.xml, validated.scenario)
     assert probes.model.nu == 0 and probes.model.njnt == 1  # the payload's free joint
+
+
+# --- the runs' control tables ------------------------------------------------------------
+
+NO_TRIALS = FunnelSettings(difficulty_max_trials=0)  # the reference runs are what is tested
+
+
+def test_a_runs_control_table_holds_the_schedule_at_the_times_mujoco_reaches(lift) -> None:
+    """The lookup replaces interpolating at `data.time` every step: row k must be what the
+    schedule gives at the time MuJoCo has reached after k steps, to the bit."""
+    from benchgen_dagster.validation.simulate import _Schedule
+
+    validated = validate_variant(lift, context_for("shelf_lift"), NO_TRIALS)
+    model = mujoco.MjModel.from_xml_string(validated.solution_xml)
+    data = mujoco.MjData(model)
+    schedule = _Schedule.of(model, validated.controls)
+    steps = round(validated.scenario.simulation.duration_s / model.opt.timestep)
+    times, table = schedule.table(model.opt.timestep, steps)
+    for step in range(steps):
+        assert data.time == times[step]
+        assert table[step].tolist() == schedule.at(data.time)
+        data.ctrl[:] = table[step]
+        mujoco.mj_step(model, data)
+    assert len(set(map(tuple, table.tolist()))) > 2  # the controls did change on the way
+
+
+def test_a_run_without_the_actuators_work_ends_as_the_run_with_it(lift) -> None:
+    from dataclasses import replace
+
+    from benchgen_dagster.validation.simulate import simulate
+
+    validated = validate_variant(lift, context_for("shelf_lift"), NO_TRIALS)
+    model = mujoco.MjModel.from_xml_string(validated.solution_xml)
+    scenario, controls = validated.scenario, validated.controls
+    counted = simulate(model, scenario, controls=controls)
+    outcome = simulate(model, scenario, controls=controls, count_work=False)
+    assert counted.success and counted.actuator_work != 0 and outcome.actuator_work == 0
+    assert replace(outcome, energy_gain=0.0, actuator_work=0.0) == replace(
+        counted, energy_gain=0.0, actuator_work=0.0
+    )

@@ -476,7 +476,12 @@ class ProbeModel:
             self.set(design)
             controls = controls_for(design)
             return simulate(
-                self.model, self.scenario, data=self.data, rest_s=REST_S, controls=controls
+                self.model,
+                self.scenario,
+                data=self.data,
+                rest_s=REST_S,
+                controls=controls,
+                count_work=False,
             )
         first = self.first_approach(design)
         if first is None:

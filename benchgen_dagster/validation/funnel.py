@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 import mujoco
+import numpy as np
 
 from benchgen_dagster.sandbox.protocol import JobOutcome, ScriptFailure
 from benchgen_dagster.schema.contract import (
@@ -369,8 +370,9 @@ def _solvable_and_robust(
     trials, certificate = settings.robust_trials, settings.certificate_trials
     offsets = perturbations(scenario, max(trials, certificate))
 
-    def succeeds(offset: object) -> bool:
-        return simulate(model, scenario, offset, data=data, controls=controls).success  # type: ignore[arg-type]
+    def succeeds(offset: np.ndarray) -> bool:
+        run = simulate(model, scenario, offset, data=data, controls=controls, count_work=False)
+        return run.success
 
     outcomes = [succeeds(offset) for offset in offsets[:trials]]
     successes = sum(outcomes)

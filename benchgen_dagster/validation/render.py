@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import mujoco
 import numpy as np
@@ -59,20 +61,21 @@ class SceneRenderer:
         camera: str = CAMERAS[0],
     ) -> bytes:
         """One PNG of `frames` views of the reference run, left to right, evenly spaced in
-        time from the start to the end of its duration: a mechanism seen moving."""
+        time from the start to the end of its duration: a mechanism seen moving. The model is
+        uploaded once for all of them."""
         model = mujoco.MjModel.from_xml_string(solution_xml)
         data = mujoco.MjData(model)
         names = [model.actuator(k).name for k in range(model.nu)]
         images = []
-        for frame in range(frames):
-            until = duration_s * frame / max(1, frames - 1)
-            while data.time < until:
-                if controls is not None:
-                    data.ctrl[:] = [controls.at(name, data.time) for name in names]
-                mujoco.mj_step(model, data)
-            mujoco.mj_forward(model, data)
-            [image] = self.frames(model, data, (camera,), encode=False)
-            images.append(image)
+        with self._uploaded(model) as (context, scene):
+            for frame in range(frames):
+                until = duration_s * frame / max(1, frames - 1)
+                while data.time < until:
+                    if controls is not None:
+                        data.ctrl[:] = [controls.at(name, data.time) for name in names]
+                    mujoco.mj_step(model, data)
+                mujoco.mj_forward(model, data)
+                images.append(self._pixels_of(model, data, camera, context, scene).copy())
         return png_bytes(np.concatenate(images, axis=1))
 
     def frames(
@@ -82,27 +85,45 @@ class SceneRenderer:
         cameras: tuple[str, ...],
         encode: bool = True,
     ) -> list:
-        # Each costs time in proportion to its size: the offscreen buffer is the image's size
-        # (the MJCF asks for more, for its users), the font the smallest (no text is drawn),
-        # the scene holds the model's geoms and sites and room for decorations.
+        with self._uploaded(model) as (context, scene):
+            images = []
+            for camera in cameras:
+                pixels = self._pixels_of(model, data, camera, context, scene)
+                images.append(png_bytes(pixels) if encode else pixels.copy())
+            return images
+
+    @contextmanager
+    def _uploaded(
+        self, model: mujoco.MjModel
+    ) -> Iterator[tuple[mujoco.MjrContext, mujoco.MjvScene]]:
+        """The model's meshes and textures on the GPU and a scene for it, freed after use.
+        Each costs time in proportion to its size: the offscreen buffer is the image's size
+        (the MJCF asks for more, for its users), the font the smallest (no text is drawn),
+        the scene holds the model's geoms and sites and room for decorations."""
         model.vis.global_.offwidth, model.vis.global_.offheight = self.width, self.height
         context = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_50)
         try:
             mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, context)
-            scene = mujoco.MjvScene(model, maxgeom=model.ngeom + model.nsite + SCENE_MARGIN)
-            images = []
-            for camera in cameras:
-                self._camera.fixedcamid = model.camera(camera).id
-                mujoco.mjv_updateScene(
-                    model, data, self._option, None, self._camera, mujoco.mjtCatBit.mjCAT_ALL, scene
-                )
-                mujoco.mjr_render(self._viewport, scene, context)
-                mujoco.mjr_readPixels(self._pixels, None, self._viewport, context)
-                pixels = np.flipud(self._pixels)
-                images.append(png_bytes(pixels) if encode else pixels.copy())
-            return images
+            yield context, mujoco.MjvScene(model, maxgeom=model.ngeom + model.nsite + SCENE_MARGIN)
         finally:
             context.free()
+
+    def _pixels_of(
+        self,
+        model: mujoco.MjModel,
+        data: mujoco.MjData,
+        camera: str,
+        context: mujoco.MjrContext,
+        scene: mujoco.MjvScene,
+    ) -> np.ndarray:
+        """The camera's view, top row first (a view into a buffer the next render reuses)."""
+        self._camera.fixedcamid = model.camera(camera).id
+        mujoco.mjv_updateScene(
+            model, data, self._option, None, self._camera, mujoco.mjtCatBit.mjCAT_ALL, scene
+        )
+        mujoco.mjr_render(self._viewport, scene, context)
+        mujoco.mjr_readPixels(self._pixels, None, self._viewport, context)
+        return np.flipud(self._pixels)
 
     def close(self) -> None:
         self._gl.free()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 from typing import NamedTuple
 
 import mujoco
@@ -144,6 +145,26 @@ class _Schedule:
     def at(self, time: float) -> list[float]:
         return [float(np.interp(time, t, v)) for t, v in zip(self.times, self.values, strict=True)]
 
+    def table(self, timestep: float, steps: int) -> tuple[tuple[float, ...], np.ndarray]:
+        """The times a run from zero reaches before each of its first `steps` steps and the
+        controls at each (steps × actuators): the values `at` gives at those exact times,
+        looked up instead of interpolated."""
+        times = step_times(timestep, steps)
+        at = np.array(times)
+        values = [np.interp(at, t, v) for t, v in zip(self.times, self.values, strict=True)]
+        return times, np.stack(values, axis=1)
+
+
+@cache
+def step_times(timestep: float, steps: int) -> tuple[float, ...]:
+    """`data.time` before each of a run's first `steps` steps, added up as MuJoCo adds it
+    (`time += timestep`), so that the sums are the same floats."""
+    times, time = [], 0.0
+    for _ in range(steps):
+        times.append(time)
+        time += timestep
+    return tuple(times)
+
 
 @dataclass(frozen=True)
 class _Joints:
@@ -200,6 +221,7 @@ def simulate(
     controls: Controls | None = None,
     checkpoints: list[Checkpoint] | None = None,
     resume: Checkpoint | None = None,
+    count_work: bool = True,
 ) -> Run:
     """Drop the payload at its start (plus `offset`) and follow it until the outcome is decided:
     it rests, stays in the goal long enough, touches a forbid zone, leaves the bounds, diverges,
@@ -212,7 +234,9 @@ def simulate(
 
     `controls` drive the model's actuators, set before every step; without them every control
     stays at zero. A run may rest only once the schedule has ended, and its energy gain is what
-    the system gained beyond the work its actuators did."""
+    the system gained beyond the work its actuators did. Without `count_work` that work is not
+    summed (0, and the energy gain includes it), so where the controls hold still the steps
+    between two checks run in one call: for runs of which only the outcome counts."""
     if data is None:
         data = mujoco.MjData(model)
     elif resume is None:
@@ -269,6 +293,13 @@ def simulate(
     quiet_from = schedule.end_s if schedule else 0.0
     timestep = model.opt.timestep
     state_size = mujoco.mj_stateSize(model, RESUMED_STATE)
+    if schedule is not None:
+        steps = math.ceil(duration / timestep) + check_steps
+        times, table = schedule.table(timestep, steps)
+        step = times.index(data.time) if data.time in times else len(times)
+        ctrl, force, velocity = data.ctrl, data.actuator_force, data.actuator_velocity
+        changing = np.flatnonzero((table != table[-1]).any(axis=1))
+        held_from = int(changing[-1]) + 1 if len(changing) else 0  # the controls' last change
     diverged = left = False
     while data.time < duration:
         if checkpoints is not None:
@@ -296,11 +327,26 @@ def simulate(
         previous = position
         if schedule is None:
             mujoco.mj_step(model, data, nstep=check_steps)
-        else:
+        elif step + check_steps <= len(times) and times[step] == data.time:
+            if count_work:
+                for row in table[step : step + check_steps]:
+                    ctrl[:] = row
+                    mujoco.mj_step(model, data)
+                    work += float(force @ velocity) * timestep
+            elif step >= held_from:
+                ctrl[:] = table[step]
+                mujoco.mj_step(model, data, nstep=check_steps)
+            else:
+                for row in table[step : step + check_steps]:
+                    ctrl[:] = row
+                    mujoco.mj_step(model, data)
+            step += check_steps
+        else:  # beyond the table, or a resumed run between its times: interpolated as it goes
             for _ in range(check_steps):
                 data.ctrl[:] = schedule.at(data.time)
                 mujoco.mj_step(model, data)
-                work += float(data.actuator_force @ data.actuator_velocity) * timestep
+                work += float(force @ velocity) * timestep if count_work else 0.0
+            step = times.index(data.time) if data.time in times else len(times)
         coordinates = data.qpos.tolist()
         position = tuple(coordinates[qpos : qpos + 3])  # type: ignore[assignment]
         if bad_acceleration.number or not all(map(math.isfinite, coordinates)):
