@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,6 +14,9 @@ from benchgen_dagster import __version__
 from benchgen_dagster.errors import UserError, env_int
 from benchgen_dagster.sandbox.select import SANDBOX_KINDS
 from benchgen_dagster.stack.services import SERVICES
+
+if TYPE_CHECKING:
+    from benchgen_dagster.stores.local import Store
 
 DATA_DIR = Path(os.environ.get("BENCHGEN_DATA_DIR", "data"))
 
@@ -715,10 +719,9 @@ def review_serve(dataset: str, host: str, port: int) -> None:
 def review_list(dataset: str, partition: str | None, waiting: bool, as_json: bool) -> None:
     """The staged scenarios and where each stands: waiting, approved, rejected, or promoted
     (under `auto`, with no decision)."""
-    from benchgen_dagster.curation.log import open_curation
     from benchgen_dagster.curation.staging import Staging
 
-    store, name = open_curation(dataset, str(DATA_DIR))
+    store, name = _open_dataset(dataset)
     staging = Staging.read(store, name)
     if partition is not None:
         staging.check([], partition)
@@ -760,11 +763,20 @@ def review_list(dataset: str, partition: str | None, waiting: bool, as_json: boo
 STATUSES = ("waiting", "approved", "rejected", "promoted")
 
 
-def _decide(action: str, dataset: str, ids: tuple[str, ...], partition: str | None, note: str):  # type: ignore[no-untyped-def]
-    from benchgen_dagster.curation.log import CurationLog, open_curation
-    from benchgen_dagster.curation.staging import Staging
+def _open_dataset(dataset: str) -> tuple[Store, str]:
+    """The store and name of a dataset that exists: a typo is an error, not an empty listing."""
+    from benchgen_dagster.curation.log import open_curation, require_dataset
 
     store, name = open_curation(dataset, str(DATA_DIR))
+    require_dataset(store, name)
+    return store, name
+
+
+def _decide(action: str, dataset: str, ids: tuple[str, ...], partition: str | None, note: str):  # type: ignore[no-untyped-def]
+    from benchgen_dagster.curation.log import CurationLog
+    from benchgen_dagster.curation.staging import Staging
+
+    store, name = _open_dataset(dataset)
     staging = Staging.read(store, name)
     staging.check(list(ids), partition)
     decision = CurationLog(store, name).append(
@@ -829,10 +841,9 @@ def review_plan(
     """
     import yaml
 
-    from benchgen_dagster.curation.log import open_curation
     from benchgen_dagster.curation.plans import PlanReviews
 
-    store, name = open_curation(dataset, str(DATA_DIR))
+    store, name = _open_dataset(dataset)
     reviews = PlanReviews(store, name)
     if request_id is None:
         for review in reviews.all():

@@ -258,6 +258,20 @@ def test_a_decision_naming_what_is_not_staged_is_refused_with_the_reason(fresh: 
     assert fresh.log.decisions() == []
 
 
+def test_a_dataset_name_the_store_does_not_know_is_named_with_the_ones_it_does(
+    fresh: Built,
+) -> None:
+    typo = fresh.dataset.parent / "defualt"
+    for args in (
+        ("list", str(typo)),
+        ("approve", str(typo), "ball_bin-s00000"),
+        ("plan", str(typo)),
+    ):
+        code, said = cli("review", *args)
+        assert code == 2 and "no dataset 'defualt'" in said and "it has default" in said
+    assert not (fresh.root / "curation" / "defualt").exists()
+
+
 def test_review_list_shows_where_each_staged_scenario_stands(fresh: Built) -> None:
     sid = fresh.staged(SOUND)[0]
     cli("review", "policy", str(fresh.dataset), "review")
