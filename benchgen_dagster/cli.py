@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,13 @@ from benchgen_dagster.stack.services import SERVICES
 
 if TYPE_CHECKING:
     from benchgen_dagster.stores.local import Store
+
+
+def sandbox_option(help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    return click.option(
+        "--sandbox", type=click.Choice(SANDBOX_KINDS), default="auto", show_default=True, help=help
+    )
+
 
 DATA_DIR = Path(os.environ.get("BENCHGEN_DATA_DIR", "data"))
 
@@ -106,13 +114,7 @@ def build(
 @main.command("validate-script")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--sandbox",
-    type=click.Choice(SANDBOX_KINDS),
-    default="auto",
-    show_default=True,
-    help="Which sandbox runs the script; auto picks the strongest available.",
-)
+@sandbox_option("Which sandbox runs the script; auto picks the strongest available.")
 def validate_script(path: Path, seed: int, sandbox: str) -> None:
     """Run one family script for one seed through the whole funnel and print a JSON report.
 
@@ -167,12 +169,7 @@ def worker_image() -> None:
     help="Variants the naive baseline runs (a fresh process each).",
 )
 @click.option("--workers", type=click.IntRange(1), default=os.cpu_count() or 1, show_default=True)
-@click.option(
-    "--sandbox",
-    type=click.Choice(SANDBOX_KINDS),
-    default="auto",
-    show_default=True,
-)
+@sandbox_option("Which sandbox runs the scripts; auto picks the strongest available.")
 @click.option(
     "--cameras", default="iso,side", show_default=True, help="Cameras rendered per scenario."
 )
@@ -412,13 +409,7 @@ def evaluate(
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON here."
 )
-@click.option(
-    "--sandbox",
-    type=click.Choice(SANDBOX_KINDS),
-    default="auto",
-    show_default=True,
-    help="Where script solvers and the reference run.",
-)
+@sandbox_option("Where script solvers and the reference run.")
 @click.option(
     "--timeout",
     type=click.FloatRange(1, 600),
@@ -892,13 +883,7 @@ def review_policy(dataset: str, policy: str | None) -> None:
     show_default=True,
     help="Run this many seeds of the spec through the funnel.",
 )
-@click.option(
-    "--sandbox",
-    type=click.Choice(SANDBOX_KINDS),
-    default="auto",
-    show_default=True,
-    help="Which sandbox runs the checks.",
-)
+@sandbox_option("Which sandbox runs the checks.")
 def plan(prompt: str, as_json: bool, check: int, sandbox: str) -> None:
     """Turn a plain request into a course spec offline, without a model.
 
