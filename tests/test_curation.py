@@ -5,6 +5,7 @@ release then holds, with the decisions in its lineage."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import shutil
@@ -270,6 +271,23 @@ def test_a_dataset_name_the_store_does_not_know_is_named_with_the_ones_it_does(
         code, said = cli("review", *args)
         assert code == 2 and "no dataset 'defualt'" in said and "it has default" in said
     assert not (fresh.root / "curation" / "defualt").exists()
+
+
+def test_the_page_serves_a_packaged_filmstrip_and_renders_one_for_the_others(
+    fresh: Built,
+) -> None:
+    from PIL import Image
+
+    from benchgen_dagster.curation.page import FILMSTRIP_SIZE, ReviewData
+    from benchgen_dagster.dataset.members import FILMSTRIP, FILMSTRIP_FRAMES
+
+    data = ReviewData(fresh.store, "default")
+    row = next(s.row for s in data.staging().staged if s.partition == SOUND)
+    members = dict(data.members(SOUND, row.shard))
+    rendered = Image.open(io.BytesIO(data._render_filmstrip(members, row.scenario_id)))
+    assert rendered.size == (FILMSTRIP_SIZE[0] * FILMSTRIP_FRAMES, FILMSTRIP_SIZE[1])
+    members[f"{row.scenario_id}.{FILMSTRIP}"] = b"the packaged one"
+    assert data._render_filmstrip(members, row.scenario_id) == b"the packaged one"
 
 
 def test_review_list_shows_where_each_staged_scenario_stands(fresh: Built) -> None:
