@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,6 +15,16 @@ from benchgen_dagster import __version__
 from benchgen_dagster.errors import UserError, env_int
 from benchgen_dagster.sandbox.select import SANDBOX_KINDS
 from benchgen_dagster.stack.services import SERVICES
+
+if TYPE_CHECKING:
+    from benchgen_dagster.stores.local import Store
+
+
+def sandbox_option(help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    return click.option(
+        "--sandbox", type=click.Choice(SANDBOX_KINDS), default="auto", show_default=True, help=help
+    )
+
 
 DATA_DIR = Path(os.environ.get("BENCHGEN_DATA_DIR", "data"))
 
@@ -102,13 +114,7 @@ def build(
 @main.command("validate-script")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--sandbox",
-    type=click.Choice(SANDBOX_KINDS),
-    default="auto",
-    show_default=True,
-    help="Which sandbox runs the script; auto picks the strongest available.",
-)
+@sandbox_option("Which sandbox runs the script; auto picks the strongest available.")
 def validate_script(path: Path, seed: int, sandbox: str) -> None:
     """Run one family script for one seed through the whole funnel and print a JSON report.
 
@@ -163,12 +169,7 @@ def worker_image() -> None:
     help="Variants the naive baseline runs (a fresh process each).",
 )
 @click.option("--workers", type=click.IntRange(1), default=os.cpu_count() or 1, show_default=True)
-@click.option(
-    "--sandbox",
-    type=click.Choice(SANDBOX_KINDS),
-    default="auto",
-    show_default=True,
-)
+@sandbox_option("Which sandbox runs the scripts; auto picks the strongest available.")
 @click.option(
     "--cameras", default="iso,side", show_default=True, help="Cameras rendered per scenario."
 )
@@ -408,13 +409,7 @@ def evaluate(
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON here."
 )
-@click.option(
-    "--sandbox",
-    type=click.Choice(SANDBOX_KINDS),
-    default="auto",
-    show_default=True,
-    help="Where script solvers and the reference run.",
-)
+@sandbox_option("Where script solvers and the reference run.")
 @click.option(
     "--timeout",
     type=click.FloatRange(1, 600),
@@ -715,10 +710,9 @@ def review_serve(dataset: str, host: str, port: int) -> None:
 def review_list(dataset: str, partition: str | None, waiting: bool, as_json: bool) -> None:
     """The staged scenarios and where each stands: waiting, approved, rejected, or promoted
     (under `auto`, with no decision)."""
-    from benchgen_dagster.curation.log import open_curation
     from benchgen_dagster.curation.staging import Staging
 
-    store, name = open_curation(dataset, str(DATA_DIR))
+    store, name = _open_dataset(dataset)
     staging = Staging.read(store, name)
     if partition is not None:
         staging.check([], partition)
@@ -760,11 +754,20 @@ def review_list(dataset: str, partition: str | None, waiting: bool, as_json: boo
 STATUSES = ("waiting", "approved", "rejected", "promoted")
 
 
-def _decide(action: str, dataset: str, ids: tuple[str, ...], partition: str | None, note: str):  # type: ignore[no-untyped-def]
-    from benchgen_dagster.curation.log import CurationLog, open_curation
-    from benchgen_dagster.curation.staging import Staging
+def _open_dataset(dataset: str) -> tuple[Store, str]:
+    """The store and name of a dataset that exists: a typo is an error, not an empty listing."""
+    from benchgen_dagster.curation.log import open_curation, require_dataset
 
     store, name = open_curation(dataset, str(DATA_DIR))
+    require_dataset(store, name)
+    return store, name
+
+
+def _decide(action: str, dataset: str, ids: tuple[str, ...], partition: str | None, note: str):  # type: ignore[no-untyped-def]
+    from benchgen_dagster.curation.log import CurationLog
+    from benchgen_dagster.curation.staging import Staging
+
+    store, name = _open_dataset(dataset)
     staging = Staging.read(store, name)
     staging.check(list(ids), partition)
     decision = CurationLog(store, name).append(
@@ -829,10 +832,9 @@ def review_plan(
     """
     import yaml
 
-    from benchgen_dagster.curation.log import open_curation
     from benchgen_dagster.curation.plans import PlanReviews
 
-    store, name = open_curation(dataset, str(DATA_DIR))
+    store, name = _open_dataset(dataset)
     reviews = PlanReviews(store, name)
     if request_id is None:
         for review in reviews.all():
@@ -881,13 +883,7 @@ def review_policy(dataset: str, policy: str | None) -> None:
     show_default=True,
     help="Run this many seeds of the spec through the funnel.",
 )
-@click.option(
-    "--sandbox",
-    type=click.Choice(SANDBOX_KINDS),
-    default="auto",
-    show_default=True,
-    help="Which sandbox runs the checks.",
-)
+@sandbox_option("Which sandbox runs the checks.")
 def plan(prompt: str, as_json: bool, check: int, sandbox: str) -> None:
     """Turn a plain request into a course spec offline, without a model.
 

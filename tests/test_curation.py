@@ -5,6 +5,7 @@ release then holds, with the decisions in its lineage."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import shutil
@@ -256,6 +257,37 @@ def test_a_decision_naming_what_is_not_staged_is_refused_with_the_reason(fresh: 
     with pytest.raises(DecisionRefused, match=f"not in partition {BROKEN}"):
         staging.check([fresh.staged(SOUND)[0]], BROKEN)
     assert fresh.log.decisions() == []
+
+
+def test_a_dataset_name_the_store_does_not_know_is_named_with_the_ones_it_does(
+    fresh: Built,
+) -> None:
+    typo = fresh.dataset.parent / "defualt"
+    for args in (
+        ("list", str(typo)),
+        ("approve", str(typo), "ball_bin-s00000"),
+        ("plan", str(typo)),
+    ):
+        code, said = cli("review", *args)
+        assert code == 2 and "no dataset 'defualt'" in said and "it has default" in said
+    assert not (fresh.root / "curation" / "defualt").exists()
+
+
+def test_the_page_serves_a_packaged_filmstrip_and_renders_one_for_the_others(
+    fresh: Built,
+) -> None:
+    from PIL import Image
+
+    from benchgen_dagster.curation.page import FILMSTRIP_SIZE, ReviewData
+    from benchgen_dagster.dataset.members import FILMSTRIP, FILMSTRIP_FRAMES
+
+    data = ReviewData(fresh.store, "default")
+    row = next(s.row for s in data.staging().staged if s.partition == SOUND)
+    members = dict(data.members(SOUND, row.shard))
+    rendered = Image.open(io.BytesIO(data._render_filmstrip(members, row.scenario_id)))
+    assert rendered.size == (FILMSTRIP_SIZE[0] * FILMSTRIP_FRAMES, FILMSTRIP_SIZE[1])
+    members[f"{row.scenario_id}.{FILMSTRIP}"] = b"the packaged one"
+    assert data._render_filmstrip(members, row.scenario_id) == b"the packaged one"
 
 
 def test_review_list_shows_where_each_staged_scenario_stands(fresh: Built) -> None:

@@ -147,3 +147,20 @@ def open_curation(location: str, data_dir: str = "data") -> tuple[Store, str]:
     if path.parent.name != "datasets":
         raise UserError(f"{location}: expected DATA_DIR/datasets/NAME (or a dataset's name)")
     return LocalStore(str(path.parent.parent)), path.name
+
+
+def dataset_names(store: Store) -> list[str]:
+    """The datasets the store knows: released, staged or with curation state."""
+    from benchgen_dagster.curation.staging import staged_datasets
+
+    keys = store.list("datasets") + store.list("curation")
+    return sorted({key.split("/")[1] for key in keys} | staged_datasets(store))
+
+
+def require_dataset(store: Store, name: str) -> None:
+    """A clear error for a dataset the store has never heard of (a typo, the wrong folder)."""
+    known = dataset_names(store)
+    if name not in known:
+        where = store.uri("")
+        there = f"it has {', '.join(known)}" if known else "nothing is built there yet"
+        raise UserError(f"no dataset {name!r} in {where}: {there}")

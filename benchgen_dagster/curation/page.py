@@ -50,6 +50,7 @@ TOKEN_VARIABLE = "BENCHGEN_REVIEW_TOKEN"
 TOKEN_COOKIE = "benchgen_review_token"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+FILMSTRIP_SIZE = (192, 144)  # the page renders one per spatial scenario when first shown
 
 
 def is_loopback(host: str) -> bool:
@@ -202,15 +203,24 @@ class ReviewData:
         return self._filmstrips[key]
 
     def _render_filmstrip(self, members: dict[str, bytes], scenario_id: str) -> bytes:
-        from benchgen_dagster.curation.filmstrip import HEIGHT, WIDTH, filmstrip
-        from benchgen_dagster.schema.contract import Scenario
+        """A kinematic scenario's packaged filmstrip; for the others, one rendered here from
+        the reference solution, with its controls when it has them."""
+        from benchgen_dagster.dataset.members import CONTROLS, FILMSTRIP
+        from benchgen_dagster.schema.contract import Controls, Scenario
         from benchgen_dagster.validation.render import SceneRenderer
 
+        packaged = members.get(f"{scenario_id}.{FILMSTRIP}")
+        if packaged is not None:
+            return packaged
         if self._renderer is None:
-            self._renderer = SceneRenderer(WIDTH, HEIGHT)
+            self._renderer = SceneRenderer(*FILMSTRIP_SIZE)
         scenario = Scenario.model_validate_json(members[f"{scenario_id}.scenario.json"])
-        xml = members[f"{scenario_id}.solution.mjcf.xml"].decode()
-        return filmstrip(self._renderer, xml, scenario.simulation.duration_s)
+        controls = members.get(f"{scenario_id}.{CONTROLS}")
+        return self._renderer.filmstrip(
+            members[f"{scenario_id}.solution.mjcf.xml"].decode(),
+            None if controls is None else Controls.model_validate_json(controls),
+            scenario.simulation.duration_s,
+        )
 
     def _record(self, asset: str, partition: str) -> Any:
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -37,20 +37,32 @@ SHARDS_ASSET = "assets/dataset_shards"
 STALE_AFTER = timedelta(days=1)
 
 
-def staged_batches(store: Store, dataset: str) -> dict[str, Bundle[ShardBatch]]:
-    """The shards of every partition stored for `dataset`, by partition."""
+def _stored_batches(store: Store) -> Iterator[tuple[str, GenerationRequest, Bundle[ShardBatch]]]:
+    """Every partition stored with shards: its key, its request and its shards."""
     partitions = sorted({key.split("/")[2] for key in store.list(SHARDS_ASSET)})
-    found: dict[str, Bundle[ShardBatch]] = {}
     for partition in partitions:
         try:
             request = read_bundle(store, f"assets/generation_requests/{partition}", RECORD_TYPES)
             batch = read_bundle(store, f"{SHARDS_ASSET}/{partition}", RECORD_TYPES)
         except FileNotFoundError:  # being written, or forgotten since it was listed
             continue
-        if isinstance(request, GenerationRequest) and request.dataset == dataset:
+        if isinstance(request, GenerationRequest):
             assert isinstance(batch, Bundle) and isinstance(batch.record, ShardBatch)
-            found[partition] = batch
-    return found
+            yield partition, request, batch
+
+
+def staged_batches(store: Store, dataset: str) -> dict[str, Bundle[ShardBatch]]:
+    """The shards of every partition stored for `dataset`, by partition."""
+    return {
+        partition: batch
+        for partition, request, batch in _stored_batches(store)
+        if request.dataset == dataset
+    }
+
+
+def staged_datasets(store: Store) -> set[str]:
+    """The datasets some stored partition's shards are for."""
+    return {request.dataset for _, request, _ in _stored_batches(store)}
 
 
 def in_force(decisions: list[Decision]) -> tuple[dict[str, Decision], dict[str, Decision]]:
