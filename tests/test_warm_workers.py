@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
@@ -122,6 +123,9 @@ def test_a_killed_owner_leaves_no_warm_worker_behind(kind: str) -> None:
         while client.containers.list(all=True, filters=mine) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert client.containers.list(all=True, filters=mine) == []
+        while Path(root).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not Path(root).exists()  # its folder too, by the owner's watchdog
     finally:
         owner.kill()
         owner.wait()

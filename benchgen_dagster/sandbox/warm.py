@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from benchgen_dagster.sandbox.reaper import owned_prefix, watch_this_process
 from benchgen_dagster.sandbox.runner import Limits, SandboxError, WorkerProcess
 
 TEMPLATE_MODULE = "benchgen_dagster.sandbox.template"
@@ -141,7 +142,8 @@ class WarmWorker:
     """One template in one sandbox, and the host's ends of its FIFOs."""
 
     def __init__(self, sandbox: TemplateSandbox, limits: Limits, warm: bool) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="benchgen-warm-"))
+        watch_this_process()
+        self.root = Path(tempfile.mkdtemp(prefix=owned_prefix("warm")))
         os.chmod(self.root, 0o755)  # the sandbox user may read it, and write only where told
         control = self.root / CONTROL
         control.mkdir()
@@ -171,12 +173,12 @@ class WarmWorker:
         """A fresh batch folder in the root; nothing of an earlier batch is left there."""
         for entry in os.scandir(self.root):
             if entry.name != CONTROL or self.ready:
-                _remove(Path(entry.path))
+                remove_tree(Path(entry.path))
         workdir = Path(tempfile.mkdtemp(prefix="batch-", dir=self.root))
         try:
             yield workdir
         finally:
-            _remove(workdir)
+            remove_tree(workdir)
 
     def start(self, workdir: Path, env: dict[str, str] | None = None) -> BatchProcess:
         command = {
@@ -203,7 +205,7 @@ class WarmWorker:
                 raise SandboxError(f"the template said {line[:200]!r}") from None
             if message.get("ready"):
                 self.ready = True
-                _remove(self.root / CONTROL)  # its FIFOs are unlinked; its console too
+                remove_tree(self.root / CONTROL)  # its FIFOs are unlinked; its console too
                 continue
             return message
 
@@ -217,7 +219,7 @@ class WarmWorker:
         for fd in (self._commands, self._replies):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        _remove(self.root)
+        remove_tree(self.root)
 
 
 class BatchProcess:
@@ -260,7 +262,7 @@ class BatchProcess:
             self.kill()
 
 
-def _remove(path: Path) -> None:
+def remove_tree(path: Path) -> None:
     """Remove a file or a folder a sandbox wrote, whatever it did to the permissions."""
     if path.is_dir() and not path.is_symlink():
         for folder, dirs, _ in os.walk(path):
