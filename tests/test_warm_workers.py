@@ -17,6 +17,7 @@ import docker
 import pytest
 from dagster import build_init_resource_context
 
+from benchgen_dagster.orchestration.build import BuildTarget, PartitionResult, in_pool
 from benchgen_dagster.resources import SandboxResource
 from benchgen_dagster.sandbox.protocol import Job, RawVariant, ScriptFailure
 from benchgen_dagster.sandbox.reaper import OWNER_LABEL
@@ -150,3 +151,26 @@ def test_a_dagster_runs_sandbox_keeps_its_worker_warm_until_the_run_ends() -> No
             served.append(outcome.build.params["served_by"])
         assert served[0] == served[1] and idle_workers() == 1
     assert idle_workers() == 0
+
+
+def served_by_a_warm_worker(partition: str, target: BuildTarget) -> PartitionResult:
+    """A partition's stand-in: one batch on the process's bubblewrap worker; which template
+    served it goes into a file named after the partition."""
+    job = traces_job("build", 800_000 + secrets.randbelow(99_999))
+    (outcome,) = run_batch(TRACES, job, require("bubblewrap"), WARM_LIMITS).outcomes
+    assert isinstance(outcome, RawVariant), outcome
+    served = f"{outcome.build.params['served_by']} warm={outcome.build.params['warm']}"
+    (target.data_dir / f"{partition}.served").write_text(served)
+    return PartitionResult(partition, True, 0.0)
+
+
+def test_a_builds_pool_process_keeps_its_warm_worker_from_partition_to_partition(
+    tmp_path: Path,
+) -> None:
+    require("bubblewrap")
+    target = BuildTarget(tmp_path, tmp_path / "dagster", variants=1)
+    results: list[PartitionResult] = []
+    crashed = in_pool(["a", "b"], target, 1, results.append, run=served_by_a_warm_worker)
+    assert not crashed and all(r.success for r in results), results
+    first, second = ((tmp_path / f"{p}.served").read_text() for p in ("a", "b"))
+    assert first == second and first.endswith("warm=True")

@@ -3,8 +3,8 @@
 No network, a read-only root with a small private /tmp, nobody as the user, no capabilities,
 no privilege gain, limits on memory, CPUs and processes; only the running batch's output
 folder is writable. The runner's supervisor keeps the clock and kills the container; a
-container whose worker is not kept is removed. (Inside a Dagster run the shell starts a
-container per batch through dagster-docker's Pipes client instead: see `resources/workers.py`.)
+container whose worker is not kept is removed. (Inside a Dagster run each batch also opens a
+Pipes session: see `resources/workers.py`.)
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +31,8 @@ from benchgen_dagster.sandbox.reaper import (
 )
 from benchgen_dagster.sandbox.runner import (
     PACKAGE_ROOT,
-    WORKER_MODULE,
     Limits,
     SandboxError,
-    temporary_folder,
 )
 from benchgen_dagster.sandbox.warm import CONTROL, WarmLaunching, template_command
 from benchgen_dagster.schema.contract import Reason
@@ -86,21 +83,6 @@ def locked_down(limits: Limits, name: str) -> dict[str, Any]:
     }
 
 
-def container_settings(workdir: Path, limits: Limits, name: str) -> dict[str, Any]:
-    """A container for one batch: its input read-only and its output folder writable. Host
-    folders keep their paths inside, so paths in the job and in the Pipes bootstrap mean the
-    same on both sides."""
-    return {
-        **locked_down(limits, name),
-        "volumes": {
-            str(workdir / "in"): {"bind": str(workdir / "in"), "mode": "ro"},
-            str(workdir / "out"): {"bind": str(workdir / "out"), "mode": "rw"},
-            PACKAGE: {"bind": PACKAGE, "mode": "ro"},
-        },
-        "working_dir": str(workdir / "out"),
-    }
-
-
 def template_settings(root: Path, limits: Limits, name: str) -> dict[str, Any]:
     """A warm worker's container: its folder, where each batch gets a folder of its own (the
     container's user may write only into a batch's `out` and `home`). It removes itself when
@@ -114,10 +96,6 @@ def template_settings(root: Path, limits: Limits, name: str) -> dict[str, Any]:
         "working_dir": str(root),
         "auto_remove": True,
     }
-
-
-def worker_command(workdir: Path) -> list[str]:
-    return ["python", "-m", WORKER_MODULE, str(workdir / "in"), str(workdir / "out")]
 
 
 class DockerWorker:
@@ -231,49 +209,3 @@ class DockerLauncher(WarmLaunching):
         worker = DockerWorker(client, name, root / CONTROL / "console.log")
         worker.run_in_background(lambda: (container.start(), container.wait()["StatusCode"])[1])
         return worker
-
-
-class OneShotDockerLauncher:
-    """A container per batch that runs the worker itself, imports and all: what a Dagster
-    run's Pipes client starts (see `resources/workers.py`)."""
-
-    def __init__(self, image: str) -> None:
-        self.image = image
-        self.name = f"docker:{image}"
-        watch_this_process()
-        reap_orphans()
-
-    @contextlib.contextmanager
-    def open(self, limits: Limits) -> Iterator[OneShotSlot]:
-        yield OneShotSlot(self, limits)
-
-    def start(self, workdir: Path, limits: Limits) -> DockerWorker:
-        client = docker.from_env()
-        name = f"benchgen-worker-{uuid.uuid4().hex[:12]}"
-        settings = container_settings(workdir, limits, name)
-        worker = DockerWorker(client, name, workdir / "out" / "console.log")
-        worker.run_in_background(self.runner(client, workdir, settings))
-        return worker
-
-    def runner(
-        self, client: docker.DockerClient, workdir: Path, settings: dict[str, Any]
-    ) -> Callable[[], object]:
-        """What the worker's thread runs: the container, created here, started and waited for."""
-        container = with_retries(
-            lambda: client.containers.create(self.image, worker_command(workdir), **settings),
-            daemon_hiccup,
-        )
-        return lambda: (container.start(), container.wait()["StatusCode"])[1]
-
-
-class OneShotSlot:
-    keep = False
-
-    def __init__(self, launcher: OneShotDockerLauncher, limits: Limits) -> None:
-        self.launcher, self.limits = launcher, limits
-
-    def folder(self) -> contextlib.AbstractContextManager[Path]:
-        return temporary_folder()
-
-    def start(self, workdir: Path) -> DockerWorker:
-        return self.launcher.start(workdir, self.limits)
