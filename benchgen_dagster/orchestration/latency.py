@@ -78,7 +78,7 @@ def dagster_dev(data_dir: Path, log: Path) -> Iterator[DagsterInstance]:
 
     home = init_dagster_home(data_dir / "dagster")
     # As `make dev`: SIGINT and SIGTERM at their defaults, so that dagster dev stops on them.
-    command = ["env", "--default-signal=INT,TERM", _bin("dagster"), "dev", "-h", "127.0.0.1"]
+    command = ["env", "--default-signal=INT,TERM", _bin("benchgen"), "dev", "-h", "127.0.0.1"]
     command += ["-p", str(_free_port()), "-m", DEFINITIONS]
     # The instance's storage is made here, before dagster dev's processes would race to.
     with DagsterInstance.from_config(str(home)) as instance:

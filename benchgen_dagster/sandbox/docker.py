@@ -10,6 +10,7 @@ Pipes session: see `resources/workers.py`.)
 from __future__ import annotations
 
 import contextlib
+import signal
 import threading
 import uuid
 from pathlib import Path
@@ -34,7 +35,7 @@ from benchgen_dagster.sandbox.runner import (
     Limits,
     SandboxError,
 )
-from benchgen_dagster.sandbox.warm import CONTROL, WarmLaunching, template_command
+from benchgen_dagster.sandbox.warm import CONTROL, WarmLaunching, WarmWorker, template_command
 from benchgen_dagster.schema.contract import Reason
 
 CGROUP_MEMORY = Path("/sys/fs/cgroup/memory/docker")  # cgroup v1 with the cgroupfs driver
@@ -107,6 +108,10 @@ class DockerWorker:
         self._memory_file: Path | None = None
         self._peak = 0
 
+    @property
+    def name(self) -> str:
+        return self._name
+
     def run_in_background(self, target: Any) -> None:
         def guarded() -> None:
             try:
@@ -132,6 +137,8 @@ class DockerWorker:
         if self._exit is not None:  # a container that removed itself
             return self._exit
         state = self._state()
+        if state is None and self._thread is None:  # another's container, gone: it has ended
+            return -signal.SIGKILL
         if state is None:
             raise SandboxError(f"the worker container did not start: {self._error}")
         return None if state["Running"] else int(state["ExitCode"])
@@ -197,6 +204,16 @@ class DockerLauncher(WarmLaunching):
         self.name = f"docker:{image}"
         watch_this_process()
         reap_orphans()
+
+    def adopt(self, limits: Limits) -> WarmWorker | None:
+        from benchgen_dagster.sandbox.keeper import adopt
+
+        handed = adopt(limits, self.name)
+        if handed is None:
+            return None
+        root, name, commands, replies = handed
+        process = DockerWorker(docker.from_env(), name, root / CONTROL / "console.log")
+        return WarmWorker.adopted(root, process, commands, replies)
 
     def start_template(self, root: Path, limits: Limits, warm: bool) -> DockerWorker:
         client = docker.from_env()

@@ -111,6 +111,10 @@ class WarmLaunching:
     def pool_key(self) -> str:
         return self.name
 
+    def adopt(self, limits: Limits) -> WarmWorker | None:
+        """A warm worker someone else started for this process (see `sandbox/keeper.py`)."""
+        return None
+
     @contextlib.contextmanager
     def open(self, limits: Limits) -> Iterator[WarmWorker]:
         key = (self.pool_key(), limits)
@@ -125,6 +129,8 @@ class WarmLaunching:
                     candidate.stop()
         with _lock:
             warm = _keepers > 0
+        if worker is None and warm:
+            worker = self.adopt(limits)
         worker = worker or WarmWorker(self, limits, warm)  # type: ignore[arg-type]
         worker.keep = False
         try:
@@ -164,6 +170,26 @@ class WarmWorker:
         except BaseException:
             self._close()
             raise
+
+    @classmethod
+    def adopted(cls, root: Path, process: WorkerProcess, commands: int, replies: int) -> WarmWorker:
+        """A ready warm worker handed over by the process that started it."""
+        worker = cls.__new__(cls)
+        worker.root, worker.process = root, process
+        worker._commands, worker._replies = commands, replies
+        os.set_blocking(replies, False)
+        worker._buffer, worker.ready, worker.keep, worker.warm = b"", True, False, True
+        return worker
+
+    def descriptors(self) -> list[int]:
+        return [self._commands, self._replies]
+
+    def give_away(self) -> None:
+        """Close this process's ends of the FIFOs (another process now holds them) and keep
+        the folder, which the sandbox still uses."""
+        for fd in (self._commands, self._replies):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def alive(self) -> bool:
         return self.process.poll() is None
