@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
@@ -295,12 +296,20 @@ def run_partitions(
             for future in as_completed(futures):
                 report(future.result())
         return results
-    for partition in in_pool(partitions, target, workers, report):
+    log = partition_log(target)
+    log.write_bytes(b"")
+    for partition in in_pool(partitions, target, workers, report, log=log):
         # Again alone, so that only the partition whose process crashed fails.
-        if in_pool([partition], target, 1, report):
-            crash = "the partition's process ended abruptly (it crashed or was killed)"
+        if in_pool([partition], target, 1, report, log=log):
+            crash = f"the partition's process ended abruptly (it crashed or was killed; see {log})"
             report(PartitionResult(partition, False, 0.0, error=crash))
     return results
+
+
+def partition_log(target: BuildTarget) -> Path:
+    """What the partitions' processes print (MuJoCo's warnings, a crash's last words): the
+    build's own output stays its progress."""
+    return target.home / "build-partitions.log"
 
 
 def in_pool(
@@ -309,13 +318,16 @@ def in_pool(
     workers: int,
     report: Callable[[PartitionResult], None],
     run: Callable[[str, BuildTarget], PartitionResult] = materialize_partition,
+    log: Path | None = None,
 ) -> list[str]:
     """Materialize the partitions in `workers` processes forked from this one (the definitions
     already imported), each keeping its warm sandbox worker from partition to partition; the
     partitions whose process died under them."""
     crashed = []
     fork = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=fork, initializer=_start_pool_process) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=fork, initializer=_start_pool_process, initargs=(log,)
+    ) as pool:
         futures = {pool.submit(_guarded, run, p, target): p for p in partitions}
         for future in as_completed(futures):
             try:
@@ -325,7 +337,7 @@ def in_pool(
     return crashed
 
 
-def _start_pool_process() -> None:
+def _start_pool_process(log: Path | None) -> None:
     import warnings
 
     from dagster import BetaWarning, PreviewWarning
@@ -333,6 +345,13 @@ def _start_pool_process() -> None:
     from benchgen_dagster.sandbox.warm import keep_warm
 
     keep_warm()
+    if log is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        output = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        for stream in (1, 2):
+            os.dup2(output, stream)
+        os.close(output)
     # Notes on Dagster's own API for its developers, not news for the build's user.
     for category in (BetaWarning, PreviewWarning):
         warnings.filterwarnings("ignore", category=category)
