@@ -25,7 +25,7 @@ def run_dev(dagster_args: list[str], say: Callable[[str], None]) -> int:
     environment = dict(os.environ)
     with contextlib.ExitStack() as stack:
         if isinstance(launcher, DockerLauncher):
-            keeper = stack.enter_context(keeping(launcher, sandbox.limits()))
+            keeper = stack.enter_context(keeping(launcher, sandbox.limits(), say))
             environment[KEEPER_ENV] = str(keeper.path)
         dagster = str(Path(sys.executable).parent / "dagster")
         process = subprocess.Popen([dagster, "dev", *dagster_args], env=environment)

@@ -22,7 +22,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from benchgen_dagster.sandbox.runner import Limits
@@ -32,6 +32,7 @@ KEEPER_ENV = "BENCHGEN_WARM_KEEPER"
 RETRY_S = 5.0  # after a worker that would not start
 # An asker waits this long for the worker being started: never longer than starting its own.
 ASK_TIMEOUT_S = 30.0
+READY_LINE = "benchgen dev: a warm sandbox worker waits for the next run"
 
 
 def adopt(limits: Limits, name: str) -> tuple[Path, str, int, int] | None:
@@ -60,8 +61,10 @@ def adopt(limits: Limits, name: str) -> tuple[Path, str, int, int] | None:
 class Keeper:
     """One warm worker of `launcher` kept ready at a time, handed to whoever asks first."""
 
-    def __init__(self, launcher: object, limits: Limits) -> None:
-        self.launcher, self.limits = launcher, limits
+    def __init__(
+        self, launcher: object, limits: Limits, say: Callable[[str], None] = lambda _: None
+    ) -> None:
+        self.launcher, self.limits, self.say = launcher, limits, say
         self.folder = Path(tempfile.mkdtemp(prefix="benchgen-keeper-"))  # mode 0700
         self.path = self.folder / "socket"
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -70,6 +73,7 @@ class Keeper:
         self._listener.settimeout(1.0)
         self._stopping = threading.Event()
         self.waiting = threading.Event()  # a ready worker waits to be asked for
+        self._announced = False
         self._handed: list[tuple[Path, str]] = []  # folders of workers given away, containers
         self._thread = threading.Thread(target=self._serve, name="warm-keeper", daemon=True)
 
@@ -95,6 +99,9 @@ class Keeper:
                     if worker is None:
                         self._stopping.wait(RETRY_S)
                         continue
+                    if not self._announced:  # `benchgen bench --latency` waits for it
+                        self.say(READY_LINE)
+                        self._announced = True
                     self.waiting.set()
                 with contextlib.suppress(TimeoutError):
                     connection, _ = self._listener.accept()
@@ -165,8 +172,10 @@ def _read_all(connection: socket.socket) -> bytes:
 
 
 @contextlib.contextmanager
-def keeping(launcher: object, limits: Limits) -> Iterator[Keeper]:
-    keeper = Keeper(launcher, limits).start()
+def keeping(
+    launcher: object, limits: Limits, say: Callable[[str], None] = lambda _: None
+) -> Iterator[Keeper]:
+    keeper = Keeper(launcher, limits, say).start()
     try:
         yield keeper
     finally:
