@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -275,10 +275,10 @@ def run_partitions(
     target: BuildTarget,
     at_once: int,
     say: Callable[[str], None],
-    run: Callable[[str, BuildTarget], PartitionResult] | None = None,
+    run: Callable[[str, BuildTarget], PartitionResult] = materialize_partition,
 ) -> list[PartitionResult]:
-    """Materialize every partition, `at_once` at a time, in a pool of processes (or by `run`,
-    in threads): one that fails or crashes is reported and the others go on."""
+    """Materialize every partition (or `run` it), `at_once` at a time, in a pool of processes:
+    one that fails or crashes is reported and the others go on."""
     results: list[PartitionResult] = []
     if not partitions:
         return results
@@ -290,17 +290,12 @@ def run_partitions(
         done = f"[{len(results)}/{len(partitions)}] {result.partition}"
         say(f"  {done}: {state} in {result.seconds:.1f} s")
 
-    if run is not None:
-        with ThreadPoolExecutor(max_workers=workers) as threads:
-            futures = [threads.submit(_guarded, run, p, target) for p in partitions]
-            for future in as_completed(futures):
-                report(future.result())
-        return results
     log = partition_log(target)
+    log.parent.mkdir(parents=True, exist_ok=True)
     log.write_bytes(b"")
-    for partition in in_pool(partitions, target, workers, report, log=log):
+    for partition in in_pool(partitions, target, workers, report, run, log):
         # Again alone, so that only the partition whose process crashed fails.
-        if in_pool([partition], target, 1, report, log=log):
+        if in_pool([partition], target, 1, report, run, log):
             crash = f"the partition's process ended abruptly (it crashed or was killed; see {log})"
             report(PartitionResult(partition, False, 0.0, error=crash))
     return results
