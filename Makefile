@@ -50,7 +50,7 @@ worker-image: sandbox
 # make in the background without job control, or nohup, hands them down ignored.
 dev: $(STAMP)
 	$(BIN)/benchgen dagster-home >/dev/null
-	exec env --default-signal=INT,TERM $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+	exec env --default-signal=INT,TERM $(BIN)/benchgen dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 # PostgreSQL, the S3 server, the code server, the daemon and the web server (see deploy/).
 stack: $(STAMP) sandbox

@@ -942,6 +942,25 @@ def schema(folder: Path) -> None:
         click.echo(folder / f"{name}.schema.json")
 
 
+@main.command(
+    "dev",
+    context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]},
+)
+@click.argument("dagster_args", nargs=-1, type=click.UNPROCESSED)
+def dev(dagster_args: tuple[str, ...]) -> None:
+    """`dagster dev DAGSTER_ARGS…` (what `make dev` runs): the UI, its daemon and code server;
+    with the Docker sandbox, a warm worker (container started, build123d imported) waits for
+    the next run's first batch, and another is started when one is taken.
+
+    \b
+    Examples:
+      benchgen dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+    """
+    from benchgen_dagster.orchestration.dev import run_dev
+
+    sys.exit(run_dev(list(dagster_args), say=lambda line: click.echo(line, err=True)))
+
+
 @main.command("dagster-home")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=DATA_DIR, show_default=True)
 def dagster_home_command(data_dir: Path) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dagster_aws.s3 import S3Resource
-
 from benchgen_dagster.resources import (
     AgentResource,
     BundleIOManager,
@@ -13,6 +11,7 @@ from benchgen_dagster.resources import (
     SandboxResource,
     StorageResource,
 )
+from benchgen_dagster.resources.storage import S3Connection
 from benchgen_dagster.sandbox.processes import SubprocessLauncher
 from benchgen_dagster.sandbox.protocol import Job, JobOutcome
 from benchgen_dagster.sandbox.runner import Limits, run_batch
@@ -45,7 +44,7 @@ def validate_all(family: str, outcomes: list[JobOutcome]) -> list[ValidatedVaria
 
 
 def resources_for(
-    settings: PipelineSettings, s3: S3Resource | None = None, s3_prefix: str = "benchgen"
+    settings: PipelineSettings, s3: S3Connection | None = None, s3_prefix: str = "benchgen"
 ) -> dict[str, object]:
     """The Dagster resources of the definitions, on a data folder or, given `s3`, a bucket."""
     bucket = "benchgen" if s3 else ""

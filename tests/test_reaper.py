@@ -1,5 +1,6 @@
-"""Worker containers do not outlive their owner: a `benchgen build` killed with SIGKILL leaves
-none behind on the Docker daemon."""
+"""Worker containers and folders do not outlive their owner: a `benchgen build` killed with
+SIGKILL leaves none behind on the Docker daemon, and a process killed so leaves no worker
+folder in the temporary folder."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from benchgen_dagster.sandbox.reaper import (
     owner_labels,
     pid_namespace,
     process_start,
+    reap_folders,
 )
 from benchgen_dagster.sandbox.runner import PACKAGE_ROOT
 
@@ -48,6 +51,45 @@ def test_an_ended_owner_is_gone() -> None:
 def test_an_owner_in_another_pid_namespace_is_left_alone() -> None:
     labels = {**owner_labels(), OWNER_LABEL: "999999", NAMESPACE_LABEL: "pid:[1]"}
     assert not owner_gone(labels)
+
+
+BATCH_OWNER = """
+import sys
+from benchgen_dagster.sandbox.runner import temporary_folder
+
+with temporary_folder() as folder:
+    (folder / "in").mkdir()
+    print(folder, flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_the_batch_folder_of_an_owner_killed_outright_is_removed_and_a_live_ones_kept() -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", BATCH_OWNER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    legacy = Path(tempfile.mkdtemp(prefix="benchgen-batch-"))  # no owner in its name
+    try:
+        assert owner.stdout is not None
+        folder = Path(owner.stdout.readline().strip())
+        assert folder.name.startswith("benchgen-batch-") and (folder / "in").is_dir()
+        reap_folders()
+        assert folder.is_dir()  # its owner lives
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait()
+        deadline = time.monotonic() + 60
+        while folder.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)  # the owner's watchdog removes it
+        assert not folder.exists()
+        reap_folders()
+        assert legacy.is_dir()
+    finally:
+        owner.kill()
+        owner.wait()
+        legacy.rmdir()
 
 
 @pytest.mark.docker

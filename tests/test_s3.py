@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from dagster import DagsterInstance, materialize
-from dagster_aws.s3 import S3Resource
 
 from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
 from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.cli import main
 from benchgen_dagster.dataset import load, read_manifest, shard_urls, verify
 from benchgen_dagster.resources import PipelineSettings
+from benchgen_dagster.resources.storage import S3Connection
 from benchgen_dagster.stores.s3 import MULTIPART_BYTES, S3Store, StorageUnavailable
 from tests.helpers import resources_for
 from tests.s3server import S3Server
@@ -32,8 +32,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     s3.stop()
 
 
-def s3_resource(server: S3Server) -> S3Resource:
-    return S3Resource(
+def s3_resource(server: S3Server) -> S3Connection:
+    return S3Connection(
         endpoint_url=server.endpoint,
         aws_access_key_id=server.access_key,
         aws_secret_access_key=server.secret_key,
@@ -42,7 +42,7 @@ def s3_resource(server: S3Server) -> S3Resource:
     )
 
 
-def build(settings: PipelineSettings, s3: S3Resource | None = None, prefix: str = "") -> bool:
+def build(settings: PipelineSettings, s3: S3Connection | None = None, prefix: str = "") -> bool:
     resources = resources_for(settings, s3=s3, s3_prefix=prefix)
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(requests_partitions.name, list(FAMILIES))
@@ -177,7 +177,7 @@ def test_an_unreachable_endpoint_is_one_clear_error(
 
 
 def test_wrong_credentials_are_one_clear_error(server: S3Server) -> None:
-    wrong = S3Resource(
+    wrong = S3Connection(
         endpoint_url=server.endpoint,
         aws_access_key_id=server.access_key,
         aws_secret_access_key="wrong",

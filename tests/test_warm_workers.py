@@ -11,12 +11,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
 from dagster import build_init_resource_context
 
+from benchgen_dagster.orchestration.build import BuildTarget, PartitionResult, in_pool
 from benchgen_dagster.resources import SandboxResource
+from benchgen_dagster.sandbox.keeper import KEEPER_ENV, keeping
 from benchgen_dagster.sandbox.protocol import Job, RawVariant, ScriptFailure
 from benchgen_dagster.sandbox.reaper import OWNER_LABEL
 from benchgen_dagster.sandbox.runner import run_batch
@@ -82,6 +85,7 @@ def test_without_keep_warm_no_worker_is_kept() -> None:
 OWNER = """
 import sys
 from benchgen_dagster.sandbox import warm
+from benchgen_dagster.sandbox.keeper import KEEPER_ENV, keeping
 from benchgen_dagster.sandbox.protocol import Job
 from benchgen_dagster.sandbox.runner import Limits, run_batch
 from benchgen_dagster.sandbox.select import choose_launcher
@@ -122,6 +126,9 @@ def test_a_killed_owner_leaves_no_warm_worker_behind(kind: str) -> None:
         while client.containers.list(all=True, filters=mine) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert client.containers.list(all=True, filters=mine) == []
+        while Path(root).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not Path(root).exists()  # its folder too, by the owner's watchdog
     finally:
         owner.kill()
         owner.wait()
@@ -146,3 +153,89 @@ def test_a_dagster_runs_sandbox_keeps_its_worker_warm_until_the_run_ends() -> No
             served.append(outcome.build.params["served_by"])
         assert served[0] == served[1] and idle_workers() == 1
     assert idle_workers() == 0
+
+
+def served_by_a_warm_worker(partition: str, target: BuildTarget) -> PartitionResult:
+    """A partition's stand-in: one batch on the process's bubblewrap worker; which template
+    served it goes into a file named after the partition."""
+    job = traces_job("build", 800_000 + secrets.randbelow(99_999))
+    (outcome,) = run_batch(TRACES, job, require("bubblewrap"), WARM_LIMITS).outcomes
+    assert isinstance(outcome, RawVariant), outcome
+    served = f"{outcome.build.params['served_by']} warm={outcome.build.params['warm']}"
+    (target.data_dir / f"{partition}.served").write_text(served)
+    return PartitionResult(partition, True, 0.0)
+
+
+def test_a_builds_pool_process_keeps_its_warm_worker_from_partition_to_partition(
+    tmp_path: Path,
+) -> None:
+    require("bubblewrap")
+    target = BuildTarget(tmp_path, tmp_path / "dagster", variants=1)
+    results: list[PartitionResult] = []
+    crashed = in_pool(["a", "b"], target, 1, results.append, run=served_by_a_warm_worker)
+    assert not crashed and all(r.success for r in results), results
+    first, second = ((tmp_path / f"{p}.served").read_text() for p in ("a", "b"))
+    assert first == second and first.endswith("warm=True")
+
+
+ADOPTER = """
+import sys
+from benchgen_dagster.sandbox import warm
+from benchgen_dagster.sandbox.keeper import KEEPER_ENV, keeping
+from benchgen_dagster.sandbox.protocol import Job
+from benchgen_dagster.sandbox.runner import Limits, run_batch
+from benchgen_dagster.sandbox.select import choose_launcher
+
+warm.keep_warm()
+job = Job(0, 0, {"mode": "leave", "marker_seconds": int(sys.argv[2])})
+limits = Limits(**eval(sys.argv[3]))
+(outcome,) = run_batch(open(sys.argv[1]).read(), [job], choose_launcher("docker"), limits).outcomes
+(idle,) = [w for pool in warm._idle.values() for w in pool]
+print(idle.process.name, idle.root, outcome.build.params["warm"], flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_kept_warm_worker_serves_the_first_process_that_asks_and_ends_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    launcher = require("docker")
+    client = docker.from_env()
+    mine = {"label": f"{OWNER_LABEL}={os.getpid()}"}
+
+    def kept() -> set[str]:
+        return {c.name for c in client.containers.list(filters=mine)}
+
+    with keeping(launcher, WARM_LIMITS) as keeper:
+        monkeypatch.setenv(KEEPER_ENV, str(keeper.path))
+        assert keeper.waiting.wait(DEADLINE_S)
+        ready = kept()
+        deadline = time.monotonic() + DEADLINE_S
+        marker = 800_000 + secrets.randbelow(99_999)
+        limits = repr(dataclasses.asdict(WARM_LIMITS))
+        owner = subprocess.Popen(
+            [sys.executable, "-c", ADOPTER, str(SCRIPTS / "leave_traces.py"), str(marker), limits],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert owner.stdout is not None
+            name, root, was_warm = owner.stdout.readline().split()
+            assert {name} == ready and was_warm == "True"  # the keeper's, build123d imported
+            os.kill(owner.pid, signal.SIGKILL)
+            owner.wait()
+            while name in kept() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert name not in kept()  # it ended with the process it served
+            while Path(root).exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert not Path(root).exists()  # the keeper removed its folder
+            while not (after := kept()) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert after and name not in after  # and the keeper has the next one ready
+            assert not survivors(marker)
+        finally:
+            owner.kill()
+            owner.wait()
+    assert kept() == set()

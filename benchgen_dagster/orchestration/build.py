@@ -11,14 +11,14 @@ every run it starts as arguments (a `BuildTarget`), so two builds in one process
 
 from __future__ import annotations
 
-import json
+import multiprocessing
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, replace
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -98,14 +98,6 @@ class BuildTarget:
         from dagster import DagsterInstance
 
         return DagsterInstance.from_config(str(self.home))
-
-    def to_json(self) -> str:
-        return json.dumps({**asdict(self), "data_dir": str(self.data_dir), "home": str(self.home)})
-
-    @classmethod
-    def from_json(cls, text: str) -> BuildTarget:
-        values = json.loads(text)
-        return cls(**{**values, "data_dir": Path(values["data_dir"]), "home": Path(values["home"])})
 
 
 @dataclass(frozen=True)
@@ -283,24 +275,81 @@ def run_partitions(
     target: BuildTarget,
     at_once: int,
     say: Callable[[str], None],
-    run: Callable[[str, BuildTarget], PartitionResult] | None = None,
+    run: Callable[[str, BuildTarget], PartitionResult] = materialize_partition,
 ) -> list[PartitionResult]:
-    """Materialize every partition, `at_once` at a time, each in a process of its own (or by
-    `run`): one that fails or crashes is reported and the others go on."""
+    """Materialize every partition (or `run` it), `at_once` at a time, in a pool of processes:
+    one that fails or crashes is reported and the others go on."""
     results: list[PartitionResult] = []
     if not partitions:
         return results
-    with ThreadPoolExecutor(max_workers=max(1, min(at_once, len(partitions)))) as pool:
-        futures = [pool.submit(_guarded, run or _in_own_process, p, target) for p in partitions]
-        for future in as_completed(futures):
-            result = future.result()
-            results.append(result)
-            state = "ok" if result.success else f"FAILED ({result.error})"
-            say(
-                f"  [{len(results)}/{len(partitions)}] {result.partition}: {state} "
-                f"in {result.seconds:.1f} s"
-            )
+    workers = max(1, min(at_once, len(partitions)))
+
+    def report(result: PartitionResult) -> None:
+        results.append(result)
+        state = "ok" if result.success else f"FAILED ({result.error})"
+        done = f"[{len(results)}/{len(partitions)}] {result.partition}"
+        say(f"  {done}: {state} in {result.seconds:.1f} s")
+
+    log = partition_log(target)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_bytes(b"")
+    for partition in in_pool(partitions, target, workers, report, run, log):
+        # Again alone, so that only the partition whose process crashed fails.
+        if in_pool([partition], target, 1, report, run, log):
+            crash = f"the partition's process ended abruptly (it crashed or was killed; see {log})"
+            report(PartitionResult(partition, False, 0.0, error=crash))
     return results
+
+
+def partition_log(target: BuildTarget) -> Path:
+    """What the partitions' processes print (MuJoCo's warnings, a crash's last words): the
+    build's own output stays its progress."""
+    return target.home / "build-partitions.log"
+
+
+def in_pool(
+    partitions: list[str],
+    target: BuildTarget,
+    workers: int,
+    report: Callable[[PartitionResult], None],
+    run: Callable[[str, BuildTarget], PartitionResult] = materialize_partition,
+    log: Path | None = None,
+) -> list[str]:
+    """Materialize the partitions in `workers` processes forked from this one (the definitions
+    already imported), each keeping its warm sandbox worker from partition to partition; the
+    partitions whose process died under them."""
+    crashed = []
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(
+        workers, mp_context=fork, initializer=_start_pool_process, initargs=(log,)
+    ) as pool:
+        futures = {pool.submit(_guarded, run, p, target): p for p in partitions}
+        for future in as_completed(futures):
+            try:
+                report(future.result())
+            except BrokenProcessPool:
+                crashed.append(futures[future])
+    return crashed
+
+
+def _start_pool_process(log: Path | None) -> None:
+    import warnings
+
+    from dagster import BetaWarning, PreviewWarning
+
+    from benchgen_dagster.sandbox.warm import keep_warm
+
+    keep_warm()
+    if log is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        output = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        for stream in (1, 2):
+            os.dup2(output, stream)
+        os.close(output)
+    # Notes on Dagster's own API for its developers, not news for the build's user.
+    for category in (BetaWarning, PreviewWarning):
+        warnings.filterwarnings("ignore", category=category)
 
 
 def _guarded(
@@ -311,31 +360,3 @@ def _guarded(
         return run(partition, target)
     except Exception as error:
         return PartitionResult(partition, False, time.perf_counter() - started, error=str(error))
-
-
-def _in_own_process(partition: str, target: BuildTarget) -> PartitionResult:
-    """Materialize one partition in a fresh interpreter, given the partition and the target as
-    arguments; its last stdout line is the result."""
-    started = time.perf_counter()
-    code = f"import sys; from {__name__} import report_partition; report_partition(*sys.argv[1:])"
-    done = subprocess.run(
-        [sys.executable, "-c", code, partition, target.to_json()],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    lines = done.stdout.strip().splitlines()
-    if done.returncode == 0 and lines:
-        return PartitionResult(**json.loads(lines[-1]))
-    tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-    return PartitionResult(
-        partition,
-        False,
-        time.perf_counter() - started,
-        error=f"the partition's process ended with status {done.returncode}: {tail}",
-    )
-
-
-def report_partition(partition: str, target: str) -> None:
-    """Entry point of a partition's process: `target` is a `BuildTarget` as JSON."""
-    print(json.dumps(asdict(materialize_partition(partition, BuildTarget.from_json(target)))))

@@ -75,10 +75,11 @@ def dagster_dev(data_dir: Path, log: Path) -> Iterator[DagsterInstance]:
     from dagster import DagsterInstance
 
     from benchgen_dagster.orchestration.build import init_dagster_home
+    from benchgen_dagster.sandbox.keeper import READY_LINE
 
     home = init_dagster_home(data_dir / "dagster")
     # As `make dev`: SIGINT and SIGTERM at their defaults, so that dagster dev stops on them.
-    command = ["env", "--default-signal=INT,TERM", _bin("dagster"), "dev", "-h", "127.0.0.1"]
+    command = ["env", "--default-signal=INT,TERM", _bin("benchgen"), "dev", "-h", "127.0.0.1"]
     command += ["-p", str(_free_port()), "-m", DEFINITIONS]
     # The instance's storage is made here, before dagster dev's processes would race to.
     with DagsterInstance.from_config(str(home)) as instance:
@@ -93,6 +94,9 @@ def dagster_dev(data_dir: Path, log: Path) -> Iterator[DagsterInstance]:
         try:
             check = lambda: _ticked(instance, "new_requests")  # noqa: E731
             wait_until(check, 300, "the daemon's first tick", log)
+            if keeps_a_warm_worker():  # as `make dev` has, once it is up
+                warm = lambda: READY_LINE in log.read_text(errors="replace")  # noqa: E731
+                wait_until(warm, 300, "benchgen dev's warm sandbox worker", log)
             yield instance
         finally:
             os.killpg(process.pid, signal.SIGTERM)
@@ -101,6 +105,15 @@ def dagster_dev(data_dir: Path, log: Path) -> Iterator[DagsterInstance]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def keeps_a_warm_worker() -> bool:
+    """Whether `benchgen dev` keeps a warm worker here: the sandbox is Docker's."""
+    from benchgen_dagster.sandbox.docker import DockerLauncher
+    from benchgen_dagster.sandbox.select import choose_launcher, sandbox_kind_from_environment
+
+    launcher = choose_launcher(sandbox_kind_from_environment(), warn=lambda _: None)
+    return isinstance(launcher, DockerLauncher)
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, log: Path | None = None) -> Any:

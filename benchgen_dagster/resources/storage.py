@@ -1,6 +1,7 @@
 """Storage of asset values: records as JSON, media as real files beside them."""
 
 import os
+from typing import Any
 
 from dagster import (
     ConfigurableIOManager,
@@ -9,7 +10,6 @@ from dagster import (
     InputContext,
     OutputContext,
 )
-from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from benchgen_dagster.resources.settings import PipelineSettings, env_or
@@ -21,18 +21,43 @@ from benchgen_dagster.stores.s3 import S3Store
 ASSETS_PREFIX = "assets"
 
 
+class S3Connection(ConfigurableResource):
+    """How to reach S3 or an S3-compatible server. Its own small resource rather than
+    dagster-aws's `S3Resource`, whose import (Athena, Secrets Manager and more) every run
+    worker would otherwise pay."""
+
+    endpoint_url: str | None = Field(default=None, description="An S3-compatible server")
+    region_name: str | None = Field(default=None, description="The bucket's region")
+    aws_access_key_id: str | None = Field(default=None, description="Else boto3's own lookup")
+    aws_secret_access_key: str | None = Field(default=None, description="Else boto3's own lookup")
+    max_attempts: int = Field(default=5, description="botocore's attempts, the first included")
+
+    def get_client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region_name,
+            aws_access_key_id=self.aws_access_key_id,
+            aws_secret_access_key=self.aws_secret_access_key,
+            config=Config(retries={"max_attempts": self.max_attempts, "mode": "standard"}),
+        )
+
+
 class StorageResource(ConfigurableResource):
     """The store behind the IO manager and the dataset release: the data folder by default, an
     S3 bucket when one is configured (`BENCHGEN_S3_BUCKET`)."""
 
     settings: PipelineSettings
-    s3: S3Resource | None = None
+    s3: S3Connection | None = None
     s3_bucket: str = Field(default="", description="Keep assets and datasets in this bucket")
     s3_prefix: str = Field(default="benchgen", description="Key prefix inside the bucket")
 
     def store(self) -> Store:
         if self.s3_bucket:
-            return S3Store((self.s3 or S3Resource()).get_client(), self.s3_bucket, self.s3_prefix)
+            return S3Store((self.s3 or S3Connection()).get_client(), self.s3_bucket, self.s3_prefix)
         return LocalStore(self.settings.root)
 
 
@@ -72,7 +97,7 @@ def storage_from_environment(settings: PipelineSettings) -> StorageResource:
     variables, read as EnvVars so they never appear in the UI or the run config."""
     if not os.environ.get("BENCHGEN_S3_BUCKET"):
         return StorageResource(settings=settings)
-    s3 = S3Resource(
+    s3 = S3Connection(
         endpoint_url=env_or("BENCHGEN_S3_ENDPOINT", None),
         region_name=os.environ.get("AWS_REGION", "us-east-1"),
         aws_access_key_id=env_or("AWS_ACCESS_KEY_ID", None),

@@ -1,24 +1,29 @@
-"""The sandbox that runs family scripts, as a Dagster resource. Inside a run the Docker
-sandbox starts its containers through dagster-docker's Pipes client, so the worker's progress
-reaches the run's logs; its messages travel through a file in the output folder, never through
-the container's stdout."""
+"""The sandbox that runs family scripts, as a Dagster resource. Inside a run each batch on a
+Docker worker opens a Dagster Pipes session, so the worker's progress reaches the run's logs;
+its messages travel through a file in the batch's output folder, never through the
+container's stdout."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
-from dagster import ConfigurableResource, InitResourceContext, PipesFileMessageReader
+from dagster import (
+    ConfigurableResource,
+    InitResourceContext,
+    PipesEnvContextInjector,
+    PipesFileMessageReader,
+    open_pipes_session,
+)
 from pydantic import Field, PrivateAttr
 
-from benchgen_dagster.sandbox.docker import DockerLauncher, OneShotDockerLauncher, worker_command
-from benchgen_dagster.sandbox.runner import Launcher, Limits
+from benchgen_dagster.sandbox.docker import DockerLauncher
+from benchgen_dagster.sandbox.runner import Launcher, Limits, WorkerProcess
 from benchgen_dagster.sandbox.select import SandboxKind, choose_launcher
-from benchgen_dagster.sandbox.warm import warm_workers
+from benchgen_dagster.sandbox.warm import BatchProcess, WarmWorker, warm_workers
 
 PIPES_MESSAGES = "pipes.jsonl"
 
@@ -63,7 +68,7 @@ class SandboxResource(ConfigurableResource):
             return choose_launcher(self.kind)
         launcher = choose_launcher(self.kind, context.log.warning)
         if isinstance(launcher, DockerLauncher):
-            return PipesDockerLauncher(launcher.image, context)
+            return PipesDockerLauncher(launcher, context)
         return launcher
 
 
@@ -77,29 +82,73 @@ class WorkerMessageReader(PipesFileMessageReader):
             yield params
 
 
-class PipesDockerLauncher(OneShotDockerLauncher):
-    """The Docker sandbox with the worker's messages in the Dagster run of `context`."""
+class PipesDockerLauncher:
+    """The Docker sandbox's warm workers, each batch with a Pipes session in the Dagster run of
+    `context`: its bootstrap reaches the batch's child as environment variables."""
 
-    def __init__(self, image: str, context: Any) -> None:
-        super().__init__(image)
-        self.context = context
+    def __init__(self, launcher: DockerLauncher, context: Any) -> None:
+        self.launcher, self.context = launcher, context
+        self.name = launcher.name
 
-    def runner(
-        self, client: docker.DockerClient, workdir: Path, settings: dict[str, Any]
-    ) -> Callable[[], object]:
-        from dagster_docker import PipesDockerClient
-        from dagster_pipes import DagsterPipesError
+    @contextlib.contextmanager
+    def open(self, limits: Limits) -> Iterator[PipesSlot]:
+        with self.launcher.open(limits) as worker:
+            slot = PipesSlot(worker, self.context)
+            try:
+                yield slot
+            finally:
+                worker.keep = slot.keep
 
-        def run() -> None:
-            reader = WorkerMessageReader(str(workdir / "out" / PIPES_MESSAGES))
-            pipes = PipesDockerClient(message_reader=reader)
-            # A non-zero exit is the runner's to interpret (a crash, a kill on timeout).
-            with contextlib.suppress(DagsterPipesError):
-                pipes.run(
-                    context=self.context,
-                    image=self.image,
-                    command=worker_command(workdir),
-                    container_kwargs=settings,
-                )
 
-        return run
+class PipesSlot:
+    keep = False
+
+    def __init__(self, worker: WarmWorker, context: Any) -> None:
+        self.worker, self.context = worker, context
+
+    def folder(self) -> contextlib.AbstractContextManager[Path]:
+        return self.worker.folder()
+
+    def start(self, workdir: Path) -> WorkerProcess:
+        session = contextlib.ExitStack()
+        reader = WorkerMessageReader(str(workdir / "out" / PIPES_MESSAGES))
+        pipes = session.enter_context(
+            open_pipes_session(self.context, PipesEnvContextInjector(), reader)
+        )
+        try:
+            batch = self.worker.start(workdir, pipes.get_bootstrap_env_vars())
+        except BaseException:
+            session.close()
+            raise
+        return PipesBatch(batch, session)
+
+
+class PipesBatch:
+    """A batch whose Pipes session closes (its last messages read) when the batch ends."""
+
+    def __init__(self, batch: BatchProcess, session: contextlib.ExitStack) -> None:
+        self._batch, self._session = batch, session
+
+    def poll(self) -> int | None:
+        return self._batch.poll()
+
+    def kill(self) -> None:
+        self._batch.kill()
+
+    def console(self) -> str:
+        return self._batch.console()
+
+    def verdict(self) -> Any:
+        return self._batch.verdict()
+
+    def peak_memory_bytes(self) -> int:
+        return self._batch.peak_memory_bytes()
+
+    def __enter__(self) -> PipesBatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._batch.__exit__(*exc)
+        finally:
+            self._session.close()

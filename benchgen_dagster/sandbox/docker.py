@@ -3,16 +3,16 @@
 No network, a read-only root with a small private /tmp, nobody as the user, no capabilities,
 no privilege gain, limits on memory, CPUs and processes; only the running batch's output
 folder is writable. The runner's supervisor keeps the clock and kills the container; a
-container whose worker is not kept is removed. (Inside a Dagster run the shell starts a
-container per batch through dagster-docker's Pipes client instead: see `resources/workers.py`.)
+container whose worker is not kept is removed. (Inside a Dagster run each batch also opens a
+Pipes session: see `resources/workers.py`.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import signal
 import threading
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +32,10 @@ from benchgen_dagster.sandbox.reaper import (
 )
 from benchgen_dagster.sandbox.runner import (
     PACKAGE_ROOT,
-    WORKER_MODULE,
     Limits,
     SandboxError,
-    temporary_folder,
 )
-from benchgen_dagster.sandbox.warm import CONTROL, WarmLaunching, template_command
+from benchgen_dagster.sandbox.warm import CONTROL, WarmLaunching, WarmWorker, template_command
 from benchgen_dagster.schema.contract import Reason
 
 CGROUP_MEMORY = Path("/sys/fs/cgroup/memory/docker")  # cgroup v1 with the cgroupfs driver
@@ -86,21 +84,6 @@ def locked_down(limits: Limits, name: str) -> dict[str, Any]:
     }
 
 
-def container_settings(workdir: Path, limits: Limits, name: str) -> dict[str, Any]:
-    """A container for one batch: its input read-only and its output folder writable. Host
-    folders keep their paths inside, so paths in the job and in the Pipes bootstrap mean the
-    same on both sides."""
-    return {
-        **locked_down(limits, name),
-        "volumes": {
-            str(workdir / "in"): {"bind": str(workdir / "in"), "mode": "ro"},
-            str(workdir / "out"): {"bind": str(workdir / "out"), "mode": "rw"},
-            PACKAGE: {"bind": PACKAGE, "mode": "ro"},
-        },
-        "working_dir": str(workdir / "out"),
-    }
-
-
 def template_settings(root: Path, limits: Limits, name: str) -> dict[str, Any]:
     """A warm worker's container: its folder, where each batch gets a folder of its own (the
     container's user may write only into a batch's `out` and `home`). It removes itself when
@@ -116,10 +99,6 @@ def template_settings(root: Path, limits: Limits, name: str) -> dict[str, Any]:
     }
 
 
-def worker_command(workdir: Path) -> list[str]:
-    return ["python", "-m", WORKER_MODULE, str(workdir / "in"), str(workdir / "out")]
-
-
 class DockerWorker:
     def __init__(self, client: docker.DockerClient, name: str, console: Path) -> None:
         self._client, self._name, self._console = client, name, console
@@ -128,6 +107,10 @@ class DockerWorker:
         self._thread: threading.Thread | None = None
         self._memory_file: Path | None = None
         self._peak = 0
+
+    @property
+    def name(self) -> str:
+        return self._name
 
     def run_in_background(self, target: Any) -> None:
         def guarded() -> None:
@@ -154,6 +137,8 @@ class DockerWorker:
         if self._exit is not None:  # a container that removed itself
             return self._exit
         state = self._state()
+        if state is None and self._thread is None:  # another's container, gone: it has ended
+            return -signal.SIGKILL
         if state is None:
             raise SandboxError(f"the worker container did not start: {self._error}")
         return None if state["Running"] else int(state["ExitCode"])
@@ -220,6 +205,16 @@ class DockerLauncher(WarmLaunching):
         watch_this_process()
         reap_orphans()
 
+    def adopt(self, limits: Limits) -> WarmWorker | None:
+        from benchgen_dagster.sandbox.keeper import adopt
+
+        handed = adopt(limits, self.name)
+        if handed is None:
+            return None
+        root, name, commands, replies = handed
+        process = DockerWorker(docker.from_env(), name, root / CONTROL / "console.log")
+        return WarmWorker.adopted(root, process, commands, replies)
+
     def start_template(self, root: Path, limits: Limits, warm: bool) -> DockerWorker:
         client = docker.from_env()
         name = f"benchgen-worker-{uuid.uuid4().hex[:12]}"
@@ -231,49 +226,3 @@ class DockerLauncher(WarmLaunching):
         worker = DockerWorker(client, name, root / CONTROL / "console.log")
         worker.run_in_background(lambda: (container.start(), container.wait()["StatusCode"])[1])
         return worker
-
-
-class OneShotDockerLauncher:
-    """A container per batch that runs the worker itself, imports and all: what a Dagster
-    run's Pipes client starts (see `resources/workers.py`)."""
-
-    def __init__(self, image: str) -> None:
-        self.image = image
-        self.name = f"docker:{image}"
-        watch_this_process()
-        reap_orphans()
-
-    @contextlib.contextmanager
-    def open(self, limits: Limits) -> Iterator[OneShotSlot]:
-        yield OneShotSlot(self, limits)
-
-    def start(self, workdir: Path, limits: Limits) -> DockerWorker:
-        client = docker.from_env()
-        name = f"benchgen-worker-{uuid.uuid4().hex[:12]}"
-        settings = container_settings(workdir, limits, name)
-        worker = DockerWorker(client, name, workdir / "out" / "console.log")
-        worker.run_in_background(self.runner(client, workdir, settings))
-        return worker
-
-    def runner(
-        self, client: docker.DockerClient, workdir: Path, settings: dict[str, Any]
-    ) -> Callable[[], object]:
-        """What the worker's thread runs: the container, created here, started and waited for."""
-        container = with_retries(
-            lambda: client.containers.create(self.image, worker_command(workdir), **settings),
-            daemon_hiccup,
-        )
-        return lambda: (container.start(), container.wait()["StatusCode"])[1]
-
-
-class OneShotSlot:
-    keep = False
-
-    def __init__(self, launcher: OneShotDockerLauncher, limits: Limits) -> None:
-        self.launcher, self.limits = launcher, limits
-
-    def folder(self) -> contextlib.AbstractContextManager[Path]:
-        return temporary_folder()
-
-    def start(self, workdir: Path) -> DockerWorker:
-        return self.launcher.start(workdir, self.limits)

@@ -1,11 +1,13 @@
-"""Worker containers whose owner died are removed.
+"""Worker containers and folders whose owner died are removed.
 
-A process removes its worker containers when it has read their results; one killed outright
-(SIGKILL, the OOM killer) cannot. So each container is labelled with its owner (pid, the pid
-namespace, the process's start time, which tells a reused pid apart), and a small watchdog
-started beside the first launcher of each process waits for that process to end and then
-removes what it left. Any launcher also removes, when it starts, the containers of owners that
-are gone, should a watchdog have been killed too.
+A process removes its worker containers and its workers' folders in the temporary folder when
+it has read their results; one killed outright (SIGKILL, the OOM killer) cannot. So each
+container is labelled with its owner (pid, the pid namespace, the process's start time, which
+tells a reused pid apart), each folder carries the same in its name (`owned_prefix`), and a
+small watchdog started beside the first launcher or worker folder of each process waits for
+that process to end and then removes what it left. Each process also removes, when it starts
+its watchdog, the folders of owners that are gone, and any Docker launcher their containers,
+should a watchdog have been killed too.
 
 `python -m benchgen_dagster.sandbox.reaper PID START` is the watchdog.
 """
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +27,9 @@ OWNER_LABEL = "benchgen.owner"  # the owner's pid
 NAMESPACE_LABEL = "benchgen.owner.pidns"
 STARTED_LABEL = "benchgen.owner.started"
 WORKER_LABEL = "benchgen.worker"
+# Folders of workers in the temporary folder: benchgen-<kind>-<pidns>-<pid>-<start>-<random>.
+FOLDER_KINDS = ("warm", "batch")
+OWNED_FOLDER = re.compile(r"benchgen-(?:warm|batch)-(\d+)-(\d+)-(\d+)-")
 
 _watched: set[int] = set()  # the processes that have their watchdog (a fork is another process)
 
@@ -63,6 +70,33 @@ def owner_gone(labels: dict[str, str]) -> bool:
     return process_start(pid) != labels[STARTED_LABEL]
 
 
+def owned_prefix(kind: str) -> str:
+    """The name prefix of a worker folder of this process (`kind`: warm or batch), which tells
+    a reaper whose it is."""
+    namespace = pid_namespace().strip("pid:[]")
+    return f"benchgen-{kind}-{namespace}-{os.getpid()}-{process_start(os.getpid()) or 0}-"
+
+
+def reap_folders(folder: Path | None = None) -> int:
+    """Remove the worker folders whose owner has ended; how many. Folders of other pid
+    namespaces, and those named without an owner, are left alone."""
+    from benchgen_dagster.sandbox.warm import remove_tree
+
+    folder = folder or Path(tempfile.gettempdir())
+    namespace = pid_namespace().strip("pid:[]")
+    removed = 0
+    for kind in FOLDER_KINDS:
+        for path in folder.glob(f"benchgen-{kind}-*"):
+            owner = OWNED_FOLDER.match(path.name)
+            if owner is None or owner[1] != namespace:
+                continue
+            pid, started = int(owner[2]), owner[3]
+            if process_start(pid) != started:
+                remove_tree(path)
+                removed += 1
+    return removed
+
+
 def reap_orphans(client=None) -> int:  # type: ignore[no-untyped-def]
     """Remove the worker containers whose owner has ended; how many."""
     import docker
@@ -79,11 +113,12 @@ def reap_orphans(client=None) -> int:  # type: ignore[no-untyped-def]
 
 
 def watch_this_process() -> None:
-    """Start this process's watchdog, once."""
+    """Start this process's watchdog, once; and remove what owners that are gone left."""
     pid = os.getpid()
     if pid in _watched:
         return
     _watched.add(pid)
+    reap_folders()
     subprocess.Popen(
         [sys.executable, "-m", __name__, str(pid), process_start(pid) or ""],
         stdin=subprocess.DEVNULL,
@@ -97,7 +132,11 @@ def watch_this_process() -> None:
 def watch(pid: int, started: str, interval: float = 1.0) -> None:
     while process_start(pid) == started:
         time.sleep(interval)
-    reap_orphans()
+    reap_folders()
+    import docker.errors
+
+    with contextlib.suppress(docker.errors.DockerException):  # no daemon: no containers
+        reap_orphans()
 
 
 if __name__ == "__main__":

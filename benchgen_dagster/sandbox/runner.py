@@ -197,7 +197,10 @@ def _all_produced(outcomes: list[Any]) -> bool:
 @contextlib.contextmanager
 def temporary_folder() -> Iterator[Path]:
     """A batch folder of a cold worker."""
-    with tempfile.TemporaryDirectory(prefix="benchgen-batch-") as tmp:
+    from benchgen_dagster.sandbox.reaper import owned_prefix, watch_this_process
+
+    watch_this_process()
+    with tempfile.TemporaryDirectory(prefix=owned_prefix("batch")) as tmp:
         yield Path(tmp)
 
 

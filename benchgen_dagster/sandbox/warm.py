@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from benchgen_dagster.sandbox.reaper import owned_prefix, watch_this_process
 from benchgen_dagster.sandbox.runner import Limits, SandboxError, WorkerProcess
 
 TEMPLATE_MODULE = "benchgen_dagster.sandbox.template"
@@ -110,6 +111,10 @@ class WarmLaunching:
     def pool_key(self) -> str:
         return self.name
 
+    def adopt(self, limits: Limits) -> WarmWorker | None:
+        """A warm worker someone else started for this process (see `sandbox/keeper.py`)."""
+        return None
+
     @contextlib.contextmanager
     def open(self, limits: Limits) -> Iterator[WarmWorker]:
         key = (self.pool_key(), limits)
@@ -124,6 +129,8 @@ class WarmLaunching:
                     candidate.stop()
         with _lock:
             warm = _keepers > 0
+        if worker is None and warm:
+            worker = self.adopt(limits)
         worker = worker or WarmWorker(self, limits, warm)  # type: ignore[arg-type]
         worker.keep = False
         try:
@@ -141,7 +148,8 @@ class WarmWorker:
     """One template in one sandbox, and the host's ends of its FIFOs."""
 
     def __init__(self, sandbox: TemplateSandbox, limits: Limits, warm: bool) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="benchgen-warm-"))
+        watch_this_process()
+        self.root = Path(tempfile.mkdtemp(prefix=owned_prefix("warm")))
         os.chmod(self.root, 0o755)  # the sandbox user may read it, and write only where told
         control = self.root / CONTROL
         control.mkdir()
@@ -163,6 +171,26 @@ class WarmWorker:
             self._close()
             raise
 
+    @classmethod
+    def adopted(cls, root: Path, process: WorkerProcess, commands: int, replies: int) -> WarmWorker:
+        """A ready warm worker handed over by the process that started it."""
+        worker = cls.__new__(cls)
+        worker.root, worker.process = root, process
+        worker._commands, worker._replies = commands, replies
+        os.set_blocking(replies, False)
+        worker._buffer, worker.ready, worker.keep, worker.warm = b"", True, False, True
+        return worker
+
+    def descriptors(self) -> list[int]:
+        return [self._commands, self._replies]
+
+    def give_away(self) -> None:
+        """Close this process's ends of the FIFOs (another process now holds them) and keep
+        the folder, which the sandbox still uses."""
+        for fd in (self._commands, self._replies):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
     def alive(self) -> bool:
         return self.process.poll() is None
 
@@ -171,12 +199,12 @@ class WarmWorker:
         """A fresh batch folder in the root; nothing of an earlier batch is left there."""
         for entry in os.scandir(self.root):
             if entry.name != CONTROL or self.ready:
-                _remove(Path(entry.path))
+                remove_tree(Path(entry.path))
         workdir = Path(tempfile.mkdtemp(prefix="batch-", dir=self.root))
         try:
             yield workdir
         finally:
-            _remove(workdir)
+            remove_tree(workdir)
 
     def start(self, workdir: Path, env: dict[str, str] | None = None) -> BatchProcess:
         command = {
@@ -203,7 +231,7 @@ class WarmWorker:
                 raise SandboxError(f"the template said {line[:200]!r}") from None
             if message.get("ready"):
                 self.ready = True
-                _remove(self.root / CONTROL)  # its FIFOs are unlinked; its console too
+                remove_tree(self.root / CONTROL)  # its FIFOs are unlinked; its console too
                 continue
             return message
 
@@ -217,7 +245,7 @@ class WarmWorker:
         for fd in (self._commands, self._replies):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        _remove(self.root)
+        remove_tree(self.root)
 
 
 class BatchProcess:
@@ -260,7 +288,7 @@ class BatchProcess:
             self.kill()
 
 
-def _remove(path: Path) -> None:
+def remove_tree(path: Path) -> None:
     """Remove a file or a folder a sandbox wrote, whatever it did to the permissions."""
     if path.is_dir() and not path.is_symlink():
         for folder, dirs, _ in os.walk(path):
