@@ -22,9 +22,9 @@ ASSETS_PREFIX = "assets"
 
 
 class S3Connection(ConfigurableResource):
-    """How to reach S3 or an S3-compatible server. Its own small resource rather than
-    dagster-aws's `S3Resource`, whose import (Athena, Secrets Manager and more) every run
-    worker would otherwise pay."""
+    """How to reach S3 or an S3-compatible server. The client comes from dagster-aws's
+    `S3Resource`, imported when a store on S3 is opened: importing it with the definitions
+    (it brings Athena, Secrets Manager and boto3) would cost every run worker's start."""
 
     endpoint_url: str | None = Field(default=None, description="An S3-compatible server")
     region_name: str | None = Field(default=None, description="The bucket's region")
@@ -33,17 +33,15 @@ class S3Connection(ConfigurableResource):
     max_attempts: int = Field(default=5, description="botocore's attempts, the first included")
 
     def get_client(self) -> Any:
-        import boto3
-        from botocore.config import Config
+        from dagster_aws.s3 import S3Resource
 
-        return boto3.session.Session().client(
-            "s3",
+        return S3Resource(
             endpoint_url=self.endpoint_url,
             region_name=self.region_name,
             aws_access_key_id=self.aws_access_key_id,
             aws_secret_access_key=self.aws_secret_access_key,
-            config=Config(retries={"max_attempts": self.max_attempts, "mode": "standard"}),
-        )
+            max_attempts=self.max_attempts,
+        ).get_client()
 
 
 class StorageResource(ConfigurableResource):
