@@ -1,9 +1,10 @@
-"""Worker containers and folders do not outlive their owner: a `benchgen build` killed with
-SIGKILL leaves none behind on the Docker daemon, and a process killed so leaves no worker
-folder in the temporary folder."""
+"""Worker containers, folders and processes do not outlive their owner: a `benchgen build`
+whose own process is killed with SIGKILL leaves no process of its pool running and no container
+on the Docker daemon, and a process killed so leaves no worker folder in the temporary folder."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -94,7 +95,18 @@ def test_the_batch_folder_of_an_owner_killed_outright_is_removed_and_a_live_ones
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_a_build_killed_outright_leaves_no_container(tmp_path: Path) -> None:
+def processes_of_session(session: int) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            if entry.name.isdigit() and os.getsid(int(entry.name)) == session:
+                stat = (entry / "stat").read_text()
+                if stat.rsplit(")", 1)[1].split()[0] != "Z":
+                    found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return found
+
+
+def test_a_build_killed_outright_leaves_no_process_or_container(tmp_path: Path) -> None:
     if not docker_available() or not image_exists(image_tag()):
         if os.environ.get("CI") == "true":
             pytest.fail("no Docker daemon or worker image; `make test` sets both up")
@@ -130,9 +142,15 @@ def test_a_build_killed_outright_leaves_no_container(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "no worker container in 300 s"
             time.sleep(0.2)
     finally:
-        os.killpg(build.pid, signal.SIGKILL)
+        build.kill()  # the build's own process only: its pool's processes must end with it
         build.wait()
 
+    deadline = time.monotonic() + 120
+    while left := processes_of_session(build.pid):
+        if time.monotonic() > deadline:
+            os.killpg(build.pid, signal.SIGKILL)
+            pytest.fail(f"processes of the build left running: {left}")
+        time.sleep(0.5)
     names = {container.name for container in started}
     deadline = time.monotonic() + 120
     while left := {c.name for c in client.containers.list(all=True)} & names:

@@ -321,7 +321,7 @@ def in_pool(
     crashed = []
     fork = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
-        workers, mp_context=fork, initializer=_start_pool_process, initargs=(log,)
+        workers, mp_context=fork, initializer=_start_pool_process, initargs=(os.getpid(), log)
     ) as pool:
         futures = {pool.submit(_guarded, run, p, target): p for p in partitions}
         for future in as_completed(futures):
@@ -332,13 +332,15 @@ def in_pool(
     return crashed
 
 
-def _start_pool_process(log: Path | None) -> None:
+def _start_pool_process(build: int, log: Path | None) -> None:
     import warnings
 
     from dagster import BetaWarning, PreviewWarning
 
+    from benchgen_dagster.sandbox.reaper import end_with
     from benchgen_dagster.sandbox.warm import keep_warm
 
+    end_with(build)
     keep_warm()
     if log is not None:
         sys.stdout.flush()

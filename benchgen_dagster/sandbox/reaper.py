@@ -9,7 +9,8 @@ that process to end and then removes what it left. Each process also removes, wh
 its watchdog, the folders of owners that are gone, and any Docker launcher their containers,
 should a watchdog have been killed too.
 
-`python -m benchgen_dagster.sandbox.reaper PID START` is the watchdog.
+`python -m benchgen_dagster.sandbox.reaper PID START` is the watchdog. The processes of a pool
+(`end_with`) end with the process that started them, so their workers are reaped in turn.
 """
 
 from __future__ import annotations
@@ -32,6 +33,20 @@ FOLDER_KINDS = ("warm", "batch")
 OWNED_FOLDER = re.compile(r"benchgen-(?:warm|batch)-(\d+)-(\d+)-(\d+)-")
 
 _watched: set[int] = set()  # the processes that have their watchdog (a fork is another process)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def end_with(parent: int) -> None:
+    """Have this process killed when `parent`, which started it, ends: a pool's processes would
+    otherwise run on after a build or bench is killed. For a pool's initializer."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it ended before the line above
+        os._exit(1)
 
 
 def process_start(pid: int) -> str | None:

@@ -30,6 +30,7 @@ from typing import Any
 from benchgen_dagster import __version__
 from benchgen_dagster.catalogue.registry import get_family, registry
 from benchgen_dagster.dataset.release import pack_shards, write_release
+from benchgen_dagster.sandbox.reaper import end_with
 from benchgen_dagster.sandbox.runner import Limits
 from benchgen_dagster.sandbox.select import choose_launcher
 from benchgen_dagster.sandbox.warm import keep_warm
@@ -158,6 +159,12 @@ def plan(scenarios: int) -> dict[str, int]:
     return {f: base + (1 if i < extra else 0) for i, f in enumerate(families) if base or i < extra}
 
 
+def _start_pool_process(bench: int, warm_workers: bool) -> None:
+    end_with(bench)
+    if warm_workers:
+        keep_warm()
+
+
 def run_pipeline(
     scenarios: int,
     workers: int,
@@ -174,8 +181,10 @@ def run_pipeline(
         f"({at_once} partition(s) at once, {inside} worker(s) inside each)"
     )
     started = time.perf_counter()
-    keeping = keep_warm if warm_workers else None
-    with ProcessPoolExecutor(at_once, mp_context=spawn, initializer=keeping) as pool:
+    bench = os.getpid()
+    with ProcessPoolExecutor(
+        at_once, mp_context=spawn, initializer=_start_pool_process, initargs=(bench, warm_workers)
+    ) as pool:
         results = pool.map(
             validate_partition,
             counts,
@@ -187,7 +196,9 @@ def run_pipeline(
     wall_a = time.perf_counter() - started
     say(f"  phase B: difficulty, renders and shards ({len(cameras)} camera(s))")
     started = time.perf_counter()
-    with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=spawn, initializer=end_with, initargs=(bench,)
+    ) as pool:
         results = pool.map(
             package_partition,
             counts,

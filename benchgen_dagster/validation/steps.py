@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -19,6 +20,7 @@ from benchgen_dagster import __version__
 from benchgen_dagster.catalogue.registry import split_of
 from benchgen_dagster.dataset.members import CONTROLS, FILMSTRIP, member_json
 from benchgen_dagster.sandbox.protocol import Job, JobOutcome, RawVariant, ScriptFailure
+from benchgen_dagster.sandbox.reaper import end_with
 from benchgen_dagster.sandbox.runner import BatchResult, Launcher, Limits, run_batch
 from benchgen_dagster.schema.contract import (
     Controls,
@@ -339,7 +341,9 @@ def _validated(
         return
     tasks = [(o, context, settings) for o in outcomes]
     spawn = multiprocessing.get_context("spawn")  # never fork a process that runs threads
-    with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=spawn, initializer=end_with, initargs=(os.getpid(),)
+    ) as pool:
         yield from pool.map(_validate, tasks, chunksize=4)
 
 
