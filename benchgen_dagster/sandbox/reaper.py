@@ -119,8 +119,11 @@ def reap_orphans(client=None) -> int:  # type: ignore[no-untyped-def]
 
     client = client or docker.from_env()
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": WORKER_LABEL}):
-        if owner_gone(container.labels):
+    # Sparse: the listing's own labels, not an inspection per container, which fails for one
+    # removed meanwhile (by its owner, or another process's sweep).
+    listed = client.containers.list(all=True, sparse=True, filters={"label": WORKER_LABEL})
+    for container in listed:
+        if owner_gone(container.attrs.get("Labels") or {}):
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 container.remove(force=True)
                 removed += 1
