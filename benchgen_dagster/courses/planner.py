@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchgen_dagster.courses.generator import GOALS, OBSTACLES
+from benchgen_dagster.courses.generator import GOALS, MECHANISMS, OBSTACLES
 from benchgen_dagster.courses.layout import START_PAD, START_X, WHOLE_NUMBERS
 from benchgen_dagster.courses.spec import CourseSpec, SpecRejected, parse_spec
 from benchgen_dagster.errors import UserError
@@ -136,8 +136,19 @@ ELEMENTS = {
     "ledge": "step_up",
     "platform": "platform",
     "table": "platform",
+    "gate": "gate",
+    "flap": "gate",
+    "door": "gate",
+    "lever": "lever",
+    "seesaw": "lever",
+    "boom": "lever",
+    "arm": "lever",
+    "slider": "slider",
+    "piston": "slider",
+    "plunger": "slider",
 }
-KINEMATIC = {"lever", "seesaw", "gate", "slider", "trapdoor", "crank", "piston", "hinge"}
+SLIDING = {"sliding", "slide", "moving"}  # "a sliding platform", "a sliding door": a slider
+KINEMATIC = {"trapdoor", "crank", "hinge", "pulley", "spring"}  # not in the language
 UP_WORDS = {"up", "above", "higher", "high", "raised", "climb", "onto", "uphill", "rise"}
 DOWN_WORDS = {"down", "below", "lower", "drop", "dropped", "falls", "fall", "deep", "downhill"}
 DISTANCE_WORDS = {"away", "sideways", "side", "left", "right", "along", "beyond", "further",
@@ -412,7 +423,7 @@ def _varied(data: dict[str, Any], said_data: dict[str, Any], distance_said: bool
     payload = {k: _around(v) if k in said else v for k, v in data["payload"].items()}
     modules = []
     for module, said_module in zip(data["modules"], said_data["modules"], strict=True):
-        usual = {**OBSTACLES, **GOALS}.get(module["type"], {})
+        usual = {**OBSTACLES, **MECHANISMS, **GOALS}.get(module["type"], {})
         varied = {}
         for key, value in module.items():
             if key == "type" or key in WHOLE_NUMBERS or not isinstance(value, int | float):
@@ -540,6 +551,9 @@ def _modules(r: _Reading, payload: dict[str, Any] | None) -> list[dict[str, Any]
             continue
         r.used.add(i)
         kind = _direction(kind, tokens, i)
+        if i > 0 and tokens[i - 1] in SLIDING and kind in ("platform", "gate", "wall"):
+            kind = "slider"
+            r.used.add(i - 1)
         said = {m["type"] for m in modules}
         if tokens[i - 1 : i] == ["the"] and kind in said:
             continue  # "the pit": one already named
@@ -666,6 +680,10 @@ SIZE_FIELDS = {
         "": "height",
     },
     "platform": {"long": "length", "": "length"},
+    **{
+        kind: {"high": "height", "tall": "height", "thick": "thickness", "": "height"}
+        for kind in ("gate", "lever", "slider")
+    },
 }
 HALVED = {("cup", "radius")}  # a cup's size is said across, its field is a radius
 

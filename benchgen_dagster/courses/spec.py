@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, Field, ValidationError, create_model, model_validator
 
-from benchgen_dagster.courses.generator import GOALS, OBSTACLES
+from benchgen_dagster.courses.generator import GOALS, MECHANISMS, OBSTACLES
 from benchgen_dagster.courses.layout import (
     COURSE_WIDTH,
     MATERIALS,
@@ -50,7 +50,7 @@ def _within(low: float, high: float, unit: str = " mm") -> AfterValidator:
 
 
 def _default(module: str, name: str) -> Any:
-    comfortable = {**OBSTACLES, **GOALS}.get(module, {}).get(name)
+    comfortable = {**OBSTACLES, **MECHANISMS, **GOALS}.get(module, {}).get(name)
     low, high = comfortable if isinstance(comfortable, list) else MODULES[module][name]
     if name in WHOLE_NUMBERS:
         return int(comfortable) if isinstance(comfortable, int) else int(low)
