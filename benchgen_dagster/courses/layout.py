@@ -65,6 +65,8 @@ PAYLOADS: dict[str, dict[str, tuple[float, float]]] = {
     "box": {"side": (12.0, 120.0)},
     "cylinder": {"radius": (6.0, 60.0), "length": (12.0, 150.0)},
     "capsule": {"radius": (6.0, 40.0), "length": (12.0, 150.0)},
+    # lying flat: the outer radius, the band's radial width, the height along its axis
+    "ring": {"radius": (10.0, 60.0), "width": (4.0, 30.0), "height": (4.0, 40.0)},
 }
 MATERIALS = ("wood", "steel", "aluminium", "rubber", "plastic", "ice")
 # friction of each material (as in the dataset contract), for the chute's slope
@@ -237,6 +239,9 @@ def payload_geometry(payload: dict[str, Any]) -> tuple[list[float], float, float
     if shape == "box":
         h = payload["side"] / 2
         return [h, h, h], h, h, False
+    if shape == "ring":
+        r, half = payload["radius"], payload["height"] / 2
+        return [r, payload["width"] / 2, half], r, half, False
     r, half = payload["radius"], payload["length"] / 2
     if shape == "cylinder":
         return [r, half], r, half, False
@@ -263,6 +268,13 @@ def lay_out(course: dict[str, Any]) -> Layout:
             )
     payload = course["payload"]
     material = payload["material"]
+    if payload["shape"] == "ring" and payload["width"] >= payload["radius"]:
+        raise CourseError(
+            "payload",
+            "width",
+            f"a ring's band ({payload['width']:g} mm) must be narrower than its radius "
+            f"({payload['radius']:g} mm)",
+        )
     size, half_w, half_h, rolls = payload_geometry(payload)
     half_y = course["width"] / 2
     chute_width = 2 * half_w + 36.0
