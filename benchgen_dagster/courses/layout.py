@@ -66,7 +66,7 @@ PAYLOADS: dict[str, dict[str, tuple[float, float]]] = {
     "cylinder": {"radius": (6.0, 60.0), "length": (12.0, 150.0)},
     "capsule": {"radius": (6.0, 40.0), "length": (12.0, 150.0)},
     # lying flat: the outer radius, the band's radial width, the height along its axis
-    "ring": {"radius": (10.0, 60.0), "width": (4.0, 30.0), "height": (4.0, 40.0)},
+    "ring": {"radius": (6.0, 60.0), "width": (4.0, 30.0), "height": (4.0, 40.0)},
 }
 MATERIALS = ("wood", "steel", "aluminium", "rubber", "plastic", "ice")
 # friction of each material (as in the dataset contract), for the chute's slope

@@ -79,6 +79,12 @@ PAYLOAD_NOUNS = {
     "pill": "capsule",
     "pencil": "capsule",
     "stick": "capsule",
+    "ring": "ring",
+    "washer": "ring",
+    "hoop": "ring",
+    "donut": "ring",
+    "doughnut": "ring",
+    "annulus": "ring",
 }
 MATERIAL_WORDS = {
     "rubber": "rubber",
@@ -458,7 +464,9 @@ def _payload(r: _Reading) -> dict[str, Any] | None:
     r.used.update(i for i in mentions if PAYLOAD_NOUNS[singular(tokens[i])] == shape)
     r.note("payload.shape", shape, word, unit="")
     payload: dict[str, Any] = {"shape": shape}
-    default = "ice" if word == "puck" else "wood" if shape == "sphere" else "plastic"
+    default = {"puck": "ice", "washer": "steel"}.get(
+        word, "wood" if shape == "sphere" else "plastic"
+    )
     payload["material"] = _material(r) or default
     if shape != "sphere" and payload["material"] in ("rubber", "wood"):
         payload["material"] = "plastic"  # a chute carries sliding payloads of low friction
@@ -509,9 +517,10 @@ def _payload_size(
         q.used = True
     values = [q.mm for q in group]
     shape = payload["shape"]
-    words = group[0].words + (
-        f" {after[0]}" if after and after[0] in ("radius", "across", "diameter", "wide") else ""
-    )
+    said_how = bool(after) and after[0] in ("radius", "across", "diameter", "wide")
+    words = group[0].words + (f" {after[0]}" if said_how else "")
+    if said_how:
+        r.used.add(group[-1].end)
     if shape == "box":
         size = values if len(values) == 2 else values[0]
         payload["side"] = size
@@ -522,7 +531,17 @@ def _payload_size(
     r.note("payload.radius", payload["radius"], words)
     if shape in ("cylinder", "capsule"):
         payload["length"] = 20.0 if word == "puck" else 2 * max(radius)
+    if shape == "ring":
+        _ring_band(payload, word)
     return True
+
+
+def _ring_band(payload: dict[str, Any], word: str) -> None:
+    """A ring's band and height from its radius: a washer is flat, a hoop a thin band."""
+    outer = max(_as_list(payload["radius"]))
+    share = {"washer": (0.35, 0.1), "hoop": (0.12, 0.25)}.get(word, (0.25, 0.25))
+    payload["width"] = round(min(max(share[0] * outer, 4.0), 30.0, 0.9 * outer), 1)
+    payload["height"] = round(min(max(share[1] * outer, 4.0), 40.0), 1)
 
 
 def _default_size(payload: dict[str, Any], word: str) -> None:
@@ -533,6 +552,9 @@ def _default_size(payload: dict[str, Any], word: str) -> None:
         payload["radius"] = 7.0 if word == "marble" else DEFAULT_RADIUS
     if shape in ("cylinder", "capsule"):
         payload["length"] = 20.0 if word == "puck" else 60.0 if shape == "capsule" else 40.0
+    if shape == "ring":
+        payload["radius"] = 30.0
+        _ring_band(payload, word)
 
 
 def _modules(r: _Reading, payload: dict[str, Any] | None) -> list[dict[str, Any]]:
