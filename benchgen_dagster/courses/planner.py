@@ -148,7 +148,6 @@ ELEMENTS = {
     "lever": "lever",
     "seesaw": "lever",
     "boom": "lever",
-    "arm": "lever",
     "slider": "slider",
     "piston": "slider",
     "plunger": "slider",
