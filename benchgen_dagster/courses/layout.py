@@ -692,9 +692,9 @@ def _barrier(ctx: _Context, where: str, i: int, m: dict, x: float, f: float):
     inner = ctx.chute_half_width + 4.0  # the movers keep outside the chute
 
     def place(line: Any, tan: float) -> None:
-        bottom = line(x0) + BARRIER_GAP
+        bottom = line(x0) + min(BARRIER_GAP, ctx.payload_half_h)  # a flat ring cannot slip under
         top = bottom + height
-        ctx.highest = max(ctx.highest, top + reach)
+        ctx.highest = max(ctx.highest, bottom + 2 * reach + height)  # a leaf swung up
         if kind == "slider":
             travel = 2 * reach + 10.0
             block = f"{label}_block"
