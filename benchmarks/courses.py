@@ -21,6 +21,7 @@ import yaml
 
 from benchgen_dagster.catalogue.registry import get_family, script_for
 from benchgen_dagster.courses.generator import random_spec
+from benchgen_dagster.courses.layout import KINEMATIC_MODULES
 from benchgen_dagster.courses.planner import PlanError, plan_prompt
 from benchgen_dagster.courses.script import spec_script
 from benchgen_dagster.kit import draw
@@ -105,10 +106,13 @@ def composed(count: int) -> None:
     params = get_family("composed_course").params
     declared = {k: [c for c in v.choices or []] for k, v in params.items()}
     sequences = Counter()
+    kinematic = set()
     for seed in range(count):
         p = draw(declared, seed)
         spec = random_spec(seed, p["module_count"], p["payload_shape"])
         sequences[tuple(m["type"] for m in spec["modules"])] += 1
+        if any(m["type"] in KINEMATIC_MODULES for m in spec["modules"]):
+            kinematic.add(seed)
     source = (ROOT / "benchgen_dagster" / "families" / "composed_course.py").read_text()
     _variants, batch = validated(source, "composed_course", count)
     hashes = set(batch.record.geometry.values())
@@ -121,6 +125,12 @@ def composed(count: int) -> None:
     print(f"distinct geometry hashes (of those that reached the geometry stage): {len(hashes)}")
     print(f"packaged (accepted by the whole funnel): {accepted} ({accepted / count:.1%})")
     print(f"rejections: {dict(reasons)}")
+    moving = [r for r in batch.record.reports if r.seed in kinematic]
+    print(
+        f"with a gate, lever or slider: {len(moving)}, packaged "
+        f"{sum(r.accepted for r in moving)}; their rejections: "
+        f"{dict(Counter(r.rejection.reason.value for r in moving if r.rejection is not None))}"
+    )
     digest = hashlib.sha256(repr(sorted(sequences)).encode()).hexdigest()[:12]
     print(f"sequence set digest: {digest}")
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mujoco
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from dagster import DagsterInstance, materialize
@@ -16,14 +18,16 @@ from benchgen_dagster.catalogue import registry
 from benchgen_dagster.catalogue.checks import check_request
 from benchgen_dagster.cli import main
 from benchgen_dagster.courses.generator import random_spec
-from benchgen_dagster.courses.layout import MODULES
+from benchgen_dagster.courses.layout import KINEMATIC_MODULES, MODULES
 from benchgen_dagster.courses.planner import PlanError, plan_prompt, quantities, tokenize
-from benchgen_dagster.courses.script import spec_script
+from benchgen_dagster.courses.script import spec_plan, spec_script
 from benchgen_dagster.courses.spec import SpecRejected, parse_spec
 from benchgen_dagster.dataset import load
 from benchgen_dagster.resources import AgentResource, PipelineSettings
+from benchgen_dagster.schema.contract import RING_SEGMENTS, Payload, Scenario
 from benchgen_dagster.schema.records import GenerationRequest, json_schemas
 from benchgen_dagster.validation.checking import check_seeds
+from benchgen_dagster.validation.model import _add_payload
 from tests.helpers import resources_for
 
 BALL = {"shape": "sphere", "radius": 18, "material": "rubber"}
@@ -68,11 +72,52 @@ def test_the_published_schema_holds_every_module_with_its_ranges_in_millimetres(
             [{"type": "wall", "height": 300, "length": 150}, {"type": "bin"}],
             "module 1 (wall): height: its top at 300 mm stands too high",
         ),
+        (
+            [{"type": "gate", "height": 40}, {"type": "bin"}],
+            "module 1 (gate): height: 40 mm would let the payload past without opening it",
+        ),
+        (
+            [{"type": "lever", "thickness": 50}, {"type": "bin"}],
+            "module 1 (lever): thickness: 50 mm is outside 6–30 mm",
+        ),
+        (
+            [{"type": "platform"}, {"type": "slider", "height": 500}, {"type": "cup"}],
+            "module 2 (slider): height: 500 mm is outside 60–300 mm",
+        ),
+        (
+            [{"type": "slider", "length": 100}, {"type": "bin"}],
+            "module 1 (slider): length: 100 mm is outside 150–800 mm",
+        ),
     ],
 )
 def test_a_bad_spec_is_refused_naming_the_module_and_field(modules: list, problem: str) -> None:
     with pytest.raises(SpecRejected) as refused:
         parse_spec({"payload": BALL, "modules": modules})
+    assert any(p.startswith(problem) for p in refused.value.problems), refused.value.problems
+
+
+@pytest.mark.parametrize(
+    ("course", "problem"),
+    [
+        (
+            {"width": 220, "modules": [{"type": "slider"}, {"type": "bin"}]},
+            "module 1 (slider): type: the course is too narrow for a slider beside the chute",
+        ),
+        (
+            {"payload": {"shape": "ring", "radius": 20, "width": 25, "height": 8}},
+            "payload: width: a ring's band (25 mm) must be narrower than its radius",
+        ),
+        ({"payload": {"shape": "ring", "radius": 20, "width": 8}}, "payload: a ring needs height"),
+        (
+            {"payload": {"shape": "ring", "radius": 20, "width": 8, "height": 80}},
+            "payload.height: 80 mm is outside 4–40 mm",
+        ),
+    ],
+)
+def test_a_bad_course_or_ring_is_refused_naming_the_field(course: dict, problem: str) -> None:
+    data = {"payload": BALL, "modules": [{"type": "gap"}, {"type": "bin"}], **course}
+    with pytest.raises(SpecRejected) as refused:
+        parse_spec(data)
     assert any(p.startswith(problem) for p in refused.value.problems), refused.value.problems
 
 
@@ -125,6 +170,61 @@ def test_any_spec_builds_and_passes_the_funnel_in_the_sandbox() -> None:
     assert all(r["accepted"] for r in reports), [r["stages"][-1] for r in reports]
 
 
+@pytest.mark.parametrize(
+    ("payload", "barrier"),
+    [
+        ({"shape": "ring", "radius": 30, "width": 10, "height": 8, "material": "plastic"}, "gate"),
+        (BALL, "lever"),
+        ({"shape": "box", "side": 40, "material": "plastic"}, "slider"),
+    ],
+)
+def test_a_course_with_a_barrier_is_kinematic_and_its_controls_open_it(
+    payload: dict, barrier: str
+) -> None:
+    spec = {
+        "payload": payload,
+        "modules": [{"type": "platform"}, {"type": barrier}, {"type": "bin"}],
+    }
+    script = spec_script(parse_spec(spec), f"{barrier}-course", "spec")
+    assert "position actuator" in spec_plan(parse_spec(spec), "x", "spec").reference_solution
+    (report,) = check_seeds(script.source, f"{barrier}-course", 3, 1, "subprocess")
+    # accepted: stable and not solved with nothing added, solved with the controls, and not
+    # with every control held at zero (else `controls_not_needed`)
+    assert report["accepted"], report["stages"][-1]
+    measured = {s["stage"]: s["measurements"] for s in report["stages"]}
+    assert measured["geometry"]["actuators"] == (2 if barrier == "gate" else 1)
+    assert measured["geometry"]["joints"] == 2 * measured["geometry"]["actuators"]
+    assert measured["solvable"]["actuator_work_j"] > 0
+
+
+def test_a_ring_payload_is_one_body_of_convex_pieces_with_a_hole_through_it() -> None:
+    ring = Payload(
+        shape="ring",
+        size=[0.03, 0.005, 0.004],
+        material="plastic",
+        mass=0.01,
+        start_position=(0.0, 0.0, 0.05),
+        start_jitter=0.001,
+    )
+    spec = mujoco.MjSpec()
+    _add_payload(spec, Scenario.model_construct(payload=ring))
+    ball = spec.worldbody.add_body(name="ball", pos=[0.0, 0.0, 0.12])
+    ball.add_freejoint()
+    ball.add_geom(type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[0.012, 0, 0], mass=0.01)
+    spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[1, 1, 0.1], pos=[0, 0, -0.2])
+    model = spec.compile()
+    pieces = [g for g in range(model.ngeom) if model.geom(g).name.startswith("payload_geom")]
+    assert len(pieces) == RING_SEGMENTS and len({model.geom_bodyid[g] for g in pieces}) == 1
+    assert model.body("payload").mass[0] == pytest.approx(0.01)
+    assert max(np.hypot(*model.geom_pos[g][:2]) for g in pieces) < 0.03
+    data = mujoco.MjData(model)
+    ring_id = model.body("payload").id
+    data.qpos[:3] = [0.0, 0.0, 0.05]
+    model.body_gravcomp[ring_id] = 1.0  # the ring hovers; the ball falls onto (or through) it
+    mujoco.mj_step(model, data, nstep=400)
+    assert data.body("ball").xpos[2] < 0.0  # through the hole, where one convex hull would hold it
+
+
 def test_composed_courses_differ_by_seed_and_repeat_for_the_same_seed() -> None:
     specs = [random_spec(seed) for seed in range(300)]
     sequences = {tuple(m["type"] for m in s["modules"]) for s in specs}
@@ -133,6 +233,9 @@ def test_composed_courses_differ_by_seed_and_repeat_for_the_same_seed() -> None:
         2 <= len(s["modules"]) <= 4 and s["modules"][-1]["type"] in ("bin", "cup") for s in specs
     )
     assert {s["payload"]["shape"] for s in specs} == {"sphere", "box", "cylinder", "capsule"}
+    barriers = [s for s in specs if {m["type"] for m in s["modules"]} & set(KINEMATIC_MODULES)]
+    assert 20 <= len(barriers) <= 70  # about one in seven
+    assert all(sum(m["type"] in KINEMATIC_MODULES for m in s["modules"]) == 1 for s in barriers)
     assert random_spec(7) == random_spec(7)
 
 
@@ -209,6 +312,14 @@ def test_quantities_are_read_in_digits_or_words_with_their_units(
             "a ball must pass a post, a bump and a funnel",
             {"shape": "sphere", "post": 1, "bump": 1, "funnel": 1},
         ),
+        ("a ball must roll past a lever into a bin", {"shape": "sphere", "lever": 1}),
+        ("a cube must get through a gate 150 mm high", {"shape": "box", "gate.height": 150.0}),
+        ("a ball must get past a flap and a door", {"gate": 2}),
+        ("a steel ball must pass a sliding platform", {"slider": 1, "platform": 0}),
+        ("a cube must get past a piston and a slider", {"slider": 2}),
+        ("a 60 mm ring must land in a cup", {"shape": "ring", "radius": 30.0}),
+        ("a steel washer must land in a bin", {"shape": "ring", "material": "steel"}),
+        ("a hoop 80 mm across must cross a gap", {"shape": "ring", "radius": 40.0, "gap": 1}),
     ],
 )
 def test_the_planner_maps_common_phrasings_onto_a_spec(prompt: str, expected: dict) -> None:
@@ -239,8 +350,8 @@ def test_the_planner_maps_common_phrasings_onto_a_spec(prompt: str, expected: di
 
 
 def test_the_planner_reports_what_it_ignored_and_refuses_what_it_cannot_map() -> None:
-    plan = plan_prompt("a ball must cross a gap gracefully, pulling a lever")
-    assert "gracefully" in plan.ignored and "lever" in plan.ignored
+    plan = plan_prompt("a ball must cross a gap gracefully, turning a crank")
+    assert "gracefully" in plan.ignored and "crank" in plan.ignored
     with pytest.raises(PlanError, match="names no payload"):
         plan_prompt("make it interesting")
 

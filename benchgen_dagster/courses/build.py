@@ -10,8 +10,17 @@ from typing import Any
 
 from build123d import Box, Compound, Cylinder, Pos, Rot
 
-from benchgen_dagster.courses.layout import CHUTE, RAIL_HEIGHT, Piece, flat_params, lay_out, resolve
-from benchgen_dagster.kit import Payload, ScenarioBuild, Zone
+from benchgen_dagster.courses.layout import (
+    CHUTE,
+    OPEN_S,
+    RAIL_HEIGHT,
+    JointPiece,
+    Piece,
+    flat_params,
+    lay_out,
+    resolve,
+)
+from benchgen_dagster.kit import Actuator, Joint, Payload, ScenarioBuild, Zone
 from benchgen_dagster.kit.parts import block, budget, plank, prism
 
 DENSITY = {"wood": (600.0, 4.0), "ice": (920.0, 0.5)}
@@ -25,6 +34,11 @@ def build_course(spec: dict[str, Any], seed: int, params: dict[str, Any]) -> Sce
     solution = {
         label: plank(c.start, c.end, c.width, CHUTE, rail_height=RAIL_HEIGHT if c.rails else 0.0)
         for label, c in layout.solution.items()
+    }
+    solution |= {label: _solid(m.pieces) for label, m in layout.movers.items()}
+    actuators = {
+        f"{label}_drive": Actuator(label, "position", m.force_limit, (0.0, m.open), m.gain)
+        for label, m in layout.movers.items()
     }
     volume = sum(shape.volume for shape in solution.values())
     density, cost = DENSITY[layout.solution_material]
@@ -41,7 +55,29 @@ def build_course(spec: dict[str, Any], seed: int, params: dict[str, Any]) -> Sce
         solution_material=layout.solution_material,
         params={**flat_params(course), "slope_deg": layout.slope_deg},
         duration_s=layout.duration_s,
-        **budget(volume, density=density, cost_per_kg=cost),
+        joints={
+            label: _joint(j)
+            for label, j in (
+                *layout.joints.items(),
+                *((label, m.joint) for label, m in layout.movers.items()),
+            )
+        },
+        actuators=actuators,
+        controls={
+            f"{label}_drive": [(0.0, 0.0), (OPEN_S, m.open)] for label, m in layout.movers.items()
+        },
+        **budget(volume, density=density, cost_per_kg=cost, actuators=actuators.values()),
+    )
+
+
+def _joint(joint: JointPiece) -> Joint:
+    return Joint(
+        joint.kind,
+        joint.axis,
+        joint.anchor,
+        range=joint.range,
+        damping=joint.damping,
+        armature=joint.armature,
     )
 
 

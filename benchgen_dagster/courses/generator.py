@@ -1,4 +1,6 @@
-"""Random courses: two to four modules, the last a bin or a cup, drawn from a seed.
+"""Random courses: two to four modules, the last a bin or a cup, drawn from a seed; about one
+in seven has a barrier the reference solution opens (a gate, a lever or a slider), which makes
+it a kinematic scenario.
 
 Each seed gives a different structure (which modules, in which order) and different values,
 so one family makes thousands of structurally different scenarios without a model. The
@@ -43,6 +45,14 @@ OBSTACLES: dict[str, dict[str, Any]] = {
         "wall_height": [30.0, 80.0],
     },
 }
+# barriers the reference solution opens; a course draws at most one, on a stream of its own so
+# the courses drawn without one stay as they were
+MECHANISMS: dict[str, dict[str, Any]] = {
+    "gate": {"length": [300.0, 500.0], "height": [80.0, 160.0], "thickness": [8.0, 20.0]},
+    "lever": {"length": [200.0, 400.0], "height": [80.0, 140.0], "thickness": [8.0, 20.0]},
+    "slider": {"length": [200.0, 400.0], "height": [110.0, 180.0], "thickness": [15.0, 40.0]},
+}
+MECHANISM_SHARE = 0.15
 GOALS: dict[str, dict[str, Any]] = {
     "bin": {"width": [170.0, 260.0], "depth": [170.0, 260.0], "wall_height": [50.0, 90.0]},
     "cup": {"radius": [85.0, 130.0], "height": [50.0, 90.0]},
@@ -68,6 +78,7 @@ def random_spec(seed: int, module_count: int | None = None, shape: str | None = 
     """A course spec of fixed values that lays out, drawn from the seed; the count of
     modules (2–4, the goal included) and the payload's shape are drawn unless given."""
     rng = random.Random(f"composed:{seed}")
+    mechanisms = random.Random(f"composed-mechanism:{seed}")
     for _ in range(ATTEMPTS):
         count = module_count or rng.randint(2, 4)
         kind = shape or rng.choice(sorted(PAYLOADS))
@@ -75,6 +86,12 @@ def random_spec(seed: int, module_count: int | None = None, shape: str | None = 
             {"type": name, **_values(rng, OBSTACLES[name])}
             for name in (rng.choice(sorted(OBSTACLES)) for _ in range(count - 1))
         ]
+        if mechanisms.random() < MECHANISM_SHARE:
+            name = mechanisms.choice(sorted(MECHANISMS))
+            modules[mechanisms.randrange(len(modules))] = {
+                "type": name,
+                **_values(mechanisms, MECHANISMS[name]),
+            }
         goal = rng.choice(sorted(GOALS)) if kind == "sphere" else "bin"  # sliders miss cups
         spec = {
             "payload": {"shape": kind, **_values(rng, PAYLOADS[kind])},

@@ -49,10 +49,15 @@ MODULES: dict[str, dict[str, tuple[float, float]]] = {
         "throat": (40.0, 300.0),
         "wall_height": (20.0, 200.0),
     },
+    # kinematic: a barrier across the path that the reference solution's actuator opens
+    "gate": {"length": (250.0, 800.0), "height": (40.0, 300.0), "thickness": (6.0, 30.0)},
+    "lever": {"length": (150.0, 800.0), "height": (30.0, 200.0), "thickness": (6.0, 30.0)},
+    "slider": {"length": (150.0, 800.0), "height": (60.0, 300.0), "thickness": (10.0, 80.0)},
     "bin": {"width": (80.0, 400.0), "depth": (80.0, 400.0), "wall_height": (25.0, 200.0)},
     "cup": {"radius": (30.0, 200.0), "height": (25.0, 200.0)},
 }
 GOAL_MODULES = ("bin", "cup")
+KINEMATIC_MODULES = ("gate", "lever", "slider")
 WHOLE_NUMBERS = {"steps", "rise_sign"}
 # shape → size parameters (millimetres) with their ranges
 PAYLOADS: dict[str, dict[str, tuple[float, float]]] = {
@@ -60,6 +65,8 @@ PAYLOADS: dict[str, dict[str, tuple[float, float]]] = {
     "box": {"side": (12.0, 120.0)},
     "cylinder": {"radius": (6.0, 60.0), "length": (12.0, 150.0)},
     "capsule": {"radius": (6.0, 40.0), "length": (12.0, 150.0)},
+    # lying flat: the outer radius, the band's radial width, the height along its axis
+    "ring": {"radius": (6.0, 60.0), "width": (4.0, 30.0), "height": (4.0, 40.0)},
 }
 MATERIALS = ("wood", "steel", "aluminium", "rubber", "plastic", "ice")
 # friction of each material (as in the dataset contract), for the chute's slope
@@ -78,6 +85,12 @@ ROLLING_SLOPE_DEG = 12.0
 SLIDING_MARGIN_DEG = 9.0
 JITTER = 3.0
 DROP = RAIL_HEIGHT + 20.0  # the payload starts this far above the chute, clear of its rails
+BARRIER_GAP = 4.0  # between the chute's top and a barrier's underside
+BARRIER_OVERHANG = 40.0  # how far a barrier reaches beyond the chute's edge on each side
+MOVER_GAP = 1.5  # between a barrier and the solution part that moves it
+OPEN_S = 0.25  # when the reference solution has its barriers open
+DRIVE_RATE = 20.0  # rad/s: how briskly a solution's drive follows its control
+BARRIER_DENSITY = 600.0  # kg/m³: the barriers are wood, the scenery's default material
 
 
 class CourseError(ValueError):
@@ -174,6 +187,30 @@ class ChutePiece:
     rails: bool
 
 
+@dataclass(frozen=True)
+class JointPiece:
+    """A joint as `kit.Joint` takes it: `hinge` (degrees) or `slide` (millimetres)."""
+
+    kind: str
+    axis: tuple[float, float, float]
+    anchor: tuple[float, float, float]
+    range: tuple[float, float]
+    damping: float
+    armature: float = 0.0
+
+
+@dataclass(frozen=True)
+class Mover:
+    """A part of the reference solution on a joint, driven by a position actuator from 0 to
+    `open` (degrees or millimetres) by `OPEN_S` and held there."""
+
+    pieces: list[Piece]
+    joint: JointPiece
+    open: float
+    gain: float
+    force_limit: float
+
+
 @dataclass
 class Layout:
     parts: dict[str, list[Piece]]
@@ -189,6 +226,8 @@ class Layout:
     duration_s: float
     # (x_lo, x_hi, top, where): what the chute must clear
     tops: list[tuple[float, float, float, str]] = field(default_factory=list)
+    joints: dict[str, JointPiece] = field(default_factory=dict)  # of scenery parts
+    movers: dict[str, Mover] = field(default_factory=dict)  # of the solution
 
 
 def payload_geometry(payload: dict[str, Any]) -> tuple[list[float], float, float, bool]:
@@ -200,6 +239,9 @@ def payload_geometry(payload: dict[str, Any]) -> tuple[list[float], float, float
     if shape == "box":
         h = payload["side"] / 2
         return [h, h, h], h, h, False
+    if shape == "ring":
+        r, half = payload["radius"], payload["height"] / 2
+        return [r, payload["width"] / 2, half], r, half, False
     r, half = payload["radius"], payload["length"] / 2
     if shape == "cylinder":
         return [r, half], r, half, False
@@ -226,6 +268,13 @@ def lay_out(course: dict[str, Any]) -> Layout:
             )
     payload = course["payload"]
     material = payload["material"]
+    if payload["shape"] == "ring" and payload["width"] >= payload["radius"]:
+        raise CourseError(
+            "payload",
+            "width",
+            f"a ring's band ({payload['width']:g} mm) must be narrower than its radius "
+            f"({payload['radius']:g} mm)",
+        )
     size, half_w, half_h, rolls = payload_geometry(payload)
     half_y = course["width"] / 2
     chute_width = 2 * half_w + 36.0
@@ -243,7 +292,12 @@ def lay_out(course: dict[str, Any]) -> Layout:
                 f"a {material} {payload['shape']} would not slide down a chute",
             )
 
-    ctx = _Context(half_y=half_y, payload_half_w=half_w, payload_half_h=half_h)
+    ctx = _Context(
+        half_y=half_y,
+        payload_half_w=half_w,
+        payload_half_h=half_h,
+        chute_half_width=chute_width / 2,
+    )
     ctx.add_floor("start", 0.0, START_PAD, 0.0)
     _kerbs(ctx, max(40.0, half_w + 25.0))
     x, floor = START_PAD, 0.0
@@ -291,9 +345,14 @@ def lay_out(course: dict[str, Any]) -> Layout:
     x_max = ctx.x_far
     chute_bottom = min(c.end[1] for c in solution.values()) - CHUTE / math.cos(math.radians(slope))
     chute_top = line(x_top) + RAIL_HEIGHT + 10.0
+    mover_top = max((p.data[1][2] for m in ctx.movers.values() for p in m.pieces), default=0.0)
     build_zone = (
         (x_top - 25.0, -half_y + 5, chute_bottom - 5.0),
-        (x_end + 25.0, half_y - 5, max(start_z - half_h - 2 * JITTER - 2.0, chute_top)),
+        (
+            x_end + 25.0,
+            half_y - 5,
+            max(start_z - half_h - 2 * JITTER - 2.0, chute_top, mover_top + 5.0),
+        ),
     )
     bounds = (
         (-60.0, -half_y - 60.0, z_base - 60.0),
@@ -319,6 +378,8 @@ def lay_out(course: dict[str, Any]) -> Layout:
         slope_deg=round(slope, 3),
         duration_s=round(min(10.0, 4.0 + length / 700.0), 2),
         tops=ctx.tops,
+        joints=ctx.joints,
+        movers=ctx.movers,
     )
 
 
@@ -340,6 +401,9 @@ class _Context:
     highest: float = 0.0
     x_far: float = 0.0
     boundaries: list[tuple[float, str]] = field(default_factory=list)  # module start x, label
+    joints: dict[str, JointPiece] = field(default_factory=dict)
+    movers: dict[str, Mover] = field(default_factory=dict)
+    chute_half_width: float = 0.0
 
     def piece(self, label: str, kind: str, *data: Any) -> None:
         self.parts.setdefault(label, []).append(Piece(kind, tuple(data)))
@@ -592,6 +656,113 @@ def _funnel(ctx: _Context, where: str, i: int, m: dict, x: float, f: float):
     return x + length, f
 
 
+def _barrier(ctx: _Context, where: str, i: int, m: dict, x: float, f: float):
+    """A barrier across the chute's path in the middle of a floor, just clear of the chute:
+    leaves that swing up and aside on hinges along x at their outer lower edges (a `gate`
+    has two, a `lever` one plank across the whole path), or a block that slides aside along
+    y (`slider`). Its joint only lets it open away from the payload, which pushes along x, so
+    the payload alone cannot get past; the reference solution's arm or pusher, on the same
+    joint, opens it before the payload arrives."""
+    kind, length, height, thick = m["type"], m["length"], m["height"], m["thickness"]
+    _need(thick < length - 120, where, "thickness", f"{thick:g} mm leaves no floor either side")
+    needed = 2 * ctx.payload_half_h + 10.0
+    if kind == "slider":
+        needed += 30.0  # the pusher runs above the payload's way
+    _need(
+        height >= needed,
+        where,
+        "height",
+        f"{height:g} mm would let the payload past without opening it; at least "
+        f"{math.ceil(needed)} mm",
+    )
+    reach = ctx.chute_half_width + BARRIER_OVERHANG
+    beside = reach + (MOVER_GAP + 45.0 if kind == "slider" else 0.0)  # the pusher's side
+    _need(
+        beside + 10.0 <= ctx.half_y,
+        where,
+        "type",
+        f"the course is too narrow for a {kind} beside the chute; widen it to at least "
+        f"{math.ceil(2 * (beside + 10.0))} mm",
+    )
+    label = _label(i, m)
+    ctx.add_floor(label, x, x + length, f, where)
+    x0, x1 = x + length / 2 - thick / 2, x + length / 2 + thick / 2
+    margin = 5.0 + (RAIL_HEIGHT + CHUTE) * math.sin(math.radians(MAX_SLOPE_DEG))
+    ctx.narrows.append((x0 - margin, x1 + margin, 2 * ctx.chute_half_width))
+    inner = ctx.chute_half_width + 4.0  # the movers keep outside the chute
+
+    def place(line: Any, tan: float) -> None:
+        bottom = line(x0) + min(BARRIER_GAP, ctx.payload_half_h)  # a flat ring cannot slip under
+        top = bottom + height
+        ctx.highest = max(ctx.highest, bottom + 2 * reach + height)  # a leaf swung up
+        if kind == "slider":
+            travel = 2 * reach + 10.0
+            block = f"{label}_block"
+            ctx.piece(block, "box", (x0, -reach, bottom), (x1, reach, top))
+            ctx.joints[block] = JointPiece(
+                "slide", (0.0, 1.0, 0.0), (x + length / 2, 0.0, bottom), (0.0, travel + 20.0), 0.002
+            )
+            mass = BARRIER_DENSITY * thick * 2 * reach * height * 1e-9  # kg
+            stiffness = 2 * mass * DRIVE_RATE**2  # N/m, the pusher's armature as heavy again
+            low = bottom + needed - 20.0
+            pusher = Piece(
+                "box", ((x0, -reach - MOVER_GAP - 40.0, low), (x1, -reach - MOVER_GAP, top))
+            )
+            ctx.movers[f"{label}_pusher"] = Mover(
+                [pusher],
+                JointPiece(
+                    "slide",
+                    (0.0, 1.0, 0.0),
+                    (x + length / 2, -reach, top),
+                    (0.0, travel + 10.0),
+                    0.0,
+                    armature=mass,
+                ),
+                open=travel,
+                gain=round(stiffness / 1000.0, 6),  # N per mm
+                force_limit=round(1.5 * stiffness * travel / 1000.0, 3),
+            )
+            return
+        sides = (-1, 1) if kind == "gate" else (-1,)
+        for sign in sides:
+            side = "left" if sign > 0 else "right"
+            hinge = sign * reach
+            tip = sign * MOVER_GAP / 2 if kind == "gate" else reach
+            y_lo, y_hi = sorted((hinge, tip))
+            leaf = f"{label}_{side}" if kind == "gate" else f"{label}_plank"
+            ctx.piece(leaf, "box", (x0, y_lo, bottom), (x1, y_hi, top))
+            # a positive turn about +x lifts a leaf hinged on the right (-y); mirrored on the left
+            axis = (-float(sign), 0.0, 0.0)
+            ctx.joints[leaf] = JointPiece(
+                "hinge", axis, (x + length / 2, hinge, bottom), (0.0, 92.0), 0.0005
+            )
+            a_lo, a_hi = sorted((hinge, sign * inner))
+            arm = Piece(
+                "box", ((x0, a_lo, bottom - MOVER_GAP - 12.0), (x1, a_hi, bottom - MOVER_GAP))
+            )
+            span = (y_hi - y_lo) * 1e-3
+            mass = BARRIER_DENSITY * thick * (y_hi - y_lo) * height * 1e-9
+            inertia = mass * (span**2 + (height * 1e-3) ** 2) / 3  # kg·m², about the hinge
+            stiffness = 2 * inertia * DRIVE_RATE**2  # N·m/rad, the arm's armature as heavy again
+            ctx.movers[f"{leaf}_arm"] = Mover(
+                [arm],
+                JointPiece(
+                    "hinge",
+                    axis,
+                    (x + length / 2, hinge, bottom),
+                    (0.0, 100.0),
+                    0.0,
+                    armature=inertia,
+                ),
+                open=90.0,
+                gain=round(math.radians(stiffness), 6),  # N·m per degree
+                force_limit=round(1.5 * stiffness * math.pi / 2 + 9.81 * mass * span, 3),
+            )
+
+    ctx.pierced.append(place)
+    return x + length, f
+
+
 def _bin(ctx: _Context, where: str, i: int, m: dict, x: float, f: float):
     width, depth, height = m["width"], m["depth"], m["wall_height"]
     wall = 10.0
@@ -695,6 +866,9 @@ MODULE_BUILDERS = {
     "post": _post,
     "corridor": _corridor,
     "funnel": _funnel,
+    "gate": _barrier,
+    "lever": _barrier,
+    "slider": _barrier,
     "bin": _bin,
     "cup": _cup,
 }

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchgen_dagster.courses.generator import GOALS, OBSTACLES
+from benchgen_dagster.courses.generator import GOALS, MECHANISMS, OBSTACLES
 from benchgen_dagster.courses.layout import START_PAD, START_X, WHOLE_NUMBERS
 from benchgen_dagster.courses.spec import CourseSpec, SpecRejected, parse_spec
 from benchgen_dagster.errors import UserError
@@ -79,6 +79,12 @@ PAYLOAD_NOUNS = {
     "pill": "capsule",
     "pencil": "capsule",
     "stick": "capsule",
+    "ring": "ring",
+    "washer": "ring",
+    "hoop": "ring",
+    "donut": "ring",
+    "doughnut": "ring",
+    "annulus": "ring",
 }
 MATERIAL_WORDS = {
     "rubber": "rubber",
@@ -136,8 +142,18 @@ ELEMENTS = {
     "ledge": "step_up",
     "platform": "platform",
     "table": "platform",
+    "gate": "gate",
+    "flap": "gate",
+    "door": "gate",
+    "lever": "lever",
+    "seesaw": "lever",
+    "boom": "lever",
+    "slider": "slider",
+    "piston": "slider",
+    "plunger": "slider",
 }
-KINEMATIC = {"lever", "seesaw", "gate", "slider", "trapdoor", "crank", "piston", "hinge"}
+SLIDING = {"sliding", "slide", "moving"}  # "a sliding platform", "a sliding door": a slider
+KINEMATIC = {"trapdoor", "crank", "hinge", "pulley", "spring"}  # not in the language
 UP_WORDS = {"up", "above", "higher", "high", "raised", "climb", "onto", "uphill", "rise"}
 DOWN_WORDS = {"down", "below", "lower", "drop", "dropped", "falls", "fall", "deep", "downhill"}
 DISTANCE_WORDS = {"away", "sideways", "side", "left", "right", "along", "beyond", "further",
@@ -412,7 +428,7 @@ def _varied(data: dict[str, Any], said_data: dict[str, Any], distance_said: bool
     payload = {k: _around(v) if k in said else v for k, v in data["payload"].items()}
     modules = []
     for module, said_module in zip(data["modules"], said_data["modules"], strict=True):
-        usual = {**OBSTACLES, **GOALS}.get(module["type"], {})
+        usual = {**OBSTACLES, **MECHANISMS, **GOALS}.get(module["type"], {})
         varied = {}
         for key, value in module.items():
             if key == "type" or key in WHOLE_NUMBERS or not isinstance(value, int | float):
@@ -447,7 +463,9 @@ def _payload(r: _Reading) -> dict[str, Any] | None:
     r.used.update(i for i in mentions if PAYLOAD_NOUNS[singular(tokens[i])] == shape)
     r.note("payload.shape", shape, word, unit="")
     payload: dict[str, Any] = {"shape": shape}
-    default = "ice" if word == "puck" else "wood" if shape == "sphere" else "plastic"
+    default = {"puck": "ice", "washer": "steel"}.get(
+        word, "wood" if shape == "sphere" else "plastic"
+    )
     payload["material"] = _material(r) or default
     if shape != "sphere" and payload["material"] in ("rubber", "wood"):
         payload["material"] = "plastic"  # a chute carries sliding payloads of low friction
@@ -498,9 +516,10 @@ def _payload_size(
         q.used = True
     values = [q.mm for q in group]
     shape = payload["shape"]
-    words = group[0].words + (
-        f" {after[0]}" if after and after[0] in ("radius", "across", "diameter", "wide") else ""
-    )
+    said_how = bool(after) and after[0] in ("radius", "across", "diameter", "wide")
+    words = group[0].words + (f" {after[0]}" if said_how else "")
+    if said_how:
+        r.used.add(group[-1].end)
     if shape == "box":
         size = values if len(values) == 2 else values[0]
         payload["side"] = size
@@ -511,7 +530,17 @@ def _payload_size(
     r.note("payload.radius", payload["radius"], words)
     if shape in ("cylinder", "capsule"):
         payload["length"] = 20.0 if word == "puck" else 2 * max(radius)
+    if shape == "ring":
+        _ring_band(payload, word)
     return True
+
+
+def _ring_band(payload: dict[str, Any], word: str) -> None:
+    """A ring's band and height from its radius: a washer is flat, a hoop a thin band."""
+    outer = max(_as_list(payload["radius"]))
+    share = {"washer": (0.35, 0.1), "hoop": (0.12, 0.25)}.get(word, (0.25, 0.25))
+    payload["width"] = round(min(max(share[0] * outer, 4.0), 30.0, 0.9 * outer), 1)
+    payload["height"] = round(min(max(share[1] * outer, 4.0), 40.0), 1)
 
 
 def _default_size(payload: dict[str, Any], word: str) -> None:
@@ -522,6 +551,9 @@ def _default_size(payload: dict[str, Any], word: str) -> None:
         payload["radius"] = 7.0 if word == "marble" else DEFAULT_RADIUS
     if shape in ("cylinder", "capsule"):
         payload["length"] = 20.0 if word == "puck" else 60.0 if shape == "capsule" else 40.0
+    if shape == "ring":
+        payload["radius"] = 30.0
+        _ring_band(payload, word)
 
 
 def _modules(r: _Reading, payload: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -540,6 +572,9 @@ def _modules(r: _Reading, payload: dict[str, Any] | None) -> list[dict[str, Any]
             continue
         r.used.add(i)
         kind = _direction(kind, tokens, i)
+        if i > 0 and tokens[i - 1] in SLIDING and kind in ("platform", "gate", "wall"):
+            kind = "slider"
+            r.used.add(i - 1)
         said = {m["type"] for m in modules}
         if tokens[i - 1 : i] == ["the"] and kind in said:
             continue  # "the pit": one already named
@@ -666,6 +701,10 @@ SIZE_FIELDS = {
         "": "height",
     },
     "platform": {"long": "length", "": "length"},
+    **{
+        kind: {"high": "height", "tall": "height", "thick": "thickness", "": "height"}
+        for kind in ("gate", "lever", "slider")
+    },
 }
 HALVED = {("cup", "radius")}  # a cup's size is said across, its field is a radius
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pprint
 
 from benchgen_dagster.catalogue.registry import script_for
-from benchgen_dagster.courses.spec import CourseSpec
+from benchgen_dagster.courses.layout import KINEMATIC_MODULES
+from benchgen_dagster.courses.spec import PAYLOAD_SIZES, CourseSpec
 from benchgen_dagster.schema.records import FamilyPlan, FamilyScript, FamilySource
 
 SCRIPT = '''"""{title}
@@ -33,7 +34,7 @@ def describe(spec: CourseSpec) -> str:
     payload = spec.payload
     sizes = ", ".join(
         f"{key} {_value(getattr(payload, key))} mm"
-        for key in ("radius", "side", "length")
+        for key in PAYLOAD_SIZES
         if getattr(payload, key) is not None
     )
     material = (
@@ -62,7 +63,13 @@ def spec_plan(spec: CourseSpec, family: str, source: FamilySource) -> FamilyPlan
         parameters=spec.parameters(),
         reference_solution=(
             "A straight chute from under the payload down to above the goal, one plank per "
-            "module it crosses."
+            "module it crosses"
+            + (
+                "; for each gate, lever or slider an arm or pusher on the barrier's joint, "
+                "driven by a position actuator that opens the barrier before the payload comes."
+                if any(m.type in KINEMATIC_MODULES for m in spec.modules)
+                else "."
+            )
         ),
         source=source,
         spec=spec,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, Field, ValidationError, create_model, model_validator
 
-from benchgen_dagster.courses.generator import GOALS, OBSTACLES
+from benchgen_dagster.courses.generator import GOALS, MECHANISMS, OBSTACLES
 from benchgen_dagster.courses.layout import (
     COURSE_WIDTH,
     MATERIALS,
@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the records hold specs, so they are imported where used
     from benchgen_dagster.schema.records import ParamRange
 
 Value = float | tuple[float, float]
+PAYLOAD_SIZES = ("radius", "side", "length", "width", "height")
 CHECKED_SEEDS = 8
 UNITS = {name: "" if name in WHOLE_NUMBERS else " mm" for m in MODULES.values() for name in m}
 
@@ -50,7 +51,7 @@ def _within(low: float, high: float, unit: str = " mm") -> AfterValidator:
 
 
 def _default(module: str, name: str) -> Any:
-    comfortable = {**OBSTACLES, **GOALS}.get(module, {}).get(name)
+    comfortable = {**OBSTACLES, **MECHANISMS, **GOALS}.get(module, {}).get(name)
     low, high = comfortable if isinstance(comfortable, list) else MODULES[module][name]
     if name in WHOLE_NUMBERS:
         return int(comfortable) if isinstance(comfortable, int) else int(low)
@@ -80,9 +81,9 @@ assert set(MATERIALS) == set(Material.__args__)  # type: ignore[attr-defined]
 class PayloadSpec(Model):
     """The payload: a shape, its size in millimetres, and a material (or a choice of them)."""
 
-    shape: Literal["sphere", "box", "cylinder", "capsule"]
+    shape: Literal["sphere", "box", "cylinder", "capsule", "ring"]
     radius: Annotated[Value, _within(*PAYLOADS["sphere"]["radius"])] | None = Field(
-        default=None, description="sphere, cylinder, capsule"
+        default=None, description="sphere, cylinder, capsule; ring: the outer radius"
     )
     side: Annotated[Value, _within(*PAYLOADS["box"]["side"])] | None = Field(
         default=None, description="box: the edge"
@@ -90,12 +91,18 @@ class PayloadSpec(Model):
     length: Annotated[Value, _within(*PAYLOADS["cylinder"]["length"])] | None = Field(
         default=None, description="cylinder, capsule: the straight part"
     )
+    width: Annotated[Value, _within(*PAYLOADS["ring"]["width"])] | None = Field(
+        default=None, description="ring: the band's width, from its outer to its inner edge"
+    )
+    height: Annotated[Value, _within(*PAYLOADS["ring"]["height"])] | None = Field(
+        default=None, description="ring: its height along its axis (it lies flat)"
+    )
     material: Material | list[Material] = "wood"
 
     @model_validator(mode="after")
     def _sizes_fit_shape(self) -> PayloadSpec:
         needed = set(PAYLOADS[self.shape])
-        given = {k for k in ("radius", "side", "length") if getattr(self, k) is not None}
+        given = {k for k in PAYLOAD_SIZES if getattr(self, k) is not None}
         if given - needed:
             raise ValueError(f"a {self.shape} has no {', '.join(sorted(given - needed))}")
         if needed - given:

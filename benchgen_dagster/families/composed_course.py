@@ -3,7 +3,9 @@
 Each seed draws a course of two to four modules from the scenario language (platforms, steps,
 ramps, stairs, gaps, walls, walls with a window or a slot, bumps, posts, corridors, funnels),
 the last a bin or a cup that holds the goal, and a payload (a ball, a cube, an upright
-cylinder or a capsule). The trusted course builder lays it out and makes it solid.
+cylinder or a capsule). About one course in seven has a barrier across its path (a gate, a
+lever or a slider) that its reference solution opens with an actuator: a kinematic scenario.
+The trusted course builder lays it out and makes it solid.
 """
 
 from benchgen_dagster.courses.build import build_course
@@ -22,7 +24,9 @@ ZONES = (
 )
 SOLUTION = (
     "A straight chute from under the payload down to above the goal, one plank per module it "
-    "crosses, railed except where it passes through a window or a slot."
+    "crosses, railed except where it passes through a window, a slot or a barrier; for a "
+    "gate, lever or slider, an arm or pusher on the barrier's joint that a position actuator "
+    "drives open before the payload comes."
 )
 PARAMS = {
     "module_count": [2, 3, 4],

@@ -98,6 +98,7 @@ class PayloadShape(StrEnum):
     box = "box"
     cylinder = "cylinder"
     capsule = "capsule"
+    ring = "ring"
 
 
 PAYLOAD_SIZE_ARITY = {
@@ -105,7 +106,11 @@ PAYLOAD_SIZE_ARITY = {
     PayloadShape.box: 3,
     PayloadShape.cylinder: 2,
     PayloadShape.capsule: 2,
+    PayloadShape.ring: 3,
 }
+# A ring is not convex and MuJoCo collides a geom by its convex hull, so a ring payload is this
+# many boxes around its axis (z), their outer corners on its outer radius, in one body.
+RING_SEGMENTS = 12
 
 
 class Payload(Model):
@@ -113,7 +118,9 @@ class Payload(Model):
     shape: PayloadShape
     size: list[float] = Field(
         description="MuJoCo geom size: sphere [radius], box [half-x, half-y, half-z], "
-        "cylinder and capsule [radius, half-length of the straight part]"
+        "cylinder and capsule [radius, half-length of the straight part], ring [outer "
+        "radius, half the band's radial width, half-height] (lying flat, as RING_SEGMENTS "
+        "boxes named payload_geom, payload_geom_1, …)"
     )
     material: str
     mass: float = Field(gt=0, description="kg, from the material's density")
@@ -127,6 +134,8 @@ class Payload(Model):
                 f"a {self.shape} payload takes {PAYLOAD_SIZE_ARITY[self.shape]} "
                 f"positive sizes, got {self.size}"
             )
+        if self.shape is PayloadShape.ring and 2 * self.size[1] >= self.size[0]:
+            raise ValueError(f"a ring's band must be narrower than its radius, got {self.size}")
         return self
 
     @property
@@ -137,6 +146,8 @@ class Payload(Model):
             return sum(s * s for s in self.size) ** 0.5
         if self.shape is PayloadShape.capsule:
             return self.size[0] + self.size[1]
+        if self.shape is PayloadShape.ring:
+            return (self.size[0] ** 2 + self.size[2] ** 2) ** 0.5
         return (self.size[0] ** 2 + self.size[1] ** 2) ** 0.5
 
 

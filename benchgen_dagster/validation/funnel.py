@@ -221,7 +221,12 @@ def _model(funnel: _Funnel, scene: Scene) -> CompiledScene:
         raise _Rejected(Stage.model, Reason.model_compile_failed, str(error)[:500]) from None
     model = compiled.solution_model
     payload_geom = model.geom(f"{scene.scenario.payload.body_name}_geom").id
-    owners = {g: _owner(model.geom(g).name) for g in range(model.ngeom) if g != payload_geom}
+    payload_body = model.geom_bodyid[payload_geom]  # a ring's pieces are all the payload
+    owners = {
+        g: _owner(model.geom(g).name)
+        for g in range(model.ngeom)
+        if model.geom_bodyid[g] != payload_body
+    }
     depth, part_a, part_b = deepest_overlap(model, owners)
     if depth < -OVERLAP_TOLERANCE_M:
         raise _Rejected(

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from benchgen_dagster.schema.contract import MATERIALS, Box3, PayloadShape, Scenario
+from benchgen_dagster.schema.contract import (
+    MATERIALS,
+    RING_SEGMENTS,
+    Box3,
+    Payload,
+    PayloadShape,
+    Scenario,
+)
 from benchgen_dagster.validation.scene import ActuatorSpec, Part, Scene
 
 PAYLOAD_JOINT = "payload_joint"
@@ -169,6 +176,9 @@ def _add_payload(spec: mujoco.MjSpec, scenario: Scenario) -> None:
     payload = scenario.payload
     body = spec.worldbody.add_body(name=payload.body_name, pos=list(payload.start_position))
     body.add_freejoint(name=PAYLOAD_JOINT)
+    if payload.shape is PayloadShape.ring:
+        _add_ring(body, payload)
+        return
     geom_type = {
         PayloadShape.sphere: mujoco.mjtGeom.mjGEOM_SPHERE,
         PayloadShape.box: mujoco.mjtGeom.mjGEOM_BOX,
@@ -184,6 +194,37 @@ def _add_payload(spec: mujoco.MjSpec, scenario: Scenario) -> None:
         condim=6,
         rgba=list(COLORS["payload"]),
     )
+
+
+def ring_segments(size: list[float]) -> list[tuple[tuple[float, float], list[float], float]]:
+    """A ring [outer radius, half band width, half-height] as `RING_SEGMENTS` boxes: each
+    one's centre (x, y), half sizes and yaw (radians) about the ring's axis."""
+    outer, half_band, half_height = size
+    half_angle = math.pi / RING_SEGMENTS
+    far = outer * math.cos(half_angle)  # the outer corners lie on the outer radius
+    middle = far - half_band
+    half_chord = far * math.tan(half_angle)
+    segments = []
+    for k in range(RING_SEGMENTS):
+        yaw = 2 * half_angle * k
+        centre = (middle * math.cos(yaw), middle * math.sin(yaw))
+        segments.append((centre, [half_band, half_chord, half_height], yaw))
+    return segments
+
+
+def _add_ring(body: mujoco.MjsBody, payload: Payload) -> None:
+    for k, (centre, half_sizes, yaw) in enumerate(ring_segments(payload.size)):
+        body.add_geom(
+            name=f"{payload.body_name}_geom" + (f"_{k}" if k else ""),
+            type=mujoco.mjtGeom.mjGEOM_BOX,
+            pos=[*centre, 0.0],
+            quat=[math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)],
+            size=half_sizes,
+            mass=payload.mass / RING_SEGMENTS,
+            friction=[MATERIALS[payload.material].friction, *ROLLING_FRICTION],
+            condim=6,
+            rgba=list(COLORS["payload"]),
+        )
 
 
 def _add_zones(spec: mujoco.MjSpec, scenario: Scenario) -> None:

@@ -303,6 +303,9 @@ def payload_volume(shape: PayloadShape, size: list[float]) -> float:
         return 4 / 3 * math.pi * size[0] ** 3
     if shape is PayloadShape.box:
         return 8 * size[0] * size[1] * size[2]
+    if shape is PayloadShape.ring:
+        inner = size[0] - 2 * size[1]
+        return math.pi * (size[0] ** 2 - inner**2) * 2 * size[2]
     cylinder = math.pi * size[0] ** 2 * 2 * size[1]
     if shape is PayloadShape.capsule:
         return cylinder + 4 / 3 * math.pi * size[0] ** 3

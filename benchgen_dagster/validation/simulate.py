@@ -431,15 +431,19 @@ def deepest_overlap(model: mujoco.MjModel, owner: dict[int, str]) -> tuple[float
 
 
 def payload_clearance(model: mujoco.MjModel, payload_geom: int) -> tuple[float, str]:
-    """Distance from the payload at its start to the nearest other geom, and that geom."""
+    """Distance from the payload at its start to the nearest other geom, and that geom (every
+    geom of the payload's body counts as the payload: a ring is several)."""
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
     fromto = np.zeros(6)
     best = (math.inf, "")
+    body = model.geom_bodyid[payload_geom]
+    pieces = [g for g in range(model.ngeom) if model.geom_bodyid[g] == body]
     for geom in range(model.ngeom):
-        if geom == payload_geom:
+        if model.geom_bodyid[geom] == body:
             continue
-        distance = mujoco.mj_geomDistance(model, data, payload_geom, geom, 1.0, fromto)
-        if distance < best[0]:
-            best = (distance, model.geom(geom).name)
+        for piece in pieces:
+            distance = mujoco.mj_geomDistance(model, data, piece, geom, 1.0, fromto)
+            if distance < best[0]:
+                best = (distance, model.geom(geom).name)
     return best
