@@ -393,10 +393,12 @@ def table(result: dict[str, Any]) -> str:
     pipeline, baseline = result["pipeline"], result["baseline"]
     difficulty = pipeline["difficulty"]
     scenarios = pipeline["scenarios"]
-    lines = [f"{'stage':<12}{'cpu s':>10}{'ms / scenario':>16}"]
+    lines = [f"{'stage':<12}{'s':>10}{'ms / scenario':>16}"]
     for stage, seconds in pipeline["stage_cpu_s"].items():
         lines.append(f"{stage:<12}{seconds:>10.2f}{seconds / scenarios * 1000:>16.1f}")
     lines += [
+        "(script: the sandboxed batches' wall time, summed; the others: CPU time of the "
+        "validating processes)",
         "",
         f"validation (no renders): {pipeline['validation_per_s']:.2f} scenarios/s "
         f"on {result['workers']} worker(s); naive baseline {baseline['per_s']:.3f}/s "
@@ -411,7 +413,7 @@ def table(result: dict[str, Any]) -> str:
         "the stage adds "
         f"{difficulty['core_s_per_scenario']:.3f} core-s per scenario",
         f"script stage: {pipeline['script_in_scripts_s'] / scenarios * 1000:.1f} ms / scenario "
-        f"inside the scripts; the rest is the sandbox (start-up, imports, transfer) over "
+        f"inside the scripts (wall time in the worker); the rest is the sandbox (start-up, imports, transfer) over "
         f"{pipeline['batches']} batches",
         f"peak memory: sandbox worker {pipeline['worker_peak_mb']:.0f} MiB, "
         f"validation process {pipeline['validator_peak_mb']:.0f} MiB",
