@@ -413,8 +413,8 @@ def table(result: dict[str, Any]) -> str:
         "the stage adds "
         f"{difficulty['core_s_per_scenario']:.3f} core-s per scenario",
         f"script stage: {pipeline['script_in_scripts_s'] / scenarios * 1000:.1f} ms / scenario "
-        f"inside the scripts (wall time in the worker); the rest is the sandbox (start-up, imports, transfer) over "
-        f"{pipeline['batches']} batches",
+        f"inside the scripts (wall time in the worker); the rest is the sandbox (start-up, "
+        f"imports, transfer) over {pipeline['batches']} batches",
         f"peak memory: sandbox worker {pipeline['worker_peak_mb']:.0f} MiB, "
         f"validation process {pipeline['validator_peak_mb']:.0f} MiB",
         "wall: " + ", ".join(f"{k} {v:.1f} s" for k, v in pipeline["wall_s"].items()),
