@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,7 +56,7 @@ STAGES = (
     "render",
     "packaging",
 )
-DIFFICULTY_SAMPLE = 24  # scenarios whose trials are timed both ways
+DIFFICULTY_SAMPLE = 24  # scenarios whose trials are timed both ways, every family first
 # Phase A's funnel: everything but the random-design trials, which phase B times on their own.
 VALIDATION = FunnelSettings(difficulty_max_trials=0)
 
@@ -204,12 +204,14 @@ def run_pipeline(
         }
         write_release(LocalStore(tmp), "bench", batches, [], {"benchgen": __version__})
         wall_release = time.perf_counter() - started
-    sample = [
-        (Scenario.model_validate(s), files[f"{s['scenario_id']}.mjcf.xml"].decode())
+    per_family = [
+        [
+            (Scenario.model_validate(s), files[f"{s['scenario_id']}.mjcf.xml"].decode())
+            for s in _dumped(record)["scenarios"][:DIFFICULTY_SAMPLE]
+        ]
         for _, (record, files) in phase_a.values()
-        for s in _dumped(record)["scenarios"][:2]
-    ][:DIFFICULTY_SAMPLE]
-    difficulty = difficulty_throughput(sample, say=say)
+    ]
+    difficulty = difficulty_throughput(difficulty_sample(per_family), say=say)
     partitions = [phase_a[f][0] for f in counts]
     for partition in partitions:
         packed = dict(phase_b[partition.family][0])
@@ -261,6 +263,17 @@ def tier_costs(partitions: list[PartitionResult]) -> dict[str, dict[str, float]]
 
 def _dumped(record: Any) -> dict[str, Any]:
     return record if isinstance(record, dict) else record.model_dump(mode="json")
+
+
+def difficulty_sample(
+    per_family: Sequence[Sequence[tuple[Scenario, str]]], size: int = DIFFICULTY_SAMPLE
+) -> list[tuple[Scenario, str]]:
+    """`size` scenarios taken a family at a time: the first of every family, then the second
+    of every family and so on, so every family (and so every tier) is in the sample when
+    `size` is at least the number of families."""
+    rounds = max((len(scenarios) for scenarios in per_family), default=0)
+    taken = [scenarios[n] for n in range(rounds) for scenarios in per_family if n < len(scenarios)]
+    return taken[:size]
 
 
 def difficulty_throughput(
