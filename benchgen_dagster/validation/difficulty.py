@@ -9,14 +9,15 @@ is drawn again; it is not a trial). Each design is simulated with the scenario's
 Trials reuse one compiled model per scenario: it carries `MAX_PARTS` probe bodies (mocap
 bodies, one box geom each) added once; a trial moves and resizes them in place (body pose,
 geom size, bounding sphere and boxes, the geom's and the body's collision filters) and parks
-the unused ones with collisions off, so no trial compiles anything. The model runs the scenario once with no part added; a trial follows
-that run until the payload first comes within reach of one of its parts (no contact can touch
-a part before), so it resumes from that run's last checkpoint before, and a trial whose parts
-the payload never nears ends as that run did without a step of its own. Runs end early when
-the payload rests outside the goal (for `REST_S`, shorter than the reference runs' rest),
-leaves the bounds or touches a forbid zone. None of this changes an outcome: a trial ends as a
-plain one does on a model compiled for it with the scenario's full rule (`naive_trial`, which
-`benchgen bench` times against).
+the unused ones with collisions off, so no trial compiles anything; a moving part's mass and
+inertia are rounded as the compiler rounds them. The model runs the scenario once with no part
+added; a trial follows that run until the payload first comes within reach of one of its parts
+(no contact can touch a part before), so it resumes from that run's last checkpoint before,
+and a trial whose parts the payload never nears ends as that run did without a step of its
+own. Runs end early when the payload rests outside the goal (for `REST_S`, shorter than the
+reference runs' rest), leaves the bounds or touches a forbid zone. None of this changes an
+outcome: a trial ends as a plain one does on a model compiled for it with the scenario's full
+rule (`naive_trial`, which `benchgen bench` times against).
 
 Sampling is sequential: after `MIN_TRIALS`, it stops once the interval settles the outcome —
 its lower bound reaches `TRIVIAL_LOW95` (rejected as trivial) or the whole interval lies in one
