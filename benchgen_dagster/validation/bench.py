@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from benchgen_dagster import __version__
 from benchgen_dagster.catalogue.registry import get_family, registry
@@ -58,6 +58,7 @@ STAGES = (
 )
 DIFFICULTY_SAMPLE = 24  # scenarios whose trials are timed both ways, every family first
 # Phase A's funnel: everything but the random-design trials, which phase B times on their own.
+Pick = TypeVar("Pick")
 VALIDATION = FunnelSettings(difficulty_max_trials=0)
 
 
@@ -266,8 +267,8 @@ def _dumped(record: Any) -> dict[str, Any]:
 
 
 def difficulty_sample(
-    per_family: Sequence[Sequence[tuple[Scenario, str]]], size: int = DIFFICULTY_SAMPLE
-) -> list[tuple[Scenario, str]]:
+    per_family: Sequence[Sequence[Pick]], size: int = DIFFICULTY_SAMPLE
+) -> list[Pick]:
     """`size` scenarios taken a family at a time: the first of every family, then the second
     of every family and so on, so every family (and so every tier) is in the sample when
     `size` is at least the number of families."""
@@ -312,6 +313,8 @@ def difficulty_throughput(
         "scenarios": len(scenarios),
         "trials": count,
         "outcomes_agree": agree,
+        "families": len({scenario.family for scenario, _ in scenarios}),
+        "tiers": sorted({scenario.tier for scenario, _ in scenarios}),
         "in_place_trials_per_s_per_core": in_place_rate,
         "recompiled_trials_per_s_per_core": compiled_rate,
         "speedup": in_place_rate / compiled_rate,
@@ -409,7 +412,9 @@ def table(result: dict[str, Any]) -> str:
         "(model load and mesh upload included)",
         f"difficulty: {difficulty['in_place_trials_per_s_per_core']:.0f} trials/s per core in "
         f"place, {difficulty['recompiled_trials_per_s_per_core']:.0f} recompiling each trial "
-        f"→ {difficulty['speedup']:.1f}× (outcomes agree: {difficulty['outcomes_agree']}); "
+        f"→ {difficulty['speedup']:.1f}× (outcomes agree: {difficulty['outcomes_agree']}, on "
+        f"{difficulty['scenarios']} scenarios of {difficulty['families']} families, "
+        f"{' and '.join(difficulty['tiers'])}); "
         "the stage adds "
         f"{difficulty['core_s_per_scenario']:.3f} core-s per scenario",
         f"script stage: {pipeline['script_in_scripts_s'] / scenarios * 1000:.1f} ms / scenario "
