@@ -7,7 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from benchgen_dagster.catalogue.registry import registry
 from benchgen_dagster.cli import main
+from benchgen_dagster.validation.bench import DIFFICULTY_SAMPLE, difficulty_sample, plan
 
 
 def test_the_benchmark_measures_both_paths_and_writes_json(tmp_path: Path) -> None:
@@ -34,6 +36,17 @@ def test_the_benchmark_measures_both_paths_and_writes_json(tmp_path: Path) -> No
     difficulty = report["pipeline"]["difficulty"]
     assert difficulty["trials"] > 0 and difficulty["speedup"] > 0 and difficulty["outcomes_agree"]
     assert "trials/s per core" in result.output
+    assert difficulty["tiers"] == ["kinematic", "spatial"]
     # the first three families, arm_lift among them: both tiers, compared in the same run
     assert set(report["pipeline"]["tiers"]) == {"spatial", "kinematic"}
     assert "kinematic variants cost" in result.output
+
+
+def test_the_difficulty_comparison_samples_every_family_before_a_second_seed() -> None:
+    """`benchgen bench --scenarios 40`: the 24 scenarios timed both ways hold every family, so
+    every kinematic one, not the first families alphabetically."""
+    per_family = [[(family, seed) for seed in range(n)] for family, n in plan(40).items()]
+    sample = difficulty_sample(per_family)
+    assert len(sample) == DIFFICULTY_SAMPLE
+    assert {family for family, _ in sample} == set(registry())
+    assert {family for family, seed in sample if seed == 1} == set(sorted(registry())[:5])

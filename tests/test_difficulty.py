@@ -23,8 +23,11 @@ from benchgen_dagster.schema.contract import IndexRow, Reason, Split, Stage
 from benchgen_dagster.validation import difficulty
 from benchgen_dagster.validation.difficulty import (
     MAX_TRIALS,
+    MOVING,
     REST_S,
+    Box,
     ProbeModel,
+    compiled_for,
     naive_trial,
     random_baseline,
     settled,
@@ -66,6 +69,14 @@ def accepted() -> dict[str, ValidatedVariant]:
         assert variant.report.accepted, variant.report.rejection
         variants[family] = variant
     return variants
+
+
+@pytest.fixture(scope="module")
+def swing_gate() -> ValidatedVariant:
+    """A kinematic scenario (a hinged gate in the scenery), through the whole funnel."""
+    [variant] = validate_all("swing_gate", run_script(registry()["swing_gate"].source, [Job(0, 0)]))
+    assert variant.scenario is not None and variant.xml is not None
+    return variant
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +169,62 @@ def test_trials_on_the_reused_model_end_as_a_plain_full_length_trial_does(accept
             scenario = variant.scenario
             assert reused == simulate(probes.model, scenario, data=probes.data, rest_s=REST_S)
     assert untouched >= 2 and resumed >= 2  # both shortcuts were taken
+
+
+def test_every_trial_of_a_kinematic_scenario_ends_as_on_a_model_compiled_for_it(
+    swing_gate,
+) -> None:
+    """All of the stage's trials in its order, moving parts among them (trials 42 and 55 once
+    failed in place and succeeded compiled), against the plain trials."""
+    scenario, xml = swing_gate.scenario, swing_gate.xml
+    probes = ProbeModel(xml, scenario)
+    outcomes, plain_outcomes = [], []
+    for number in range(MAX_TRIALS):
+        design, _ = trial_design(probes, number)
+        plain_design, plain = naive_trial(xml, scenario, number)
+        assert design == plain_design
+        if design is None or plain is None:
+            continue
+        reused = probes.run(design)
+        outcomes.append((reused.success, reused.touched_forbid, reused.left_bounds))
+        plain_outcomes.append((plain.success, plain.touched_forbid, plain.left_bounds))
+    assert outcomes == plain_outcomes
+    assert sum(success for success, _, _ in outcomes) >= 2  # a scenario some designs solve
+
+
+def test_a_part_parked_during_a_moving_trial_collides_when_a_later_trial_uses_it(
+    swing_gate,
+) -> None:
+    """A moving part's trial updates the model's constants (`mj_setConst`), which derive each
+    body's collision filter from its geoms' while the fixed parts are parked and switched off;
+    a later trial's block on the payload must still touch it, as on a model fresh for it."""
+    scenario, xml = swing_gate.scenario, swing_gate.xml
+    used, fresh = ProbeModel(xml, scenario), ProbeModel(xml, scenario)
+    payload = used.at_start.geom_xpos[used.moving[0]]
+    block = Box("block", tuple(payload), (0.02, 0.02, 0.02), (1.0, 0.0, 0.0, 0.0))
+    plank = Box(MOVING[0], (0.0, 0.0, 0.5), (0.05, 0.01, 0.005), (1.0, 0.0, 0.0, 0.0))
+    used.set((plank,))
+    for probes in (used, fresh):
+        probes.set((block,))
+        mujoco.mj_collision(probes.model, probes.data)
+        contacts = probes.data.contact[: probes.data.ncon]
+        assert any(probes.geoms[0] in pair for pair in contacts.geom.tolist())
+
+
+def test_a_moving_part_has_the_mass_and_inertia_the_compiler_gives_it(swing_gate) -> None:
+    """To the last digit: a hinged part's motion turns a rounding difference into a different
+    outcome."""
+    scenario, xml = swing_gate.scenario, swing_gate.xml
+    probes = ProbeModel(xml, scenario)
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        half = tuple(rng.uniform(0.003, 0.2, 3).tolist())
+        design = (Box(MOVING[0], (0.0, 0.0, 0.3), half, (1.0, 0.0, 0.0, 0.0)),)  # type: ignore[arg-type]
+        probes.set(design)
+        compiled = compiled_for(xml, scenario, design)
+        body = probes.model.body(f"probe_{MOVING[0]}").id
+        assert probes.model.body_mass[body] == compiled.body_mass[body]
+        assert probes.model.body_inertia[body].tolist() == compiled.body_inertia[body].tolist()
 
 
 def test_a_run_resumed_from_any_checkpoint_ends_as_the_whole_run(accepted) -> None:

@@ -21,11 +21,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from benchgen_dagster import __version__
 from benchgen_dagster.catalogue.registry import get_family, registry
@@ -57,8 +57,9 @@ STAGES = (
     "render",
     "packaging",
 )
-DIFFICULTY_SAMPLE = 24  # scenarios whose trials are timed both ways
+DIFFICULTY_SAMPLE = 24  # scenarios whose trials are timed both ways, every family first
 # Phase A's funnel: everything but the random-design trials, which phase B times on their own.
+Pick = TypeVar("Pick")
 VALIDATION = FunnelSettings(difficulty_max_trials=0)
 
 
@@ -215,12 +216,14 @@ def run_pipeline(
         }
         write_release(LocalStore(tmp), "bench", batches, [], {"benchgen": __version__})
         wall_release = time.perf_counter() - started
-    sample = [
-        (Scenario.model_validate(s), files[f"{s['scenario_id']}.mjcf.xml"].decode())
+    per_family = [
+        [
+            (Scenario.model_validate(s), files[f"{s['scenario_id']}.mjcf.xml"].decode())
+            for s in _dumped(record)["scenarios"][:DIFFICULTY_SAMPLE]
+        ]
         for _, (record, files) in phase_a.values()
-        for s in _dumped(record)["scenarios"][:2]
-    ][:DIFFICULTY_SAMPLE]
-    difficulty = difficulty_throughput(sample, say=say)
+    ]
+    difficulty = difficulty_throughput(difficulty_sample(per_family), say=say)
     partitions = [phase_a[f][0] for f in counts]
     for partition in partitions:
         packed = dict(phase_b[partition.family][0])
@@ -274,6 +277,17 @@ def _dumped(record: Any) -> dict[str, Any]:
     return record if isinstance(record, dict) else record.model_dump(mode="json")
 
 
+def difficulty_sample(
+    per_family: Sequence[Sequence[Pick]], size: int = DIFFICULTY_SAMPLE
+) -> list[Pick]:
+    """`size` scenarios taken a family at a time: the first of every family, then the second
+    of every family and so on, so every family (and so every tier) is in the sample when
+    `size` is at least the number of families."""
+    rounds = max((len(scenarios) for scenarios in per_family), default=0)
+    taken = [scenarios[n] for n in range(rounds) for scenarios in per_family if n < len(scenarios)]
+    return taken[:size]
+
+
 def difficulty_throughput(
     scenarios: list[tuple[Scenario, str]], say: Callable[[str], None] = lambda _: None
 ) -> dict[str, Any]:
@@ -310,6 +324,8 @@ def difficulty_throughput(
         "scenarios": len(scenarios),
         "trials": count,
         "outcomes_agree": agree,
+        "families": len({scenario.family for scenario, _ in scenarios}),
+        "tiers": sorted({scenario.tier for scenario, _ in scenarios}),
         "in_place_trials_per_s_per_core": in_place_rate,
         "recompiled_trials_per_s_per_core": compiled_rate,
         "speedup": in_place_rate / compiled_rate,
@@ -409,7 +425,9 @@ def table(result: dict[str, Any]) -> str:
         "(model load and mesh upload included)",
         f"difficulty: {difficulty['in_place_trials_per_s_per_core']:.0f} trials/s per core in "
         f"place, {difficulty['recompiled_trials_per_s_per_core']:.0f} recompiling each trial "
-        f"→ {difficulty['speedup']:.1f}× (outcomes agree: {difficulty['outcomes_agree']}); "
+        f"→ {difficulty['speedup']:.1f}× (outcomes agree: {difficulty['outcomes_agree']}, on "
+        f"{difficulty['scenarios']} scenarios of {difficulty['families']} families, "
+        f"{' and '.join(difficulty['tiers'])}); "
         "the stage adds "
         f"{difficulty['core_s_per_scenario']:.3f} core-s per scenario",
         f"script stage: {pipeline['script_in_scripts_s'] / scenarios * 1000:.1f} ms / scenario "

@@ -8,15 +8,16 @@ is drawn again; it is not a trial). Each design is simulated with the scenario's
 
 Trials reuse one compiled model per scenario: it carries `MAX_PARTS` probe bodies (mocap
 bodies, one box geom each) added once; a trial moves and resizes them in place (body pose,
-geom size, bounding sphere and boxes) and parks the unused ones with collisions off, so no
-trial compiles anything. The model runs the scenario once with no part added; a trial follows
-that run until the payload first comes within reach of one of its parts (no contact can touch
-a part before), so it resumes from that run's last checkpoint before, and a trial whose parts
-the payload never nears ends as that run did without a step of its own. Runs end early when
-the payload rests outside the goal (for `REST_S`, shorter than the reference runs' rest),
-leaves the bounds or touches a forbid zone. None of this changes an outcome: a trial ends as a
-plain one does on a model compiled for it with the scenario's full rule (`naive_trial`, which
-`benchgen bench` times against).
+geom size, bounding sphere and boxes, the geom's and the body's collision filters) and parks
+the unused ones with collisions off, so no trial compiles anything; a moving part's mass and
+inertia are rounded as the compiler rounds them. The model runs the scenario once with no part
+added; a trial follows that run until the payload first comes within reach of one of its parts
+(no contact can touch a part before), so it resumes from that run's last checkpoint before,
+and a trial whose parts the payload never nears ends as that run did without a step of its
+own. Runs end early when the payload rests outside the goal (for `REST_S`, shorter than the
+reference runs' rest), leaves the bounds or touches a forbid zone. None of this changes an
+outcome: a trial ends as a plain one does on a model compiled for it with the scenario's full
+rule (`naive_trial`, which `benchgen bench` times against).
 
 Sampling is sequential: after `MIN_TRIALS`, it stops once the interval settles the outcome —
 its lower bound reaches `TRIVIAL_LOW95` (rejected as trivial) or the whole interval lies in one
@@ -430,8 +431,11 @@ class ProbeModel:
                     _size_inertia(model, body, box)
             else:
                 model.body_pos[body] = PARKED
-            model.geom_contype[geom] = self.contype if box is not None else 0
-            model.geom_conaffinity[geom] = self.conaffinity if box is not None else 0
+            switch = (self.contype, self.conaffinity) if box is not None else (0, 0)
+            model.geom_contype[geom], model.geom_conaffinity[geom] = switch
+            # the broad phase skips a body by its own filter, which `mj_setConst` derives from
+            # its geoms': a probe parked at that moment would stay off in every later trial
+            model.body_contype[body], model.body_conaffinity[body] = switch
         mujoco.mj_resetData(model, self.data)  # mocap poses come from body_pos/body_quat
         if any(box is not None for box in slots[MAX_PARTS:]):
             mujoco.mj_setConst(model, self.data)
@@ -492,14 +496,16 @@ class ProbeModel:
 
 
 def _size_inertia(model: mujoco.MjModel, body: int, box: Box) -> None:
-    """A box body's mass and inertia (about its centre, on its axes) for its size."""
+    """A box body's mass and inertia (about its centre, on its axes) for its size, rounded as
+    MuJoCo's compiler rounds them: a hinged part's motion is chaotic enough that a last-digit
+    difference can change a trial's outcome."""
     x, y, z = box.half
-    mass = MATERIALS[PROBE_MATERIAL].density * 8 * x * y * z
+    mass = MATERIALS[PROBE_MATERIAL].density * (8 * x * y * z)
     model.body_mass[body] = mass
     model.body_inertia[body] = (
-        mass / 3 * (y * y + z * z),
-        mass / 3 * (x * x + z * z),
-        mass / 3 * (x * x + y * y),
+        mass * (y * y + z * z) / 3,
+        mass * (x * x + z * z) / 3,
+        mass * (x * x + y * y) / 3,
     )
 
 
