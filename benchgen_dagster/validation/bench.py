@@ -58,8 +58,8 @@ STAGES = (
     "packaging",
 )
 DIFFICULTY_SAMPLE = 24  # scenarios whose trials are timed both ways, every family first
-# Phase A's funnel: everything but the random-design trials, which phase B times on their own.
 Pick = TypeVar("Pick")
+# Phase A's funnel: everything but the random-design trials, which phase B times on their own.
 VALIDATION = FunnelSettings(difficulty_max_trials=0)
 
 
