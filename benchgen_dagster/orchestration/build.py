@@ -315,13 +315,14 @@ def in_pool(
     run: Callable[[str, BuildTarget], PartitionResult] = materialize_partition,
     log: Path | None = None,
 ) -> list[str]:
-    """Materialize the partitions in `workers` processes forked from this one (the definitions
-    already imported), each keeping its warm sandbox worker from partition to partition; the
-    partitions whose process died under them."""
+    """Materialize the partitions in `workers` processes, each importing the stack once and
+    keeping its warm sandbox worker from partition to partition; the partitions whose process
+    died under them. The processes are spawned, never forked: a fork of a process that has
+    rendered inherits Mesa's rasterizer without its threads and hangs at its first render."""
     crashed = []
-    fork = multiprocessing.get_context("fork")
+    spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        workers, mp_context=fork, initializer=_start_pool_process, initargs=(os.getpid(), log)
+        workers, mp_context=spawn, initializer=_start_pool_process, initargs=(os.getpid(), log)
     ) as pool:
         futures = {pool.submit(_guarded, run, p, target): p for p in partitions}
         for future in as_completed(futures):
