@@ -192,6 +192,49 @@ def test_every_trial_of_a_kinematic_scenario_ends_as_on_a_model_compiled_for_it(
     assert sum(success for success, _, _ in outcomes) >= 2  # a scenario some designs solve
 
 
+def _spinning_plank_far_from_everything(probes: ProbeModel) -> Box:
+    """A motorised plank a metre above the scene's highest moving geom, at full torque."""
+    above = probes.path[..., 2].max() + 1.0
+    return Box(MOVING[1], (0.0, 0.0, above), (0.1, 0.02, 0.005), (1.0, 0.0, 0.0, 0.0), 2.0)
+
+
+def test_a_part_spinning_clear_of_everything_does_not_keep_a_trial_from_resting(
+    swing_gate,
+) -> None:
+    """Without the rule the motor keeps the run going to its time limit; with it the run rests
+    as soon as the payload does, with the same outcome."""
+    scenario, xml = swing_gate.scenario, swing_gate.xml
+    probes = ProbeModel(xml, scenario)
+    design = (_spinning_plank_far_from_everything(probes),)
+    runs = []
+    for aloof in (None, probes._aloof(design)):
+        probes.set(design)
+        runs.append(
+            simulate(
+                probes.model,
+                scenario,
+                data=probes.data,
+                rest_s=REST_S,
+                controls=difficulty.controls_for(design),
+                aloof=aloof,
+            )
+        )
+    spinning, resting = runs
+    assert spinning.sim_time >= scenario.simulation.duration_s
+    assert resting.sim_time < scenario.simulation.duration_s / 2
+    assert resting.success == spinning.success
+    assert resting.final_position == pytest.approx(spinning.final_position, abs=1e-4)
+
+
+def test_a_trial_whose_moving_part_nothing_nears_ends_as_the_part_free_run(swing_gate) -> None:
+    scenario, xml = swing_gate.scenario, swing_gate.xml
+    probes = ProbeModel(xml, scenario)
+    design = (_spinning_plank_far_from_everything(probes),)
+    assert probes.first_approach(design) is None
+    assert probes.run(design) is probes.alone
+    assert difficulty.fresh_run(xml, scenario, design).success == probes.alone.success
+
+
 def test_a_part_parked_during_a_moving_trial_collides_when_a_later_trial_uses_it(
     swing_gate,
 ) -> None:

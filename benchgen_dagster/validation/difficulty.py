@@ -14,10 +14,13 @@ inertia are rounded as the compiler rounds them. The model runs the scenario onc
 added; a trial follows that run until the payload first comes within reach of one of its parts
 (no contact can touch a part before), so it resumes from that run's last checkpoint before,
 and a trial whose parts the payload never nears ends as that run did without a step of its
-own. Runs end early when the payload rests outside the goal (for `REST_S`, shorter than the
-reference runs' rest), leaves the bounds or touches a forbid zone. None of this changes an
-outcome: a trial ends as a plain one does on a model compiled for it with the scenario's full
-rule (`naive_trial`, which `benchgen bench` times against).
+own. A moving part turns on a hinge through its centre, so it stays within its bounding
+sphere: a trial whose moving part the payload never nears ends as that run did too. Runs end
+early when the payload rests outside the goal (for `REST_S`, shorter than the reference runs'
+rest), leaves the bounds or touches a forbid zone; a part spinning clear of everything that
+moves does not keep a run from resting. None of this changes an outcome: a trial ends as
+a plain one does on a model compiled for it with the scenario's full rule (`naive_trial`,
+which `benchgen bench` times against).
 
 Sampling is sequential: after `MIN_TRIALS`, it stops once the interval settles the outcome —
 its lower bound reaches `TRIVIAL_LOW95` (rejected as trivial) or the whole interval lies in one
@@ -47,7 +50,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import mujoco
@@ -385,6 +388,10 @@ class ProbeModel:
             + model.geom_margin[self.moving]
             + model.geom_margin[self.geoms[0]]
         )
+        # the moving probes' degrees of freedom (each turns on a hinge through its centre)
+        self.probe_dofs = [
+            int(model.jnt_dofadr[model.body_jntadr[body]]) for body in self.bodies[MAX_PARTS:]
+        ]
         self.check_steps = max(1, round(CHECK_EVERY_S / model.opt.timestep))
         self.checkpoints: list[Checkpoint] = []
         self.set(())
@@ -464,35 +471,73 @@ class ProbeModel:
 
     def first_approach(self, design: Design) -> int | None:
         """The first step of the part-free run at which a moving geom (its bounding sphere and
-        margin) comes within reach of one of the design's boxes, or None if none ever does."""
+        margin) comes within reach of one of the design's parts, or None if none ever does. A
+        moving part may turn anywhere within its bounding sphere."""
         first = None
         for box in design:
-            local = (self.path - np.array(box.center)) @ box.matrix()  # in the box's frame
-            outside = np.maximum(np.abs(local) - np.array(box.half), 0.0)
-            gap = np.linalg.norm(outside, axis=2) - self.reach - APPROACH_SLACK_M
+            if box.kind in MOVING:
+                offsets = self.path - np.array(box.center)
+                gap = np.linalg.norm(offsets, axis=2) - _radius(box)
+            else:
+                local = (self.path - np.array(box.center)) @ box.matrix()  # in the box's frame
+                outside = np.maximum(np.abs(local) - np.array(box.half), 0.0)
+                gap = np.linalg.norm(outside, axis=2)
+            gap -= self.reach + APPROACH_SLACK_M
             near = np.flatnonzero((gap < 0).any(axis=1))
             if len(near) and (first is None or near[0] < first):
                 first = int(near[0])
         return first
 
     def run(self, design: Design) -> Run:
+        first = self.first_approach(design)
+        if first is None:
+            return self.alone
         if any(box.kind in MOVING for box in design):  # it moves from the start: a run of its own
             self.set(design)
-            controls = controls_for(design)
             return simulate(
                 self.model,
                 self.scenario,
                 data=self.data,
                 rest_s=REST_S,
-                controls=controls,
+                controls=controls_for(design),
                 count_work=False,
+                aloof=self._aloof(design),
             )
-        first = self.first_approach(design)
-        if first is None:
-            return self.alone
         self.set(design)
         resume = self.checkpoints[first // self.check_steps]
         return simulate(self.model, self.scenario, data=self.data, rest_s=REST_S, resume=resume)
+
+    def _aloof(self, design: Design) -> Callable[[mujoco.MjData], list[int]]:
+        """For a trial's rest: the moving parts that, where the run's moving geoms are, cannot
+        reach one of them (nor another moving part) however they turn. A motor spinning its
+        plank in the air would otherwise keep every such run going to its time limit."""
+        moving = [box for box in design if box.kind in MOVING]
+        spheres = [
+            (self.probe_dofs[MOVING.index(box.kind)], np.array(box.center), _radius(box))
+            for box in moving
+        ]
+        if len(moving) > 1 and math.dist(moving[0].center, moving[1].center) <= sum(
+            _radius(box) + 2 * APPROACH_SLACK_M for box in moving
+        ):
+            return lambda data: []  # they may strike each other
+
+        def aloof(data: mujoco.MjData) -> list[int]:
+            positions = data.geom_xpos[self.moving]
+            return [
+                dof
+                for dof, center, radius in spheres
+                if (
+                    np.linalg.norm(positions - center, axis=1) - radius - self.reach
+                    > APPROACH_SLACK_M
+                ).all()
+            ]
+
+        return aloof
+
+
+def _radius(box: Box) -> float:
+    """The box's bounding sphere: where it can be, turned any way about its centre."""
+    return math.sqrt(sum(h * h for h in box.half))
 
 
 def _size_inertia(model: mujoco.MjModel, body: int, box: Box) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
@@ -222,6 +223,7 @@ def simulate(
     checkpoints: list[Checkpoint] | None = None,
     resume: Checkpoint | None = None,
     count_work: bool = True,
+    aloof: Callable[[mujoco.MjData], Collection[int]] | None = None,
 ) -> Run:
     """Drop the payload at its start (plus `offset`) and follow it until the outcome is decided:
     it rests, stays in the goal long enough, touches a forbid zone, leaves the bounds, diverges,
@@ -236,7 +238,11 @@ def simulate(
     stays at zero. A run may rest only once the schedule has ended, and its energy gain is what
     the system gained beyond the work its actuators did. Without `count_work` that work is not
     summed (0, and the energy gain includes it), so where the controls hold still the steps
-    between two checks run in one call: for runs of which only the outcome counts."""
+    between two checks run in one call: for runs of which only the outcome counts.
+
+    `aloof`, when given, names the degrees of freedom whose motion can no longer reach the
+    payload or anything that moves (a part spinning on its own, clear of them all): they do not
+    keep a run from resting."""
     if data is None:
         data = mujoco.MjData(model)
     elif resume is None:
@@ -370,6 +376,10 @@ def simulate(
             if stop_at_goal:
                 break
         moving = speed > REST_SPEED or max(map(abs, velocities)) > 10 * REST_SPEED
+        if moving and aloof is not None and speed <= REST_SPEED:
+            ignored = aloof(data)
+            fastest = max((abs(v) for n, v in enumerate(velocities) if n not in ignored), default=0)
+            moving = fastest > 10 * REST_SPEED
         rest = 0 if moving or data.time < quiet_from else rest + 1
         if touched or (rest >= rest_needed and (rest_anywhere or not dwell)):
             break
