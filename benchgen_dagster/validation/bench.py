@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -183,8 +184,11 @@ def run_pipeline(
     )
     started = time.perf_counter()
     bench = os.getpid()
+    # One pool for both phases, as a run's process carries on from a partition's validation to
+    # its renders: phase B pays no start-up of its own. At most `at_once` partitions (there are
+    # no more) run side by side in phase A.
     with ProcessPoolExecutor(
-        at_once, mp_context=spawn, initializer=_start_pool_process, initargs=(bench, warm_workers)
+        workers, mp_context=spawn, initializer=_start_pool_process, initargs=(bench, warm_workers)
     ) as pool:
         results = pool.map(
             validate_partition,
@@ -194,12 +198,9 @@ def run_pipeline(
             [inside] * len(counts),
         )
         phase_a = dict(zip(counts, results, strict=True))
-    wall_a = time.perf_counter() - started
-    say(f"  phase B: difficulty, renders and shards ({len(cameras)} camera(s))")
-    started = time.perf_counter()
-    with ProcessPoolExecutor(
-        workers, mp_context=spawn, initializer=end_with, initargs=(bench,)
-    ) as pool:
+        wall_a = time.perf_counter() - started
+        say(f"  phase B: difficulty, renders and shards ({len(cameras)} camera(s))")
+        started = time.perf_counter()
         results = pool.map(
             package_partition,
             counts,
@@ -208,7 +209,7 @@ def run_pipeline(
             [cameras] * len(counts),
         )
         phase_b = dict(zip(counts, results, strict=True))
-    wall_b = time.perf_counter() - started
+        wall_b = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="benchgen-bench-") as tmp:
         started = time.perf_counter()
         batches = {
@@ -371,7 +372,12 @@ def run_baseline(sample: int, counts: dict[str, int], say: Callable[[str], None]
     started = time.perf_counter()
     for family, seed in pairs:
         code = f"from {__name__} import naive_variant; naive_variant({family!r}, {seed})"
-        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-c", code],
+            check=True,
+            capture_output=True,
+            preexec_fn=partial(end_with, os.getpid()),  # a killed bench leaves none running
+        )
     wall = time.perf_counter() - started
     return {"variants": len(pairs), "wall_s": wall, "per_s": len(pairs) / wall}
 
