@@ -106,6 +106,16 @@ def test_sampling_stops_early_for_a_trivial_rate_and_runs_to_the_cap_for_a_rare_
     assert not settled(0, MAX_TRIALS - 1) and not settled(1, MAX_TRIALS - 1)
 
 
+def test_no_trials_asked_for_builds_no_model(accepted) -> None:
+    """The bench's validation phase asks for none: the record says 0 trials, and the scene's
+    MJCF is not even read."""
+    scenario = accepted["ball_bin"].scenario
+    assert scenario is not None
+    result = random_baseline("not an MJCF document", scenario, max_trials=0)
+    assert (result.difficulty.trials, result.difficulty.successes) == (0, 0)
+    assert result.difficulty.baseline == difficulty.BASELINE
+
+
 def test_the_same_scenario_gives_the_same_difficulty_block(accepted) -> None:
     variant = accepted["ball_bin"]
     assert variant.scenario is not None and variant.xml is not None

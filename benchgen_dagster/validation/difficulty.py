@@ -631,6 +631,9 @@ def random_baseline(
     xml: str, scenario: Scenario, max_trials: int = MAX_TRIALS, keep_designs: bool = False
 ) -> BaselineResult:
     """Sequential random-design trials on the scenario's MJCF (without its solution)."""
+    name = KINEMATIC_BASELINE if scenario.tier == "kinematic" else BASELINE
+    if max_trials <= 0:  # no trials asked for (the bench's validation phase): no model either
+        return BaselineResult(difficulty(0, 0, name), 0, ())
     probes = ProbeModel(xml, scenario)
     trials = successes = refused = number = 0
     designs: list[Design] = []
@@ -644,7 +647,6 @@ def random_baseline(
         if keep_designs:
             designs.append(design)
         successes += probes.run(design).success
-    name = KINEMATIC_BASELINE if probes.kinematic else BASELINE
     return BaselineResult(difficulty(successes, trials, name), refused, tuple(designs))
 
 
