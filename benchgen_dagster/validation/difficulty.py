@@ -168,6 +168,11 @@ class Box:
         return np.abs(self.matrix()) @ np.array(self.half)
 
     @property
+    def radius(self) -> float:
+        """Its bounding sphere's: where it can be, turned any way about its centre."""
+        return math.sqrt(sum(h * h for h in self.half))
+
+    @property
     def volume(self) -> float:
         return 8 * self.half[0] * self.half[1] * self.half[2]
 
@@ -430,7 +435,7 @@ class ProbeModel:
                 model.body_pos[body] = box.center
                 model.body_quat[body] = box.quat
                 model.geom_size[geom] = box.half
-                model.geom_rbound[geom] = math.sqrt(sum(h * h for h in box.half))
+                model.geom_rbound[geom] = box.radius
                 model.geom_aabb[geom] = (0.0, 0.0, 0.0, *box.half)
                 if self.bvh[number] >= 0:  # the body's bounding volume, for the midphase
                     model.bvh_aabb[self.bvh[number]] = (0.0, 0.0, 0.0, *box.half)
@@ -455,7 +460,7 @@ class ProbeModel:
         for geom, box in zip(self.geoms, assign(design, self.kinematic), strict=True):
             if box is None:
                 continue
-            radius = math.sqrt(sum(h * h for h in box.half))
+            radius = box.radius
             offsets = self.others_xpos - np.array(box.center)
             gap = np.sqrt((offsets * offsets).sum(axis=1)) - self.others_rbound - radius
             near = self.others[gap < 0.01]
@@ -476,13 +481,11 @@ class ProbeModel:
         first = None
         for box in design:
             if box.kind in MOVING:
-                offsets = self.path - np.array(box.center)
-                gap = np.linalg.norm(offsets, axis=2) - _radius(box)
+                gap = self._gap_to_sphere(self.path, box)
             else:
                 local = (self.path - np.array(box.center)) @ box.matrix()  # in the box's frame
                 outside = np.maximum(np.abs(local) - np.array(box.half), 0.0)
-                gap = np.linalg.norm(outside, axis=2)
-            gap -= self.reach + APPROACH_SLACK_M
+                gap = np.linalg.norm(outside, axis=2) - self.reach - APPROACH_SLACK_M
             near = np.flatnonzero((gap < 0).any(axis=1))
             if len(near) and (first is None or near[0] < first):
                 first = int(near[0])
@@ -512,32 +515,26 @@ class ProbeModel:
         reach one of them (nor another moving part) however they turn. A motor spinning its
         plank in the air would otherwise keep every such run going to its time limit."""
         moving = [box for box in design if box.kind in MOVING]
-        spheres = [
-            (self.probe_dofs[MOVING.index(box.kind)], np.array(box.center), _radius(box))
-            for box in moving
-        ]
         if len(moving) > 1 and math.dist(moving[0].center, moving[1].center) <= sum(
-            _radius(box) + 2 * APPROACH_SLACK_M for box in moving
+            box.radius + 2 * APPROACH_SLACK_M for box in moving
         ):
             return lambda data: []  # they may strike each other
 
         def aloof(data: mujoco.MjData) -> list[int]:
             positions = data.geom_xpos[self.moving]
             return [
-                dof
-                for dof, center, radius in spheres
-                if (
-                    np.linalg.norm(positions - center, axis=1) - radius - self.reach
-                    > APPROACH_SLACK_M
-                ).all()
+                self.probe_dofs[MOVING.index(box.kind)]
+                for box in moving
+                if (self._gap_to_sphere(positions, box) > 0).all()
             ]
 
         return aloof
 
-
-def _radius(box: Box) -> float:
-    """The box's bounding sphere: where it can be, turned any way about its centre."""
-    return math.sqrt(sum(h * h for h in box.half))
+    def _gap_to_sphere(self, positions: np.ndarray, box: Box) -> np.ndarray:
+        """How far each moving geom at `positions` (…, moving geoms, 3) is from reaching the
+        bounding sphere of a part turning about its centre."""
+        distance = np.linalg.norm(positions - np.array(box.center), axis=-1)
+        return distance - box.radius - self.reach - APPROACH_SLACK_M
 
 
 def _size_inertia(model: mujoco.MjModel, body: int, box: Box) -> None:
