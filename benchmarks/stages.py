@@ -28,7 +28,8 @@ from benchgen_dagster.catalogue.registry import get_family, registry
 from benchgen_dagster.sandbox.protocol import Job, jobs_json
 from benchgen_dagster.sandbox.runner import Limits
 from benchgen_dagster.sandbox.select import choose_launcher
-from benchgen_dagster.schema.records import GenerationRequest
+from benchgen_dagster.schema.records import FamilyScript, GenerationRequest, VariantBatch
+from benchgen_dagster.stores.bundles import Bundle
 from benchgen_dagster.validation.bench import VALIDATION, difficulty_throughput
 from benchgen_dagster.validation.steps import run_variants, validate_variants
 
@@ -64,14 +65,21 @@ def scripts(seeds: int, profile: bool) -> None:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
 
 
+def _sandboxed(
+    family: str, seeds: int
+) -> tuple[GenerationRequest, FamilyScript, Bundle[VariantBatch]]:
+    """The family's first seeds run in the strongest sandbox there is, as a partition runs them."""
+    request = GenerationRequest(request_id=family, prompt=family, family=family, variants=seeds)
+    script = get_family(family).script()
+    return request, script, run_variants(request, script, choose_launcher("auto"), Limits())
+
+
 def validation(seeds: int, profile: bool) -> None:
     profiler = cProfile.Profile()
     timings: dict[str, float] = {}
     count = 0
     for family in sorted(registry()):
-        request = GenerationRequest(request_id=family, prompt=family, family=family, variants=seeds)
-        script = get_family(family).script()
-        variants = run_variants(request, script, choose_launcher("auto"), Limits())
+        request, script, variants = _sandboxed(family, seeds)
         if profile:
             profiler.enable()
         validate_variants(request, script, variants, VALIDATION, timings=timings)
@@ -87,10 +95,9 @@ def validation(seeds: int, profile: bool) -> None:
 def difficulty(seeds: int) -> None:
     sample = []
     for family in sorted(registry()):
-        request = GenerationRequest(request_id=family, prompt=family, family=family, variants=seeds)
-        script = get_family(family).script()
-        variants = run_variants(request, script, choose_launcher("auto"), Limits())
-        validated = validate_variants(request, script, variants)
+        request, script, variants = _sandboxed(family, seeds)
+        # as the bench's sample: validated without the trials that are timed here
+        validated = validate_variants(request, script, variants, VALIDATION)
         for scenario in validated.record.scenarios:
             xml = validated.files[f"{scenario.scenario_id}.mjcf.xml"].decode()
             sample.append((scenario, xml))
