@@ -110,17 +110,23 @@ def difficulty(seeds: int) -> None:
     )
 
 
+def _seeds(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seeds (1 or more)")
+    return int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     on_scripts = commands.add_parser("scripts", help="the family scripts' own CPU per variant")
-    on_scripts.add_argument("--seeds", type=int, default=6)
+    on_scripts.add_argument("--seeds", type=_seeds, default=6)
     on_scripts.add_argument("--profile", action="store_true")
     on_validation = commands.add_parser("validation", help="the funnel's stages per variant")
-    on_validation.add_argument("--seeds", type=int, default=4)
+    on_validation.add_argument("--seeds", type=_seeds, default=4)
     on_validation.add_argument("--profile", action="store_true")
     on_difficulty = commands.add_parser("difficulty", help="difficulty trials, in place and not")
-    on_difficulty.add_argument("--seeds", type=int, default=2)
+    on_difficulty.add_argument("--seeds", type=_seeds, default=2)
     args = parser.parse_args()
     if args.command == "scripts":
         scripts(args.seeds, args.profile)
