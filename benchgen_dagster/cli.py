@@ -152,6 +152,14 @@ def worker_image() -> None:
         raise click.ClickException(str(error)) from None
 
 
+def _sizes(scale: str) -> list[int]:
+    """--scale's comma-separated sizes, each a whole number of scenarios, at least 1."""
+    parts = [part.strip() for part in scale.split(",")]
+    if not all(part.isdigit() and int(part) >= 1 for part in parts):
+        raise BadInput(f"--scale: {scale!r} is not a comma-separated list of sizes, e.g. 100,1000")
+    return [int(part) for part in parts]
+
+
 @main.command()
 @click.option(
     "--scenarios",
@@ -242,6 +250,7 @@ def bench(
       benchgen bench --latency --deployment    # the same through deploy/'s stack
     """
     from benchgen_dagster.validation.bench import per_scenario_ms, run_bench, table
+    from benchgen_dagster.validation.model import camera_names
 
     if latency:
         from benchgen_dagster.catalogue.registry import get_family
@@ -256,8 +265,11 @@ def bench(
         path.write_text(json.dumps(result, indent=2) + "\n")
         click.echo(f"written {path}")
         return
-    sizes = [int(n) for n in scale.split(",")] if scale else [scenarios]
-    views = tuple(c.strip() for c in cameras.split(",") if c.strip())
+    sizes = _sizes(scale) if scale else [scenarios]
+    try:
+        views = camera_names(cameras)
+    except ValueError as error:
+        raise BadInput(f"--cameras: {error}") from None
     results = []
     for size in sizes:
         result = run_bench(

@@ -68,6 +68,8 @@ def test_validate_script_exits_2_when_the_asked_sandbox_is_unavailable(
         (["build"], {"BENCHGEN_SANDBOX": "vm"}, "BENCHGEN_SANDBOX must be one of"),
         (["inspect", "/nonexistent"], {}, "is not a benchgen dataset"),
         (["verify", "/nonexistent"], {}, "is not a benchgen dataset"),
+        (["bench", "--scale", "100,abc"], {}, "--scale: '100,abc' is not a comma-separated list"),
+        (["bench", "--cameras", "iso,sde"], {}, "unknown camera 'sde' in 'iso,sde'; the cameras"),
     ],
 )
 def test_bad_input_gets_one_clear_line_and_exit_2(

@@ -5,11 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import mujoco
+from dagster import DagsterInstance, materialize
 
+from benchgen_dagster.assets import PARTITIONED_ASSETS
+from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.catalogue.registry import registry
 from benchgen_dagster.dataset import load, read_manifest
 from benchgen_dagster.orchestration.definitions import defs
+from benchgen_dagster.resources import PipelineSettings
 from tests.conftest import VARIANTS
+from tests.helpers import resources_for
 
 # The asset graph of the design: each asset and what it is made from.
 CONTRACT = {
@@ -59,3 +64,28 @@ def test_the_loader_reads_back_every_scenario_as_a_mujoco_model(built_dataset: P
         assert sample.validation.accepted and sample.renders
         assert sample.scenario.units == "m"
         assert sample.script.startswith('"""')
+
+
+def test_a_misspelt_camera_fails_the_run_by_its_name_instead_of_every_render(
+    tmp_path: Path,
+) -> None:
+    """Each scenario's render would fail on it, and the partition would package nothing."""
+    settings = PipelineSettings(
+        data_dir=str(tmp_path), builtin_variants=1, render_cameras="iso,tpo"
+    )
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(requests_partitions.name, ["over_wall"])
+        result = materialize(
+            PARTITIONED_ASSETS,
+            partition_key="over_wall",
+            instance=instance,
+            resources=resources_for(settings),
+            raise_on_error=False,
+        )
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    error = failure.step_failure_data.error
+    assert error is not None
+    messages = [error.message, *(cause.message for cause in [error.cause] if cause)]
+    assert any("unknown camera 'tpo' in 'iso,tpo'; the cameras are" in m for m in messages)
+    assert not list(tmp_path.rglob("*.tar"))  # no shard was packaged

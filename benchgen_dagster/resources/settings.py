@@ -13,6 +13,7 @@ from benchgen_dagster.errors import env_int
 from benchgen_dagster.schema.records import FamilyScript, GenerationRequest
 from benchgen_dagster.validation import steps
 from benchgen_dagster.validation.funnel import FunnelSettings
+from benchgen_dagster.validation.model import camera_names
 
 
 def env_or(name: str, default: Any) -> Any:
@@ -56,7 +57,7 @@ class PipelineSettings(ConfigurableResource):
 
     @property
     def cameras(self) -> tuple[str, ...]:
-        return tuple(c.strip() for c in self.render_cameras.split(",") if c.strip())
+        return camera_names(self.render_cameras)
 
     @property
     def funnel(self) -> FunnelSettings:

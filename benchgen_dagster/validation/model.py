@@ -38,6 +38,17 @@ COLORS = {
 CAMERAS = ("iso", "side", "top")
 
 
+def camera_names(text: str) -> tuple[str, ...]:
+    """Comma-separated camera names, each one of `CAMERAS`: a misspelt one would fail every
+    scenario's render."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in CAMERAS]
+    if unknown or not names:
+        problem = f"unknown camera {', '.join(map(repr, unknown))}" if unknown else "no camera"
+        raise ValueError(f"{problem} in {text!r}; the cameras are {', '.join(CAMERAS)}")
+    return names
+
+
 @dataclass(frozen=True)
 class CompiledScene:
     xml: str
