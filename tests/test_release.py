@@ -116,6 +116,16 @@ def test_a_family_with_several_partitions_is_counted_with_all_of_them(
     assert columns["packaged"] == [str(2 * len(one.record.rows))]
 
 
+def test_a_release_of_partitions_that_packaged_nothing_is_refused_before_a_file_is_written(
+    built_dataset: Path, tmp_path: Path
+) -> None:
+    one = shard_batches(built_dataset)["ball_bin"]
+    empty = Bundle(one.record.model_copy(update={"rows": [], "shards": []}), {})
+    with pytest.raises(ValueError, match="nothing to release as 'none': no partition packaged"):
+        write_release(LocalStore(tmp_path), "none", {"ball_bin": empty}, lineage_of({}), {})
+    assert not list(tmp_path.iterdir())
+
+
 def test_validation_metadata_lists_its_stages_in_funnel_order_and_not_the_later_render(
     built_dataset: Path,
 ) -> None:

@@ -238,6 +238,8 @@ def write_release(
     alone, so adding or removing a partition leaves every other shard, name and bytes, as it
     was. `cameras` names the camera of each `render_<k>` in the card; `curation` (the policy and
     the decisions that let each shard's scenarios in) goes into `curation.json`."""
+    if not any(bundle.record.rows for bundle in batches.values()):
+        raise ValueError(f"nothing to release as {name!r}: no partition packaged a scenario")
     root = f"datasets/{name}"
     ordered = sorted(batches.items(), key=lambda item: (item[1].record.split, item[0]))
     shard_entries, rows, members = [], [], []
