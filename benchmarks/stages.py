@@ -11,7 +11,9 @@ through the funnel as `benchgen bench`'s phase A does (no difficulty trials) and
 stage's CPU per variant; with `--profile`, where the funnel's time goes. `difficulty`
 validates the first seeds of every family and times the difficulty stage's trials in place
 against a model compiled per trial (`difficulty_throughput`, as `benchgen bench` does on its
-sample), with whether every scenario's trials and successes agree.
+sample), with whether every scenario's trials and successes agree; then it runs the in-place
+trials once more with MuJoCo's `mj_step` timed, for the ratio no reuse of a model can pass:
+the recompiled trials' time over the in-place trials' physics steps alone.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ import os
 import pstats
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import mujoco
 
 from benchgen_dagster.catalogue.registry import get_family, registry
 from benchgen_dagster.sandbox.protocol import Job, jobs_json
@@ -31,6 +37,7 @@ from benchgen_dagster.sandbox.select import choose_launcher
 from benchgen_dagster.schema.records import FamilyScript, GenerationRequest, VariantBatch
 from benchgen_dagster.stores.bundles import Bundle
 from benchgen_dagster.validation.bench import VALIDATION, difficulty_throughput
+from benchgen_dagster.validation.difficulty import random_baseline
 from benchgen_dagster.validation.steps import run_variants, validate_variants
 
 
@@ -108,6 +115,34 @@ def difficulty(seeds: int) -> None:
         f"{result['recompiled_trials_per_s_per_core']:.0f} recompiled → {result['speedup']:.2f}× "
         f"(outcomes agree: {result['outcomes_agree']})"
     )
+    with physics_timed() as physics:
+        started = time.process_time()
+        for scenario, xml in sample:
+            random_baseline(xml, scenario)
+        in_place = time.process_time() - started
+    recompiled = result["trials"] / result["recompiled_trials_per_s_per_core"]
+    print(
+        f"in place again: {in_place:.2f} s CPU, {physics[0]:.2f} s of it in mj_step; recompiled "
+        f"{recompiled:.2f} s → at most {recompiled / physics[0]:.2f}× were nothing but the "
+        "physics to cost"
+    )
+
+
+@contextmanager
+def physics_timed() -> Iterator[list[float]]:
+    """MuJoCo's `mj_step` timed (CPU seconds, summed in the list) while inside."""
+    step, spent = mujoco.mj_step, [0.0]
+
+    def timed(*args: object, **kwargs: object) -> None:
+        started = time.process_time()
+        step(*args, **kwargs)
+        spent[0] += time.process_time() - started
+
+    mujoco.mj_step = timed
+    try:
+        yield spent
+    finally:
+        mujoco.mj_step = step
 
 
 def _seeds(text: str) -> int:

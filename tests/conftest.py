@@ -9,13 +9,11 @@ import pytest
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 
-from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
-from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.catalogue.registry import registry
 from benchgen_dagster.resources import PipelineSettings
-from tests.helpers import SCRIPTS, resources_for
+from tests.helpers import SCRIPTS, build_request, release_dataset, resources_for
 
 VARIANTS = 2  # per family in the shared dataset
 
@@ -56,15 +54,10 @@ def built_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = PipelineSettings(data_dir=str(root / "data"), builtin_variants=VARIANTS)
     resources = resources_for(settings)
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(requests_partitions.name, sorted(registry()))
         for partition in sorted(registry()):
-            result = materialize(
-                PARTITIONED_ASSETS, partition_key=partition, instance=instance, resources=resources
-            )
+            result = build_request(instance, partition, resources)
             assert result.success
             checks = result.get_asset_check_evaluations()
             assert checks and all(c.passed for c in checks)
-        assert materialize(
-            ALL_ASSETS, selection=["dataset_release"], instance=instance, resources=resources
-        ).success
+        assert release_dataset(instance, resources).success
     return root / "data" / "datasets" / "default"

@@ -1,9 +1,16 @@
-"""Helpers for tests: run scripts in the real sandbox worker and validate them."""
+"""Helpers for tests: run scripts in the real sandbox worker and validate them, and
+materialize the assets in process."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from dagster import DagsterInstance, ExecuteInProcessResult, materialize
+
+from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
+from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.resources import (
     AgentResource,
     BundleIOManager,
@@ -56,3 +63,31 @@ def resources_for(
         "sandbox": SandboxResource(),
         "agent": AgentResource(),
     }
+
+
+def build_request(
+    instance: DagsterInstance, partition: str, resources: Mapping[str, object], **options: Any
+) -> ExecuteInProcessResult:
+    """A request partition's assets materialized in process, the partition added first (adding
+    it again is harmless); `options` go to `materialize` (`raise_on_error`, `selection`, …)."""
+    instance.add_dynamic_partitions(requests_partitions.name, [partition])
+    return materialize(
+        PARTITIONED_ASSETS,
+        partition_key=partition,
+        instance=instance,
+        resources=resources,
+        **options,
+    )
+
+
+def release_dataset(
+    instance: DagsterInstance, resources: Mapping[str, object], **options: Any
+) -> ExecuteInProcessResult:
+    """The dataset released from what the partitions packaged, in process."""
+    return materialize(
+        ALL_ASSETS,
+        selection=["dataset_release"],
+        instance=instance,
+        resources=resources,
+        **options,
+    )

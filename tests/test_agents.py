@@ -29,7 +29,7 @@ from benchgen_dagster.agents.graph import AgentNotConfigured, FamilyRejected, Ge
 from benchgen_dagster.agents.outcomes import AgentRecord
 from benchgen_dagster.agents.tracing import traced
 from benchgen_dagster.agents.workspace import Workspace
-from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
+from benchgen_dagster.assets import PARTITIONED_ASSETS
 from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.cli import main
 from benchgen_dagster.curation.log import CurationLog
@@ -47,7 +47,7 @@ from benchgen_dagster.stores.bundles import read_bundle
 from benchgen_dagster.stores.local import LocalStore
 from tests import agent_scripts
 from tests.agent_scripts import ScriptedAgent
-from tests.helpers import resources_for
+from tests.helpers import build_request, release_dataset, resources_for
 
 REQUEST = GenerationRequest(
     request_id="ramp-roll", prompt="a ball must roll a metre sideways", variants=2
@@ -228,18 +228,9 @@ def run_partition(
     )
     resources = {**resources_for(settings), "agent": agent}
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(requests_partitions.name, [request_id])
-        result = materialize(
-            PARTITIONED_ASSETS,
-            partition_key=request_id,
-            instance=instance,
-            resources=resources,
-            raise_on_error=False,
-        )
+        result = build_request(instance, request_id, resources, raise_on_error=False)
         if release and result.success:
-            materialize(
-                ALL_ASSETS, selection=["dataset_release"], instance=instance, resources=resources
-            )
+            release_dataset(instance, resources)
         return result
 
 
@@ -457,13 +448,7 @@ def test_a_curators_rejection_sends_an_agent_family_back_to_the_coder_with_the_n
     resources = {**resources_for(settings), "agent": ScriptedAgent(script="revised").rewind()}
     log = CurationLog(LocalStore(settings.root), "default")
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(requests_partitions.name, [REQUEST.request_id])
-        assert materialize(
-            PARTITIONED_ASSETS,
-            partition_key=REQUEST.request_id,
-            instance=instance,
-            resources=resources,
-        ).success
+        assert build_request(instance, REQUEST.request_id, resources).success
         rejection = log.append("reject", partition=REQUEST.request_id, note="the ramp is too steep")
         sent = curation_sensor_tick(send_back_rejected_family, instance, settings, None)
         [run] = sent.run_requests

@@ -10,10 +10,8 @@ import mujoco
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 
-from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
-from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.catalogue import registry
 from benchgen_dagster.catalogue.checks import check_request
 from benchgen_dagster.cli import main
@@ -28,7 +26,7 @@ from benchgen_dagster.schema.contract import RING_SEGMENTS, Payload, Scenario
 from benchgen_dagster.schema.records import GenerationRequest, json_schemas
 from benchgen_dagster.validation.checking import check_seeds
 from benchgen_dagster.validation.model import _add_payload
-from tests.helpers import resources_for
+from tests.helpers import build_request, release_dataset, resources_for
 
 BALL = {"shape": "sphere", "radius": 18, "material": "rubber"}
 COURSE = {"payload": BALL, "modules": [{"type": "gap", "width": [120, 200]}, {"type": "bin"}]}
@@ -396,17 +394,8 @@ def test_a_request_without_family_or_model_is_planned_offline_and_packaged(tmp_p
     with DagsterInstance.ephemeral() as instance:
         for request in (planned, spec):
             settings.requests.accept(request)
-            instance.add_dynamic_partitions(requests_partitions.name, [request.request_id])
-            result = materialize(
-                PARTITIONED_ASSETS,
-                partition_key=request.request_id,
-                instance=instance,
-                resources=resources,
-            )
-            assert result.success
-        materialize(
-            ALL_ASSETS, selection=["dataset_release"], instance=instance, resources=resources
-        )
+            assert build_request(instance, request.request_id, resources).success
+        release_dataset(instance, resources)
     samples = list(load(settings.root / "datasets" / "default"))
     sources = {s.scenario.lineage.family_source for s in samples}
     assert sources == {"planner", "spec"}

@@ -5,16 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import mujoco
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 
-from benchgen_dagster.assets import PARTITIONED_ASSETS
-from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.catalogue.registry import registry
 from benchgen_dagster.dataset import load, read_manifest
 from benchgen_dagster.orchestration.definitions import defs
 from benchgen_dagster.resources import PipelineSettings
 from tests.conftest import VARIANTS
-from tests.helpers import resources_for
+from tests.helpers import build_request, resources_for
 
 # The asset graph of the design: each asset and what it is made from.
 CONTRACT = {
@@ -74,14 +72,7 @@ def test_a_misspelt_camera_fails_the_run_by_its_name_instead_of_every_render(
         data_dir=str(tmp_path), builtin_variants=1, render_cameras="iso,tpo"
     )
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(requests_partitions.name, ["over_wall"])
-        result = materialize(
-            PARTITIONED_ASSETS,
-            partition_key="over_wall",
-            instance=instance,
-            resources=resources_for(settings),
-            raise_on_error=False,
-        )
+        result = build_request(instance, "over_wall", resources_for(settings), raise_on_error=False)
     assert not result.success
     [failure] = [event for event in result.all_events if event.is_step_failure]
     error = failure.step_failure_data.error

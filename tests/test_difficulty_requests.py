@@ -9,11 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 
 import benchgen_dagster.validation.steps as steps
-from benchgen_dagster.assets import PARTITIONED_ASSETS
-from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.catalogue.checks import check_request
 from benchgen_dagster.catalogue.registry import registry
 from benchgen_dagster.resources import PipelineSettings
@@ -21,7 +19,7 @@ from benchgen_dagster.sandbox.processes import SubprocessLauncher
 from benchgen_dagster.sandbox.runner import Limits
 from benchgen_dagster.schema.contract import scenario_id_for
 from benchgen_dagster.schema.records import FamilyScript, GenerationRequest
-from tests.helpers import resources_for
+from tests.helpers import build_request, resources_for
 
 FAMILY = "cube_gap"
 
@@ -97,13 +95,8 @@ def test_a_reached_bound_is_a_shortfall_in_the_metadata_and_the_log(
     req = request(variants=1, difficulty="hard")
     settings.requests.accept(req)
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(requests_partitions.name, [req.request_id])
-        result = materialize(
-            PARTITIONED_ASSETS,
-            partition_key=req.request_id,
-            instance=instance,
-            resources=resources_for(settings),
-            raise_on_error=False,
+        result = build_request(
+            instance, req.request_id, resources_for(settings), raise_on_error=False
         )
         metadata = {
             key: value.value

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, build_sensor_context, materialize
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, build_sensor_context
 
-from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
+from benchgen_dagster.assets import PARTITIONED_ASSETS
 from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.cli import main
 from benchgen_dagster.dataset.reader import read_index
@@ -19,7 +19,7 @@ from benchgen_dagster.orchestration.definitions import defs
 from benchgen_dagster.orchestration.jobs import run_forget
 from benchgen_dagster.orchestration.sensors import new_requests
 from benchgen_dagster.resources import PipelineSettings
-from tests.helpers import resources_for
+from tests.helpers import build_request, release_dataset, resources_for
 
 REQUEST = "prompt: a ball must clear a wall\nfamily: over_wall\nvariants: 1\n"
 KEPT = "ball_bin"
@@ -60,8 +60,7 @@ def submit(data: Path, instance: DagsterInstance, cursor: str | None = None):  #
 def release(data: Path, instance: DagsterInstance) -> set[str]:
     """Release the dataset; the requests its scenarios come from."""
     resources = resources_for(settings_of(data))
-    selection = ["dataset_release"]
-    assert materialize(ALL_ASSETS, selection=selection, instance=instance, resources=resources)
+    assert release_dataset(instance, resources).success
     _, rows = read_index(data / "datasets" / "default")
     return {str(row["request_id"]) for row in rows}
 
@@ -72,14 +71,8 @@ def test_benchgen_forget_removes_a_built_partition_and_the_next_release_drops_it
     with DagsterInstance.get() as instance:
         [run] = submit(data, instance).run_requests
         forgotten = run.partition_key
-        instance.add_dynamic_partitions(requests_partitions.name, [KEPT])
         for partition in (forgotten, KEPT):
-            assert materialize(
-                PARTITIONED_ASSETS,
-                partition_key=partition,
-                instance=instance,
-                resources=resources_for(settings_of(data)),
-            ).success
+            assert build_request(instance, partition, resources_for(settings_of(data))).success
         assert release(data, instance) == {forgotten, KEPT}
 
         result = CliRunner().invoke(main, ["forget", forgotten, "--data-dir", str(data)])

@@ -8,12 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, materialize
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
+    ExecuteInProcessResult,
+)
 
-from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
 from benchgen_dagster.assets.metadata import VALIDATION_STAGES, funnel_metadata
 from benchgen_dagster.assets.packaging import NO_DUPLICATES, REVIEW_BACKLOG, TIER_MIX
-from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.dataset import read_index, read_manifest
 from benchgen_dagster.dataset.release import exact_duplicates, write_release
 from benchgen_dagster.dataset.summary import family_table
@@ -23,7 +26,7 @@ from benchgen_dagster.schema.contract import REPORTED_STAGES, PartitionLineage, 
 from benchgen_dagster.schema.records import RECORD_TYPES, ShardBatch
 from benchgen_dagster.stores.bundles import Bundle, read_bundle, write_bundle
 from benchgen_dagster.stores.local import LocalStore
-from tests.helpers import resources_for
+from tests.helpers import build_request, release_dataset, resources_for
 
 UPSTREAM = ("generation_requests", "family_scripts", "validated_simulations", "scenario_renders")
 
@@ -173,27 +176,12 @@ def instance() -> Iterator[DagsterInstance]:
         yield instance
 
 
-def release(data: Path, partitions: list[str], instance: DagsterInstance):  # type: ignore[no-untyped-def]
+def release(data: Path, partitions: list[str], instance: DagsterInstance) -> ExecuteInProcessResult:
     """Package each partition's shards, then release the dataset, through Dagster."""
     resources = resources_for(PipelineSettings(data_dir=str(data), builtin_variants=2))
-    instance.add_dynamic_partitions(requests_partitions.name, partitions)
     for partition in partitions:
-        shards = materialize(
-            PARTITIONED_ASSETS,
-            selection=["dataset_shards"],
-            partition_key=partition,
-            instance=instance,
-            resources=resources,
-        )
-        assert shards.success
-    result = materialize(
-        ALL_ASSETS,
-        selection=["dataset_release"],
-        instance=instance,
-        resources=resources,
-        raise_on_error=False,
-    )
-    return result
+        assert build_request(instance, partition, resources, selection=["dataset_shards"]).success
+    return release_dataset(instance, resources, raise_on_error=False)
 
 
 def test_a_release_that_would_hold_a_scenario_twice_is_not_written(

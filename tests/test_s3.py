@@ -10,16 +10,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 
-from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
-from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.cli import main
 from benchgen_dagster.dataset import load, read_manifest, shard_urls, verify
 from benchgen_dagster.resources import PipelineSettings
 from benchgen_dagster.resources.storage import S3Connection
 from benchgen_dagster.stores.s3 import MULTIPART_BYTES, S3Store, StorageUnavailable
-from tests.helpers import resources_for
+from tests.helpers import build_request, release_dataset, resources_for
 from tests.s3server import S3Server
 
 FAMILIES = ("ball_bin", "puck_shelf")
@@ -45,20 +43,10 @@ def s3_resource(server: S3Server) -> S3Connection:
 def build(settings: PipelineSettings, s3: S3Connection | None = None, prefix: str = "") -> bool:
     resources = resources_for(settings, s3=s3, s3_prefix=prefix)
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(requests_partitions.name, list(FAMILIES))
         for family in FAMILIES:
-            result = materialize(
-                PARTITIONED_ASSETS,
-                partition_key=family,
-                instance=instance,
-                resources=resources,
-                raise_on_error=False,
-            )
-            if not result.success:
+            if not build_request(instance, family, resources, raise_on_error=False).success:
                 return False
-        return materialize(
-            ALL_ASSETS, selection=["dataset_release"], instance=instance, resources=resources
-        ).success
+        return release_dataset(instance, resources).success
 
 
 @pytest.fixture(scope="module")

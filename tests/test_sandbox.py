@@ -16,11 +16,9 @@ from pathlib import Path
 
 import docker
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 
 import benchgen_dagster
-from benchgen_dagster.assets import PARTITIONED_ASSETS
-from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.resources import (
     AgentResource,
     BundleIOManager,
@@ -39,7 +37,7 @@ from benchgen_dagster.sandbox.select import SandboxUnavailable, choose_launcher
 from benchgen_dagster.schema.contract import Reason, Stage
 from benchgen_dagster.schema.records import RECORD_TYPES
 from benchgen_dagster.stores.bundles import read_bundle
-from tests.helpers import SCRIPTS, validate_all
+from tests.helpers import SCRIPTS, build_request, validate_all
 
 HOSTILE = SCRIPTS / "hostile"
 # The clock decides only the attacks that never end; every other attack meets its own limit
@@ -213,12 +211,10 @@ def test_inside_dagster_the_docker_worker_reports_through_pipes(tmp_path: Path) 
         "agent": AgentResource(),
     }
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(requests_partitions.name, ["ball_bin"])
-        result = materialize(
-            PARTITIONED_ASSETS,
-            partition_key="ball_bin",
-            instance=instance,
-            resources=resources,
+        result = build_request(
+            instance,
+            "ball_bin",
+            resources,
             selection=[
                 "generation_requests",
                 "scenario_plans",
