@@ -398,3 +398,25 @@ def test_the_release_declares_a_blocking_tier_mix_check() -> None:
 
     specs = {spec.name: spec for spec in dataset_release.check_specs}
     assert specs[TIER_MIX].blocking
+
+
+def test_an_unstable_trial_leaves_no_log_file_and_prints_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """MuJoCo's warning goes to the log, not to the console and a MUJOCO_LOG.TXT in the
+    folder a run was started from."""
+    monkeypatch.chdir(tmp_path)
+    model = mujoco.MjModel.from_xml_string(
+        '<mujoco><worldbody><body><freejoint/><geom size=".1"/></body></worldbody></mujoco>'
+    )
+    data = mujoco.MjData(model)
+    data.qvel[:] = 1e30
+    with caplog.at_level("DEBUG", logger="benchgen_dagster.validation.simulate"):
+        mujoco.mj_step(model, data)
+    assert data.warning[mujoco.mjtWarning.mjWARN_BADQVEL].number == 1
+    assert any("MuJoCo: Nan, Inf or huge value in QVEL" in m for m in caplog.messages)
+    assert capfd.readouterr() == ("", "")
+    assert not list(tmp_path.iterdir())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -13,6 +14,18 @@ import numpy as np
 
 from benchgen_dagster.schema.contract import Controls, Scenario, Vec3
 from benchgen_dagster.validation.model import PAYLOAD_JOINT
+
+log = logging.getLogger(__name__)
+
+
+def _mujoco_warning(message: str) -> None:
+    """MuJoCo's own warnings (an unstable random trial, say) go to the log: by default MuJoCo
+    prints them and appends them to a MUJOCO_LOG.TXT in the working folder. A run records its
+    divergence in its outcome."""
+    log.debug("MuJoCo: %s", message)
+
+
+mujoco.set_mju_user_warning(_mujoco_warning)
 
 GRAVITY = 9.81
 CHECK_EVERY_S = 0.02  # outcomes are checked at this interval (the path between checks is swept)
