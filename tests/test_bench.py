@@ -40,6 +40,9 @@ def test_the_benchmark_measures_both_paths_and_writes_json(tmp_path: Path) -> No
     # the first three families, arm_lift among them: both tiers, compared in the same run
     assert set(report["pipeline"]["tiers"]) == {"spatial", "kinematic"}
     assert "kinematic variants cost" in result.output
+    machine = report["machine"]
+    assert machine["mj_step_us"] > 0 and machine["python_loop_ms"] > 0
+    assert "µs per step of the reference scene" in result.output
 
 
 def test_the_difficulty_comparison_samples_every_family_before_a_second_seed() -> None:

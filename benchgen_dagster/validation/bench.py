@@ -382,6 +382,34 @@ def run_baseline(sample: int, counts: dict[str, int], say: Callable[[str], None]
     return {"variants": len(pairs), "wall_s": wall, "per_s": len(pairs) / wall}
 
 
+REFERENCE_SCENE = """<mujoco><worldbody><geom type="plane" size="1 1 0.1"/>
+<body pos="0 0 0.2"><freejoint/><geom type="box" size="0.05 0.04 0.03"/></body>
+<body pos="0.03 0.01 0.4"><freejoint/><geom type="sphere" size="0.04"/></body>
+</worldbody></mujoco>"""
+
+
+def machine_speed(steps: int = 5000, additions: int = 2_000_000) -> dict[str, float]:
+    """How fast this machine is, on two fixed workloads (CPU time): a step of a small MuJoCo
+    scene (a box and a ball dropped on a plane), and a plain Python loop. Absolute figures from
+    two machines compare only through these."""
+    import mujoco
+
+    model = mujoco.MjModel.from_xml_string(REFERENCE_SCENE)
+    data = mujoco.MjData(model)
+    started = time.process_time()
+    for _ in range(steps):
+        mujoco.mj_step(model, data)
+    stepping = time.process_time() - started
+    started, total = time.process_time(), 0
+    for number in range(additions):
+        total += number
+    return {
+        "mj_step_us": stepping / steps * 1e6,
+        "python_loop_ms": (time.process_time() - started) * 1000,
+        "python_loop_additions": additions,
+    }
+
+
 def run_bench(
     scenarios: int,
     sample: int,
@@ -395,11 +423,13 @@ def run_bench(
         f"benchgen bench: {scenarios} scenarios over {len(plan(scenarios))} families, "
         f"{workers} worker(s), sandbox {sandbox}, {'warm' if warm_workers else 'cold'} workers"
     )
+    machine = machine_speed()
     baseline = run_baseline(sample, plan(scenarios), say)
     pipeline = run_pipeline(scenarios, workers, sandbox, cameras, say, warm_workers)
     return {
         "benchgen": __version__,
         "cores": os.cpu_count(),
+        "machine": machine,
         "workers": workers,
         "sandbox": sandbox,
         "warm_workers": warm_workers,
@@ -443,6 +473,12 @@ def table(result: dict[str, Any]) -> str:
         f"validation process {pipeline['validator_peak_mb']:.0f} MiB",
         "wall: " + ", ".join(f"{k} {v:.1f} s" for k, v in pipeline["wall_s"].items()),
     ]
+    machine = result["machine"]
+    lines.append(
+        f"machine: {machine['mj_step_us']:.1f} µs per step of the reference scene, "
+        f"{machine['python_loop_ms']:.0f} ms for a Python loop of "
+        f"{machine['python_loop_additions']:,} additions (CPU time; compare machines by these)"
+    )
     tiers = pipeline.get("tiers", {})
     if {"spatial", "kinematic"} <= set(tiers):
         spatial, kinematic = tiers["spatial"], tiers["kinematic"]
