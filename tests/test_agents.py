@@ -20,7 +20,6 @@ from dagster import (
     ExecuteInProcessResult,
     SkipReason,
     build_sensor_context,
-    materialize,
 )
 from langchain_core.messages import HumanMessage, ToolMessage
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -29,8 +28,6 @@ from benchgen_dagster.agents.graph import AgentNotConfigured, FamilyRejected, Ge
 from benchgen_dagster.agents.outcomes import AgentRecord
 from benchgen_dagster.agents.tracing import traced
 from benchgen_dagster.agents.workspace import Workspace
-from benchgen_dagster.assets import PARTITIONED_ASSETS
-from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.cli import main
 from benchgen_dagster.curation.log import CurationLog
 from benchgen_dagster.dataset import load
@@ -395,16 +392,9 @@ def test_a_plan_held_for_review_stops_the_run_and_the_curators_edit_goes_on(
     resources = {**resources_for(settings), "agent": ScriptedAgent(script="repaired").rewind()}
     dataset = str(settings.root / "datasets" / "default")
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(requests_partitions.name, [request.request_id])
 
         def build(**tags: str) -> ExecuteInProcessResult:
-            return materialize(
-                PARTITIONED_ASSETS,
-                partition_key=request.request_id,
-                instance=instance,
-                resources=resources,
-                tags=tags,
-            )
+            return build_request(instance, request.request_id, resources, tags=tags)
 
         stopped = build()
         assert stopped.success  # the run stops after the plan; nothing fails
@@ -453,13 +443,8 @@ def test_a_curators_rejection_sends_an_agent_family_back_to_the_coder_with_the_n
         sent = curation_sensor_tick(send_back_rejected_family, instance, settings, None)
         [run] = sent.run_requests
         assert run.tags[FEEDBACK_TAG] == rejection.decision_id
-        revised = materialize(
-            PARTITIONED_ASSETS,
-            partition_key=REQUEST.request_id,
-            instance=instance,
-            resources=resources,
-            tags=run.tags,
-            selection=run.asset_selection,
+        revised = build_request(
+            instance, REQUEST.request_id, resources, tags=run.tags, selection=run.asset_selection
         )
         assert revised.success
         [script] = revised.asset_materializations_for_node("family_scripts")

@@ -29,11 +29,9 @@ from dagster import (
     RunRequest,
     SkipReason,
     build_sensor_context,
-    materialize,
 )
 
 import benchgen_dagster.catalogue.registry as registry_module
-from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
 from benchgen_dagster.assets.packaging import REVIEW_BACKLOG
 from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.cli import main
@@ -47,7 +45,7 @@ from benchgen_dagster.resources import PipelineSettings
 from benchgen_dagster.schema.records import FamilyPlan, ReleaseCuration
 from benchgen_dagster.stores.local import LocalStore
 from tests.agent_scripts import PLAN
-from tests.helpers import resources_for
+from tests.helpers import build_request, release_dataset, resources_for
 from tests.test_ui import CHROMIUM, free_port
 
 SOUND, BROKEN = "ball_bin", "ball_sideways"
@@ -93,21 +91,10 @@ class Built:
         )
 
     def release(self):  # type: ignore[no-untyped-def]
-        return materialize(
-            ALL_ASSETS,
-            selection=["dataset_release"],
-            instance=self.instance,
-            resources=resources_for(self.settings),
-            raise_on_error=False,
-        )
+        return release_dataset(self.instance, resources_for(self.settings), raise_on_error=False)
 
     def rebuild(self, partition: str) -> None:
-        assert materialize(
-            PARTITIONED_ASSETS,
-            partition_key=partition,
-            instance=self.instance,
-            resources=resources_for(self.settings),
-        ).success
+        assert build_request(self.instance, partition, resources_for(self.settings)).success
 
     def released(self) -> list[str]:
         return sorted(str(row["scenario_id"]) for row in read_index(self.dataset)[1])

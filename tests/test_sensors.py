@@ -16,12 +16,10 @@ from dagster import (
     SkipReason,
     build_run_status_sensor_context,
     build_sensor_context,
-    materialize,
 )
 
 import benchgen_dagster.catalogue.registry as registry_module
 import benchgen_dagster.validation.steps as steps_module
-from benchgen_dagster.assets import PARTITIONED_ASSETS
 from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.catalogue.requests import RequestBook
 from benchgen_dagster.orchestration.definitions import defs
@@ -33,7 +31,7 @@ from benchgen_dagster.orchestration.sensors import (
 from benchgen_dagster.orchestration.staleness import stale_partitions
 from benchgen_dagster.orchestration.tags import REPAIR_TAG
 from benchgen_dagster.resources import PipelineSettings
-from tests.helpers import resources_for
+from tests.helpers import build_request, resources_for
 
 TOUCHED, UNTOUCHED = "ball_sideways", "cube_gap"
 
@@ -58,14 +56,8 @@ def built(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     root = tmp_path_factory.mktemp("sensors")
     settings = PipelineSettings(data_dir=str(root / "data"), builtin_variants=1)
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(requests_partitions.name, [TOUCHED, UNTOUCHED])
         for partition in (TOUCHED, UNTOUCHED):
-            assert materialize(
-                PARTITIONED_ASSETS,
-                partition_key=partition,
-                instance=instance,
-                resources=resources_for(settings),
-            ).success
+            assert build_request(instance, partition, resources_for(settings)).success
         yield instance, settings
 
 
@@ -114,12 +106,7 @@ def test_touching_one_family_reruns_that_partition_and_nothing_of_another(
     assert [r.partition_key for r in result.run_requests] == [TOUCHED]
 
     before = shard_materializations(instance, UNTOUCHED)
-    assert materialize(
-        PARTITIONED_ASSETS,
-        partition_key=TOUCHED,
-        instance=instance,
-        resources=resources_for(settings),
-    ).success
+    assert build_request(instance, TOUCHED, resources_for(settings)).success
     assert shard_materializations(instance, UNTOUCHED) == before
     assert shard_materializations(instance, TOUCHED) == 2
     assert stale_partitions(instance, settings) == {}
@@ -225,12 +212,7 @@ def test_a_broken_partition_never_stops_the_others_going_stale(
         context = build_sensor_context(instance=instance, resources={"settings": settings})
         result = stale_partitions_sensor(context)
         assert [r.partition_key for r in result.run_requests] == [TOUCHED]
-        assert materialize(
-            PARTITIONED_ASSETS,
-            partition_key=TOUCHED,
-            instance=instance,
-            resources=resources_for(settings),
-        ).success
+        assert build_request(instance, TOUCHED, resources_for(settings)).success
         assert stale_partitions(instance, settings) == {}
     finally:
         for partition in BROKEN:

@@ -6,20 +6,20 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from dagster import AssetKey, AssetsDefinition, DagsterInstance, materialize
+from dagster import AssetKey, AssetsDefinition, DagsterInstance
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
 from dagster._core.loader import LoadingContextForTest
 
 import benchgen_dagster.catalogue.registry as registry_module
-from benchgen_dagster.assets import ALL_ASSETS, PARTITIONED_ASSETS
+from benchgen_dagster.assets import ALL_ASSETS
 from benchgen_dagster.assets.partitions import requests_partitions
 from benchgen_dagster.catalogue.registry import get_family, script_for
 from benchgen_dagster.resources import PipelineSettings
 from benchgen_dagster.schema.records import GenerationRequest
 from benchgen_dagster.validation import steps
 from benchgen_dagster.validation.funnel import FunnelSettings
-from tests.helpers import resources_for
+from tests.helpers import build_request, resources_for
 
 HEAD = ["generation_requests", "scenario_plans", "family_scripts", "scenario_variants"]
 VARIANTS = AssetKey("scenario_variants")
@@ -101,13 +101,7 @@ def head(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
 def materialize_head(
     instance: DagsterInstance, settings: PipelineSettings, partition: str, selection: list[str]
 ) -> bool:
-    return materialize(
-        PARTITIONED_ASSETS,
-        selection=selection,
-        partition_key=partition,
-        instance=instance,
-        resources=resources_for(settings),
-    ).success
+    return build_request(instance, partition, resources_for(settings), selection=selection).success
 
 
 def test_a_materialized_partition_is_in_sync_and_versioned_by_its_inputs(head) -> None:  # type: ignore[no-untyped-def]
